@@ -1,0 +1,3 @@
+//! Adapters: the ports of the domain, implemented on real things.
+
+pub mod memory_store;

@@ -1,0 +1,241 @@
+//! Counters per rule, account, user and source IP, and when a detection
+//! notifies.
+//!
+//! Delivery is at least once and out of order, so: an eventID counts once;
+//! first_seen is a minimum and last_seen a maximum of event times; the count
+//! is exact whatever the order. [`advance`] is the whole policy as a pure
+//! function; stores apply it atomically.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use super::time::Timestamp;
+
+/// What detections are grouped by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct GroupKey {
+    pub rule_id: String,
+    pub account: String,
+    pub user: String,
+    pub src: String,
+}
+
+impl GroupKey {
+    /// A stable string for the group: components joined by `#`, each with `%`
+    /// and `#` percent-encoded so that no two groups share an id.
+    pub fn id(&self) -> String {
+        [&self.rule_id, &self.account, &self.user, &self.src]
+            .iter()
+            .map(|c| c.replace('%', "%25").replace('#', "%23"))
+            .collect::<Vec<_>>()
+            .join("#")
+    }
+}
+
+/// One detection of a rule on one CloudTrail event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    pub key: GroupKey,
+    pub event_id: String,
+    pub event_time: Timestamp,
+}
+
+/// A group's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub count: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Event time of the latest detection that notified.
+    pub last_notified: Option<Timestamp>,
+}
+
+/// Why a detection notifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "tier", rename_all = "snake_case")]
+pub enum NotifyReason {
+    /// The group's first detection.
+    FirstDetection,
+    /// The suppression window since the last notification has passed.
+    WindowElapsed,
+    /// The count reached an escalation tier.
+    EscalationTier(u64),
+}
+
+impl NotifyReason {
+    pub fn describe(&self, policy: &NotifyPolicy) -> String {
+        match self {
+            NotifyReason::FirstDetection => "first detection for this rule, account, user and source".into(),
+            NotifyReason::WindowElapsed => format!(
+                "more than {} minutes since the last notification for this group",
+                policy.suppression_window_minutes
+            ),
+            NotifyReason::EscalationTier(n) => format!("count reached escalation tier {n}"),
+        }
+    }
+}
+
+/// When a later detection in a group notifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyPolicy {
+    /// Minutes of event time after a notification during which further
+    /// detections are folded into the counter.
+    pub suppression_window_minutes: u32,
+    /// Counts at which a detection notifies whatever the window.
+    pub escalation_tiers: Vec<u64>,
+}
+
+impl Default for NotifyPolicy {
+    fn default() -> Self {
+        Self { suppression_window_minutes: 60, escalation_tiers: vec![5, 25, 100] }
+    }
+}
+
+/// The counters after `sighting`, and whether it notifies. `prev` is the
+/// group's counters before it (`None` for a new group). The caller has
+/// already made sure the eventID was not counted before.
+pub fn advance(prev: Option<&Counters>, sighting: &Sighting, policy: &NotifyPolicy) -> (Counters, Option<NotifyReason>) {
+    let t = sighting.event_time;
+    let Some(prev) = prev else {
+        let counters = Counters { count: 1, first_seen: t, last_seen: t, last_notified: Some(t) };
+        return (counters, Some(NotifyReason::FirstDetection));
+    };
+    let count = prev.count.saturating_add(1);
+    let window_ms = i64::from(policy.suppression_window_minutes) * 60_000;
+    let reason = if policy.escalation_tiers.contains(&count) {
+        Some(NotifyReason::EscalationTier(count))
+    } else {
+        match prev.last_notified {
+            None => Some(NotifyReason::WindowElapsed),
+            Some(last) if t.as_millis() - last.as_millis() >= window_ms => Some(NotifyReason::WindowElapsed),
+            Some(_) => None,
+        }
+    };
+    let last_notified = match reason {
+        Some(_) => Some(prev.last_notified.map_or(t, |l| l.max(t))),
+        None => prev.last_notified,
+    };
+    let counters = Counters {
+        count,
+        first_seen: prev.first_seen.min(t),
+        last_seen: prev.last_seen.max(t),
+        last_notified,
+    };
+    (counters, reason)
+}
+
+/// A notification decided but not yet confirmed as sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingNotification {
+    pub counters: Counters,
+    pub reason: NotifyReason,
+}
+
+/// What the store made of a sighting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Counted now. When `notify` is set the notification stays pending until
+    /// [`CounterStore::mark_notified`].
+    Counted { counters: Counters, notify: Option<NotifyReason> },
+    /// This eventID was counted before. `pending` holds a notification that
+    /// was decided then and never confirmed as sent: send it now.
+    Duplicate { pending: Option<PendingNotification> },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or refused the request; worth a retry.
+    #[error("counter store request failed ({operation}): {source}")]
+    Unavailable {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Too many concurrent writers on one group; worth a retry later.
+    #[error("counter store: gave up after {attempts} conflicting writes on group {group}")]
+    Contention { group: String, attempts: u32 },
+    /// The store holds an item this code cannot read.
+    #[error("counter store holds an unreadable item {key}: {message}")]
+    Corrupt { key: String, message: String },
+}
+
+/// Where counters live: in memory for `replay`, DynamoDB in the Lambda. Both
+/// implement the same contract and pass the same tests.
+pub trait CounterStore {
+    /// Counts `sighting` once per (rule, eventID) and decides, atomically with
+    /// the count, whether it notifies.
+    fn record(
+        &self,
+        sighting: &Sighting,
+        policy: &NotifyPolicy,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
+
+    /// Confirms that the notification decided for this sighting was sent.
+    fn mark_notified(&self, sighting: &Sighting) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(min: i64) -> Timestamp {
+        Timestamp::from_millis(1_700_000_000_000 + min * 60_000)
+    }
+
+    fn sight(id: &str, min: i64) -> Sighting {
+        Sighting {
+            key: GroupKey { rule_id: "r".into(), account: "1".into(), user: "u".into(), src: "s".into() },
+            event_id: id.into(),
+            event_time: at(min),
+        }
+    }
+
+    #[test]
+    fn first_detection_notifies() {
+        let (c, why) = advance(None, &sight("a", 0), &NotifyPolicy::default());
+        assert_eq!(c.count, 1);
+        assert_eq!(why, Some(NotifyReason::FirstDetection));
+    }
+
+    #[test]
+    fn window_and_tiers() {
+        let p = NotifyPolicy::default();
+        let (mut c, _) = advance(None, &sight("0", 0), &p);
+        let mut notes = Vec::new();
+        for (i, min) in [1, 2, 3, 4, 61, 62].into_iter().enumerate() {
+            let (next, why) = advance(Some(&c), &sight(&i.to_string(), min), &p);
+            c = next;
+            notes.push(why);
+        }
+        assert_eq!(
+            notes,
+            vec![
+                None,
+                None,
+                None,
+                Some(NotifyReason::EscalationTier(5)),
+                Some(NotifyReason::WindowElapsed),
+                None
+            ]
+        );
+        assert_eq!(c.count, 7);
+        assert_eq!(c.last_notified, Some(at(61)));
+    }
+
+    #[test]
+    fn older_events_move_first_seen_and_never_reopen_the_window() {
+        let p = NotifyPolicy { suppression_window_minutes: 60, escalation_tiers: vec![] };
+        let (c, _) = advance(None, &sight("a", 100), &p);
+        let (c, why) = advance(Some(&c), &sight("b", 10), &p);
+        assert_eq!(why, None);
+        assert_eq!((c.first_seen, c.last_seen), (at(10), at(100)));
+    }
+
+    #[test]
+    fn group_ids_cannot_collide() {
+        let a = GroupKey { rule_id: "r".into(), account: "1".into(), user: "a#b".into(), src: "c".into() };
+        let b = GroupKey { rule_id: "r".into(), account: "1".into(), user: "a".into(), src: "b#c".into() };
+        assert_ne!(a.id(), b.id());
+    }
+}

@@ -1,0 +1,147 @@
+//! Who signed in, as a person reading a finding would name them.
+
+use super::record::CloudTrailRecord;
+
+/// The user name CloudTrail writes when the name typed at the sign-in page
+/// matched no user: AWS hides it in case it was a password typed into the
+/// wrong box. Kept as is: it is a signal in itself.
+pub const HIDDEN_USER: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
+
+/// What a finding says about the principal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The name findings and counters group by.
+    pub user: String,
+    pub identity_type: Option<String>,
+    pub arn: Option<String>,
+    /// The role or user that issued a temporary session (ARN, else name).
+    pub session_issuer: Option<String>,
+    /// The session issuer's name, for allowlists that name it.
+    pub session_issuer_name: Option<String>,
+}
+
+/// Names the user the way the detection rules' authors do:
+/// IAMUser → userName, Root → `root`, FederatedUser → the federated user's
+/// name, AssumedRole → the role session name; otherwise the best name the
+/// record holds, and `unknown` when it holds none.
+pub fn principal(record: &CloudTrailRecord<'_>) -> Principal {
+    let ui = record.user_identity.as_ref();
+    let kind = ui.and_then(|u| u.kind.as_deref());
+    let arn = ui.and_then(|u| u.arn.as_deref()).filter(|a| !a.is_empty());
+    let user_name = ui.and_then(|u| u.user_name.as_deref()).filter(|n| !n.is_empty());
+    let principal_id = ui.and_then(|u| u.principal_id.as_deref()).filter(|p| !p.is_empty());
+
+    let after_colon = || principal_id.and_then(|p| p.split_once(':')).map(|(_, name)| name);
+    let user = match kind {
+        Some(k) if k.eq_ignore_ascii_case("Root") => Some("root"),
+        Some(k) if k.eq_ignore_ascii_case("IAMUser") => {
+            user_name.or_else(|| arn.and_then(|a| arn_resource(a, "user/")))
+        }
+        Some(k) if k.eq_ignore_ascii_case("FederatedUser") => arn
+            .and_then(|a| arn_resource(a, "federated-user/"))
+            .or_else(after_colon)
+            .or(user_name),
+        Some(k) if k.eq_ignore_ascii_case("AssumedRole") => arn
+            .and_then(role_session_name)
+            .or_else(after_colon)
+            .or(user_name),
+        _ => user_name
+            .or_else(|| arn.and_then(|a| a.rsplit('/').next()))
+            .or(principal_id),
+    }
+    .filter(|u| !u.is_empty())
+    .unwrap_or("unknown")
+    .to_owned();
+
+    let issuer = record.session_issuer();
+    let issuer_arn = issuer.and_then(|i| i.arn.as_deref()).filter(|a| !a.is_empty());
+    let issuer_name = issuer
+        .and_then(|i| i.user_name.as_deref())
+        .filter(|n| !n.is_empty());
+
+    Principal {
+        user,
+        identity_type: kind.map(str::to_owned),
+        arn: arn.map(str::to_owned),
+        session_issuer: issuer_arn.or(issuer_name).map(str::to_owned),
+        session_issuer_name: issuer_name.map(str::to_owned),
+    }
+}
+
+/// The resource after `prefix` in an ARN's last field, e.g. `alice` from
+/// `arn:aws:iam::111122223333:user/alice` or from a path `user/ops/alice`.
+fn arn_resource<'a>(arn: &'a str, prefix: &str) -> Option<&'a str> {
+    let resource = arn.splitn(6, ':').nth(5)?;
+    let rest = resource.strip_prefix(prefix)?;
+    rest.rsplit('/').next().filter(|s| !s.is_empty())
+}
+
+/// `SESSION` from `arn:aws:sts::111122223333:assumed-role/ROLE/SESSION`.
+fn role_session_name(arn: &str) -> Option<&str> {
+    let resource = arn.splitn(6, ':').nth(5)?;
+    let rest = resource.strip_prefix("assumed-role/")?;
+    let (_role, session) = rest.split_once('/')?;
+    Some(session).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(user_identity: &str) -> Principal {
+        let json = format!(r#"{{"userIdentity":{user_identity}}}"#);
+        let record: CloudTrailRecord = serde_json::from_str(&json).unwrap();
+        principal(&record)
+    }
+
+    #[test]
+    fn iam_user_is_user_name_even_without_arn() {
+        let p = who(r#"{"type":"IAMUser","principalId":"AIDA","accountId":"1","accessKeyId":"","userName":"anaya"}"#);
+        assert_eq!(p.user, "anaya");
+        assert_eq!(p.arn, None);
+        assert_eq!(p.identity_type.as_deref(), Some("IAMUser"));
+    }
+
+    #[test]
+    fn hidden_user_name_is_kept() {
+        let p = who(r#"{"type":"IAMUser","accountId":"1","accessKeyId":"","userName":"HIDDEN_DUE_TO_SECURITY_REASONS"}"#);
+        assert_eq!(p.user, HIDDEN_USER);
+    }
+
+    #[test]
+    fn root_is_root() {
+        let p = who(r#"{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root"}"#);
+        assert_eq!(p.user, "root");
+    }
+
+    #[test]
+    fn federated_user_from_arn_then_principal_id() {
+        let p = who(
+            r#"{"type":"FederatedUser","principalId":"1:other","arn":"arn:aws:sts::1:federated-user/admin",
+               "sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::1:user/broker","userName":"broker"}}}"#,
+        );
+        assert_eq!(p.user, "admin");
+        assert_eq!(p.session_issuer.as_deref(), Some("arn:aws:iam::1:user/broker"));
+        assert_eq!(p.session_issuer_name.as_deref(), Some("broker"));
+        let p = who(r#"{"type":"FederatedUser","principalId":"111122223333:stratus_red_team"}"#);
+        assert_eq!(p.user, "stratus_red_team");
+    }
+
+    #[test]
+    fn assumed_role_is_session_name() {
+        let p = who(
+            r#"{"type":"AssumedRole","principalId":"AROA:jane@example.com",
+               "arn":"arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0123/jane@example.com"}"#,
+        );
+        assert_eq!(p.user, "jane@example.com");
+        let p = who(r#"{"type":"AssumedRole","principalId":"AROA:bob"}"#);
+        assert_eq!(p.user, "bob");
+    }
+
+    #[test]
+    fn nothing_known_is_unknown() {
+        assert_eq!(who(r#"{}"#).user, "unknown");
+        assert_eq!(who(r#"{"type":"Unknown","arn":"","principalId":""}"#).user, "unknown");
+        assert_eq!(who(r#"{"type":"Unknown","userName":"exampleuser"}"#).user, "exampleuser");
+    }
+}

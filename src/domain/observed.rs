@@ -1,0 +1,157 @@
+//! A record as it arrived: the CloudTrail record and, when EventBridge
+//! delivered it, the envelope around it.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::finding::EventFacts;
+use super::identity::principal;
+use super::lenient;
+use super::record::CloudTrailRecord;
+use super::time::Timestamp;
+
+type Text<'a> = Option<Cow<'a, str>>;
+
+/// The EventBridge envelope's own fields. Which `detail-type` AWS writes
+/// varies between its documents, so nothing branches on it.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct Envelope<'a> {
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
+    pub id: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
+    pub source: Text<'a>,
+    #[serde(borrow, default, rename = "detail-type", deserialize_with = "lenient::string")]
+    pub detail_type: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
+    pub account: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
+    pub region: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
+    pub time: Text<'a>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Observed<'a> {
+    pub record: CloudTrailRecord<'a>,
+    pub envelope: Option<Envelope<'a>>,
+}
+
+fn non_empty<'b>(v: &'b Text<'_>) -> Option<&'b str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl<'a> Observed<'a> {
+    pub fn bare(record: CloudTrailRecord<'a>) -> Self {
+        Observed { record, envelope: None }
+    }
+
+    /// The CloudTrail eventID; for a record without one, a stable id derived
+    /// from the fields that identify it, so that a redelivery still counts once.
+    pub fn event_id(&self) -> String {
+        if let Some(id) = non_empty(&self.record.event_id) {
+            return id.to_owned();
+        }
+        let r = &self.record;
+        let who = principal(r);
+        let mut h = Sha256::new();
+        for part in [
+            r.event_time.as_deref(),
+            r.event_source.as_deref(),
+            r.event_name.as_deref(),
+            r.source_ip_address.as_deref(),
+            r.user_agent.as_deref(),
+            r.request_id.as_deref(),
+            r.aws_region.as_deref(),
+            Some(who.user.as_str()),
+            who.arn.as_deref(),
+        ] {
+            h.update(part.unwrap_or("").as_bytes());
+            h.update([0u8]);
+        }
+        let digest = h.finalize();
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("synthetic-{hex}")
+    }
+
+    /// The record's eventTime; else the envelope's time; else `fallback`.
+    pub fn event_time(&self, fallback: Timestamp) -> Timestamp {
+        self.record
+            .event_time
+            .as_deref()
+            .and_then(Timestamp::parse)
+            .or_else(|| self.envelope.as_ref()?.time.as_deref().and_then(Timestamp::parse))
+            .unwrap_or(fallback)
+    }
+
+    pub fn account(&self) -> String {
+        let ui = self.record.user_identity.as_ref();
+        ui.and_then(|u| non_empty(&u.account_id))
+            .or_else(|| non_empty(&self.record.recipient_account_id))
+            .or_else(|| self.envelope.as_ref().and_then(|e| non_empty(&e.account)))
+            .unwrap_or("unknown")
+            .to_owned()
+    }
+
+    pub fn region(&self) -> String {
+        non_empty(&self.record.aws_region)
+            .or_else(|| self.envelope.as_ref().and_then(|e| non_empty(&e.region)))
+            .unwrap_or("unknown")
+            .to_owned()
+    }
+
+    pub fn facts(&self, fallback_time: Timestamp) -> EventFacts {
+        let r = &self.record;
+        EventFacts {
+            event_id: self.event_id(),
+            event_time: self.event_time(fallback_time),
+            account: self.account(),
+            region: self.region(),
+            principal: principal(r),
+            src: non_empty(&r.source_ip_address).unwrap_or("unknown").to_owned(),
+            user_agent: r.user_agent.as_deref().map(str::to_owned),
+            signature: r.event_name().unwrap_or("unknown").to_owned(),
+            dest: r
+                .login_to()
+                .filter(|s| !s.is_empty())
+                .or(r.event_source.as_deref())
+                .unwrap_or("unknown")
+                .to_owned(),
+            mfa_used: r.mfa_used().map(str::to_owned),
+            error_message: r.error_message.as_deref().map(str::to_owned),
+            outcome: r.outcome().map(str::to_owned),
+            signin_endpoint: r
+                .tls_details
+                .as_ref()
+                .and_then(|t| t.client_provided_host_header.as_deref())
+                .map(str::to_owned),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_ids_are_stable_and_field_sensitive() {
+        let a: CloudTrailRecord = serde_json::from_str(r#"{"eventTime":"2024-01-01T00:00:00Z","sourceIPAddress":"1.2.3.4"}"#).unwrap();
+        let b: CloudTrailRecord = serde_json::from_str(r#"{"sourceIPAddress":"1.2.3.4","eventTime":"2024-01-01T00:00:00Z"}"#).unwrap();
+        let c: CloudTrailRecord = serde_json::from_str(r#"{"eventTime":"2024-01-01T00:00:01Z","sourceIPAddress":"1.2.3.4"}"#).unwrap();
+        let (a, b, c) = (Observed::bare(a), Observed::bare(b), Observed::bare(c));
+        assert!(a.event_id().starts_with("synthetic-"));
+        assert_eq!(a.event_id(), b.event_id());
+        assert_ne!(a.event_id(), c.event_id());
+    }
+
+    #[test]
+    fn account_and_time_fall_back_in_order() {
+        let r: CloudTrailRecord = serde_json::from_str(r#"{"recipientAccountId":"222","eventTime":"redacted"}"#).unwrap();
+        let env: Envelope = serde_json::from_str(r#"{"account":"333","time":"2024-05-05T05:05:05Z","region":"eu-north-1"}"#).unwrap();
+        let o = Observed { record: r, envelope: Some(env) };
+        assert_eq!(o.account(), "222");
+        assert_eq!(o.region(), "eu-north-1");
+        assert_eq!(o.event_time(Timestamp::from_millis(0)).to_string(), "2024-05-05T05:05:05Z");
+    }
+}

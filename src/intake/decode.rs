@@ -1,0 +1,111 @@
+//! From the bytes of one item to the records it holds.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::domain::lenient;
+use crate::domain::observed::{Envelope, Observed};
+use crate::domain::record::CloudTrailRecord;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not valid JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("{what} is not a CloudTrail record object: {source}")]
+    NotARecord {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The keys that tell the shapes apart. A CloudTrail record has none of them.
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(borrow, default)]
+    detail: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "Records")]
+    records: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default, rename = "Events")]
+    events: Option<Vec<LookupEvent<'a>>>,
+}
+
+/// An entry of `aws cloudtrail lookup-events` output: the record is a JSON string.
+#[derive(Deserialize)]
+struct LookupEvent<'a> {
+    #[serde(borrow, default, rename = "CloudTrailEvent", deserialize_with = "lenient::string")]
+    cloud_trail_event: Option<Cow<'a, str>>,
+}
+
+/// Calls `f` with every record in `bytes`: an EventBridge event (the record
+/// is its `detail`, whatever its `detail-type`), a bare CloudTrail record, a
+/// CloudTrail log file `{"Records":[...]}` or `lookup-events` output. Returns
+/// how many records it found.
+pub fn decode_item(bytes: &[u8], f: &mut dyn FnMut(Observed<'_>)) -> Result<usize, DecodeError> {
+    let probe: Probe = serde_json::from_slice(bytes).map_err(DecodeError::Json)?;
+    if let Some(detail) = probe.detail {
+        let envelope: Envelope = serde_json::from_slice(bytes).map_err(DecodeError::Json)?;
+        let record: CloudTrailRecord = serde_json::from_str(detail.get())
+            .map_err(|source| DecodeError::NotARecord { what: "the EventBridge event's detail", source })?;
+        f(Observed { record, envelope: Some(envelope) });
+        return Ok(1);
+    }
+    if let Some(records) = probe.records {
+        for raw in &records {
+            let record: CloudTrailRecord = serde_json::from_str(raw.get())
+                .map_err(|source| DecodeError::NotARecord { what: "an element of Records", source })?;
+            f(Observed::bare(record));
+        }
+        return Ok(records.len());
+    }
+    if let Some(events) = probe.events {
+        let mut n = 0;
+        for text in events.iter().filter_map(|e| e.cloud_trail_event.as_deref()) {
+            let record: CloudTrailRecord = serde_json::from_str(text)
+                .map_err(|source| DecodeError::NotARecord { what: "a lookup-events CloudTrailEvent", source })?;
+            f(Observed::bare(record));
+            n += 1;
+        }
+        return Ok(n);
+    }
+    let record: CloudTrailRecord = serde_json::from_slice(bytes).map_err(DecodeError::Json)?;
+    f(Observed::bare(record));
+    Ok(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(json: &str) -> Result<Vec<String>, DecodeError> {
+        let mut out = Vec::new();
+        decode_item(json.as_bytes(), &mut |o| {
+            out.push(o.record.event_name().unwrap_or("-").to_owned());
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn shapes() {
+        assert_eq!(names(r#"{"eventName":"A"}"#).unwrap(), ["A"]);
+        assert_eq!(
+            names(r#"{"detail-type":"AWS Console Sign In via CloudTrail","source":"aws.signin","detail":{"eventName":"B"}}"#).unwrap(),
+            ["B"]
+        );
+        assert_eq!(names(r#"{"detail-type":"AWS Console Sign-In via CloudTrail","detail":{"eventName":"B"}}"#).unwrap(), ["B"]);
+        assert_eq!(names(r#"{"Records":[{"eventName":"C"},{"eventName":"D"}]}"#).unwrap(), ["C", "D"]);
+        assert_eq!(names(r#"{"Events":[{"CloudTrailEvent":"{\"eventName\":\"E\"}"}]}"#).unwrap(), ["E"]);
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let e = names(r#"{"eventName":"A""#).unwrap_err();
+        assert!(e.to_string().starts_with("not valid JSON"), "{e}");
+        let e = names(r#"{"detail":"text"}"#).unwrap_err();
+        assert!(e.to_string().contains("detail is not a CloudTrail record"), "{e}");
+        let e = names(r#""just a string""#).unwrap_err();
+        assert!(e.to_string().contains("not valid JSON") || e.to_string().contains("invalid type"), "{e}");
+    }
+}

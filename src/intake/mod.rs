@@ -1,0 +1,11 @@
+//! Intake: bytes in, records out. Lenient about shapes, exact about errors,
+//! never holding a whole archive in memory.
+
+pub mod decode;
+pub mod prefilter;
+pub mod scan;
+pub mod source;
+
+pub use decode::{decode_item, DecodeError};
+pub use prefilter::Prefilter;
+pub use scan::{ItemSpan, Malformed, Scanned, Splitter};

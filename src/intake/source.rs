@@ -1,0 +1,96 @@
+//! Where items come from: files (plain or gzip, sniffed by magic bytes, not
+//! by name) and directories of them.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use flate2::read::MultiGzDecoder;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// File name endings read when walking a directory. Files named on the
+/// command line are read whatever their name.
+const RECORD_FILE_SUFFIXES: [&str; 5] = [".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz"];
+
+/// The files to read, in a stable order: each path as given, directories
+/// walked recursively in name order, keeping files with a record-file ending.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|source| SourceError::Unreadable { path: p.clone(), source })?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
+    let unreadable = |source| SourceError::Unreadable { path: dir.to_path_buf(), source };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unreadable)?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|source| SourceError::Unreadable { path: path.clone(), source })?;
+        if kind.is_dir() {
+            walk(&path, out)?;
+        } else if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| RECORD_FILE_SUFFIXES.iter().any(|s| n.ends_with(s)))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Counts bytes read from the file (before decompression), for progress.
+struct Counting<R> {
+    inner: R,
+    counter: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.counter.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Opens `path`, decompressing gzip when the file starts with its magic bytes.
+pub fn open(path: &Path, progress: Arc<AtomicU64>) -> io::Result<Box<dyn Read + Send>> {
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < 2 {
+        match file.read(&mut magic[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    let head = io::Cursor::new(magic[..got].to_vec());
+    let reader = Counting { inner: head.chain(file), counter: progress };
+    if got == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(256 << 10, reader))))
+    } else {
+        Ok(Box::new(reader))
+    }
+}

@@ -1,0 +1,15 @@
+//! signin-watch: detects risky AWS console sign-ins in CloudTrail records.
+//!
+//! - [`domain`]: the record model, the rules, findings, counters and the
+//!   notification policy. Pure; no AWS SDK types.
+//! - [`intake`]: bytes to records (EventBridge events, bare records, S3 log
+//!   files, JSON Lines, gzip), streaming and lenient.
+//! - [`app`]: the use cases: the detector service and `replay`.
+//! - [`adapters`]: the stores and publishers behind the domain's ports.
+//! - [`config`]: typed settings, read once.
+
+pub mod adapters;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod intake;
