@@ -2,7 +2,7 @@
 //! `replay` from flags that fall back to the same variables.
 
 use crate::domain::counter::NotifyPolicy;
-use crate::domain::rules::{Rule, RuleSet, ALL_RULES, FEDERATED_SINGLE_FACTOR};
+use crate::domain::rules::{ALL_RULES, FEDERATED_SINGLE_FACTOR, Rule, RuleSet};
 use crate::domain::tuning::{Allowlist, Cidr};
 
 pub const SUPPRESSION_MINUTES: &str = "SIGNIN_WATCH_SUPPRESSION_MINUTES";
@@ -22,7 +22,11 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(var: &'static str, value: &str, reason: impl Into<String>) -> Self {
-        ConfigError { var, value: value.to_owned(), reason: reason.into() }
+        ConfigError {
+            var,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -35,7 +39,10 @@ pub struct DetectorConfig {
 
 impl Default for DetectorConfig {
     fn default() -> Self {
-        DetectorConfig { policy: NotifyPolicy::default(), rules: RuleSet::default() }
+        DetectorConfig {
+            policy: NotifyPolicy::default(),
+            rules: RuleSet::default(),
+        }
     }
 }
 
@@ -44,14 +51,27 @@ impl Default for DetectorConfig {
 pub fn parse_list(var: &'static str, value: &str) -> Result<Vec<String>, ConfigError> {
     let trimmed = value.trim();
     if trimmed.starts_with('[') {
-        return serde_json::from_str::<Vec<String>>(trimmed)
-            .map_err(|e| ConfigError::new(var, value, format!("not a JSON array of strings: {e}")));
+        return serde_json::from_str::<Vec<String>>(trimmed).map_err(|e| {
+            ConfigError::new(var, value, format!("not a JSON array of strings: {e}"))
+        });
     }
-    Ok(trimmed.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+    Ok(trimmed
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect())
 }
 
-pub fn parse_number<T: std::str::FromStr>(var: &'static str, value: &str, what: &str) -> Result<T, ConfigError> {
-    value.trim().parse().map_err(|_| ConfigError::new(var, value, format!("expected {what}")))
+pub fn parse_number<T: std::str::FromStr>(
+    var: &'static str,
+    value: &str,
+    what: &str,
+) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::new(var, value, format!("expected {what}")))
 }
 
 impl DetectorConfig {
@@ -59,16 +79,25 @@ impl DetectorConfig {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut policy = NotifyPolicy::default();
         if let Some(v) = get(SUPPRESSION_MINUTES) {
-            policy.suppression_window_minutes = parse_number(SUPPRESSION_MINUTES, &v, "whole minutes (0 or more)")?;
+            policy.suppression_window_minutes =
+                parse_number(SUPPRESSION_MINUTES, &v, "whole minutes (0 or more)")?;
         }
         if let Some(v) = get(ESCALATION_TIERS) {
             let mut tiers = Vec::new();
             for item in parse_list(ESCALATION_TIERS, &v)? {
                 let n: u64 = item.parse().map_err(|_| {
-                    ConfigError::new(ESCALATION_TIERS, &v, format!("{item:?} is not a count (expected e.g. 5,25,100)"))
+                    ConfigError::new(
+                        ESCALATION_TIERS,
+                        &v,
+                        format!("{item:?} is not a count (expected e.g. 5,25,100)"),
+                    )
                 })?;
                 if n < 2 {
-                    return Err(ConfigError::new(ESCALATION_TIERS, &v, "tiers start at 2 (the first detection always notifies)"));
+                    return Err(ConfigError::new(
+                        ESCALATION_TIERS,
+                        &v,
+                        "tiers start at 2 (the first detection always notifies)",
+                    ));
                 }
                 tiers.push(n);
             }
@@ -81,7 +110,11 @@ impl DetectorConfig {
             for name in parse_list(DISABLED_RULES, &v)? {
                 let rule = Rule::by_key_or_id(&name).ok_or_else(|| {
                     let known: Vec<_> = ALL_RULES.iter().map(|r| r.key).collect();
-                    ConfigError::new(DISABLED_RULES, &v, format!("unknown rule {name:?} (known: {})", known.join(", ")))
+                    ConfigError::new(
+                        DISABLED_RULES,
+                        &v,
+                        format!("unknown rule {name:?} (known: {})", known.join(", ")),
+                    )
                 })?;
                 disabled.push(rule);
             }
@@ -96,7 +129,10 @@ impl DetectorConfig {
         if let Some(v) = get(RULE2_ALLOW_CIDRS) {
             rule2.source_cidrs = parse_list(RULE2_ALLOW_CIDRS, &v)?
                 .iter()
-                .map(|c| c.parse::<Cidr>().map_err(|e| ConfigError::new(RULE2_ALLOW_CIDRS, &v, e.to_string())))
+                .map(|c| {
+                    c.parse::<Cidr>()
+                        .map_err(|e| ConfigError::new(RULE2_ALLOW_CIDRS, &v, e.to_string()))
+                })
                 .collect::<Result<_, _>>()?;
         }
         let rules = RuleSet::new(
@@ -104,7 +140,11 @@ impl DetectorConfig {
                 .into_iter()
                 .filter(|r| !disabled.iter().any(|d| std::ptr::eq(*d, *r)))
                 .map(|r| {
-                    let allow = if std::ptr::eq(r, &FEDERATED_SINGLE_FACTOR) { rule2.clone() } else { Allowlist::default() };
+                    let allow = if std::ptr::eq(r, &FEDERATED_SINGLE_FACTOR) {
+                        rule2.clone()
+                    } else {
+                        Allowlist::default()
+                    };
                     (r, allow)
                 }),
         );
@@ -122,7 +162,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<DetectorConfig, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         DetectorConfig::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -139,7 +182,10 @@ mod tests {
             (SUPPRESSION_MINUTES, "15"),
             (ESCALATION_TIERS, "100, 10"),
             (DISABLED_RULES, "failed-mfa"),
-            (RULE2_ALLOW_USER_AGENTS, r#"["Mozilla/5.0 (X11, Linux)", "Jersey/*"]"#),
+            (
+                RULE2_ALLOW_USER_AGENTS,
+                r#"["Mozilla/5.0 (X11, Linux)", "Jersey/*"]"#,
+            ),
             (RULE2_ALLOW_CIDRS, "10.0.0.0/8,2001:db8::/32"),
         ])
         .unwrap();

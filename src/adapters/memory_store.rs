@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::domain::counter::{
-    advance, CounterStore, Counters, NotifyPolicy, PendingNotification, Recorded, Sighting, StoreError,
+    CounterStore, Counters, NotifyPolicy, PendingNotification, Recorded, Sighting, StoreError,
+    advance,
 };
 
 #[derive(Default)]
@@ -54,7 +55,10 @@ impl CounterStore for MemoryStore {
 
     async fn mark_notified(&self, s: &Sighting) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
-        if let Some(pending) = inner.events.get_mut(&(s.key.rule_id.clone(), s.event_id.clone())) {
+        if let Some(pending) = inner
+            .events
+            .get_mut(&(s.key.rule_id.clone(), s.event_id.clone()))
+        {
             *pending = None;
         }
         Ok(())

@@ -1,7 +1,9 @@
 //! The detection service: a record in, rules evaluated, the detection counted
 //! in the store, findings out. Used alike by `replay` and the Lambda.
 
-use crate::domain::counter::{CounterStore, GroupKey, NotifyPolicy, Recorded, Sighting, StoreError};
+use crate::domain::counter::{
+    CounterStore, GroupKey, NotifyPolicy, Recorded, Sighting, StoreError,
+};
 use crate::domain::finding::Finding;
 use crate::domain::observed::Observed;
 use crate::domain::rules::{Rule, RuleSet, Verdict};
@@ -43,7 +45,11 @@ pub struct Detector<S> {
 
 impl<S: CounterStore> Detector<S> {
     pub fn new(rules: RuleSet, policy: NotifyPolicy, store: S) -> Self {
-        Detector { rules, policy, store }
+        Detector {
+            rules,
+            policy,
+            store,
+        }
     }
 
     pub fn policy(&self) -> &NotifyPolicy {
@@ -60,7 +66,11 @@ impl<S: CounterStore> Detector<S> {
 
     /// Evaluates every rule on `observed` and counts each match once.
     /// `fallback_time` stands in for a record with no readable time.
-    pub async fn observe(&self, observed: &Observed<'_>, fallback_time: Timestamp) -> Result<Outcome, StoreError> {
+    pub async fn observe(
+        &self,
+        observed: &Observed<'_>,
+        fallback_time: Timestamp,
+    ) -> Result<Outcome, StoreError> {
         let mut outcome = Outcome::default();
         for (rule, verdict) in self.rules.evaluate(&observed.record) {
             match verdict {
@@ -74,17 +84,29 @@ impl<S: CounterStore> Detector<S> {
                         user: facts.principal.user.clone(),
                         src: facts.src.clone(),
                     };
-                    let sighting = Sighting { key, event_id: facts.event_id.clone(), event_time: facts.event_time };
-                    let (counters, notify, redelivered) = match self.store.record(&sighting, &self.policy).await? {
-                        Recorded::Counted { counters, notify } => (counters, notify, false),
-                        Recorded::Duplicate { pending: Some(p) } => (p.counters, Some(p.reason), true),
-                        Recorded::Duplicate { pending: None } => {
-                            outcome.duplicates += 1;
-                            continue;
-                        }
+                    let sighting = Sighting {
+                        key,
+                        event_id: facts.event_id.clone(),
+                        event_time: facts.event_time,
                     };
+                    let (counters, notify, redelivered) =
+                        match self.store.record(&sighting, &self.policy).await? {
+                            Recorded::Counted { counters, notify } => (counters, notify, false),
+                            Recorded::Duplicate { pending: Some(p) } => {
+                                (p.counters, Some(p.reason), true)
+                            }
+                            Recorded::Duplicate { pending: None } => {
+                                outcome.duplicates += 1;
+                                continue;
+                            }
+                        };
                     let finding = Finding::new(rule, facts, &sighting.key, &counters, notify);
-                    outcome.detections.push(Detection { rule, finding, sighting, redelivered });
+                    outcome.detections.push(Detection {
+                        rule,
+                        finding,
+                        sighting,
+                        redelivered,
+                    });
                 }
             }
         }

@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -22,7 +22,7 @@ use crate::domain::counter::StoreError;
 use crate::domain::rules::RuleSet;
 use crate::domain::time::Timestamp;
 use crate::intake::source::{self, SourceError};
-use crate::intake::{decode_item, Prefilter, Scanned, Splitter};
+use crate::intake::{Prefilter, Scanned, Splitter, decode_item};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
@@ -107,21 +107,38 @@ enum Piece {
 
 /// What a worker sends: pieces of one file in order, then its totals.
 enum Message {
-    Pieces { file: usize, pieces: Vec<Piece> },
-    Done { file: usize, records: u64, signin_records: u64, error: Option<String> },
+    Pieces {
+        file: usize,
+        pieces: Vec<Piece>,
+    },
+    Done {
+        file: usize,
+        records: u64,
+        signin_records: u64,
+        error: Option<String>,
+    },
 }
 
 const BATCH: usize = 256;
 
 /// Scans one file; sends candidates and bad records in batches.
-fn scan_file(file: usize, path: &PathBuf, rules: &RuleSet, tx: &mpsc::Sender<Message>, progress: Arc<AtomicU64>) {
+fn scan_file(
+    file: usize,
+    path: &PathBuf,
+    rules: &RuleSet,
+    tx: &mpsc::Sender<Message>,
+    progress: Arc<AtomicU64>,
+) {
     let prefilter = Prefilter::default();
     let mut records = 0u64;
     let mut signin_records = 0u64;
     let mut pieces = Vec::new();
     let flush = |pieces: &mut Vec<Piece>| {
         if !pieces.is_empty() {
-            let _ = tx.send(Message::Pieces { file, pieces: std::mem::take(pieces) });
+            let _ = tx.send(Message::Pieces {
+                file,
+                pieces: std::mem::take(pieces),
+            });
         }
     };
     let result = source::open(path, progress).and_then(|reader| {
@@ -143,17 +160,27 @@ fn scan_file(file: usize, path: &PathBuf, rules: &RuleSet, tx: &mpsc::Sender<Mes
                             records += n as u64;
                             signin_records += signin;
                             if wanted {
-                                pieces.push(Piece::Candidate(Candidate { bytes: bytes.to_vec() }));
+                                pieces.push(Piece::Candidate(Candidate {
+                                    bytes: bytes.to_vec(),
+                                }));
                             }
                         }
                         Err(e) => {
                             records += 1;
-                            pieces.push(Piece::Bad(BadRecord { line: span.line, index: span.index, message: e.to_string() }));
+                            pieces.push(Piece::Bad(BadRecord {
+                                line: span.line,
+                                index: span.index,
+                                message: e.to_string(),
+                            }));
                         }
                     }
                 }
                 Scanned::Malformed(m) => {
-                    pieces.push(Piece::Bad(BadRecord { line: m.line, index: m.index, message: m.message }));
+                    pieces.push(Piece::Bad(BadRecord {
+                        line: m.line,
+                        index: m.index,
+                        message: m.message,
+                    }));
                 }
             }
             if pieces.len() >= BATCH {
@@ -162,7 +189,12 @@ fn scan_file(file: usize, path: &PathBuf, rules: &RuleSet, tx: &mpsc::Sender<Mes
         })
     });
     flush(&mut pieces);
-    let _ = tx.send(Message::Done { file, records, signin_records, error: result.err().map(|e| e.to_string()) });
+    let _ = tx.send(Message::Done {
+        file,
+        records,
+        signin_records,
+        error: result.err().map(|e| e.to_string()),
+    });
 }
 
 /// Replays `paths`, writing findings to `out` and problems and the summary to `err`.
@@ -175,14 +207,30 @@ pub fn replay(
 ) -> Result<Summary, ReplayError> {
     let started = Instant::now();
     let files = source::expand(paths)?;
-    let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
-    let mut summary = Summary { files: files.len() as u64, bytes: total_bytes, ..Summary::default() };
-    let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(ReplayError::Runtime)?;
+    let total_bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    let mut summary = Summary {
+        files: files.len() as u64,
+        bytes: total_bytes,
+        ..Summary::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(ReplayError::Runtime)?;
     let fallback_time = Timestamp::now();
-    let detector = Detector::new(config.rules.clone(), config.policy.clone(), MemoryStore::new());
+    let detector = Detector::new(
+        config.rules.clone(),
+        config.policy.clone(),
+        MemoryStore::new(),
+    );
 
     let threads = match options.threads {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
         n => n,
     }
     .min(files.len().max(1));
@@ -194,7 +242,8 @@ pub fn replay(
     std::thread::scope(|scope| -> Result<(), ReplayError> {
         for _ in 0..threads {
             let tx = tx.clone();
-            let (files, next_file, progress, rules) = (&files, &next_file, &progress, &config.rules);
+            let (files, next_file, progress, rules) =
+                (&files, &next_file, &progress, &config.rules);
             scope.spawn(move || {
                 loop {
                     let i = next_file.fetch_add(1, Ordering::Relaxed);
@@ -220,16 +269,36 @@ pub fn replay(
                         match piece {
                             Piece::Bad(b) => {
                                 summary.bad_records += 1;
-                                let _ = writeln!(err, "{}:{}: record #{}: {}", path(file), b.line, b.index + 1, b.message);
+                                let _ = writeln!(
+                                    err,
+                                    "{}:{}: record #{}: {}",
+                                    path(file),
+                                    b.line,
+                                    b.index + 1,
+                                    b.message
+                                );
                             }
                             Piece::Candidate(c) => {
-                                detect(&runtime, &detector, &c.bytes, fallback_time, options.format, out, summary)?;
+                                detect(
+                                    &runtime,
+                                    &detector,
+                                    &c.bytes,
+                                    fallback_time,
+                                    options.format,
+                                    out,
+                                    summary,
+                                )?;
                             }
                         }
                     }
                     Ok(false)
                 }
-                Message::Done { file, records, signin_records, error } => {
+                Message::Done {
+                    file,
+                    records,
+                    signin_records,
+                    error,
+                } => {
                     summary.records += records;
                     summary.signin_records += signin_records;
                     if let Some(e) = error {
@@ -241,30 +310,33 @@ pub fn replay(
             }
         };
         let mut drain = || -> Result<(), ReplayError> {
-        while current < files.len() {
-            let queued = pending.get_mut(&current).map(std::mem::take).unwrap_or_default();
-            let mut done = false;
-            for msg in queued {
-                done |= handle(msg, &mut summary)?;
-            }
-            if done {
-                pending.remove(&current);
-                current += 1;
-                continue;
-            }
-            let Ok(msg) = rx.recv() else { break };
-            let file = match &msg {
-                Message::Pieces { file, .. } | Message::Done { file, .. } => *file,
-            };
-            if file == current {
-                if handle(msg, &mut summary)? {
-                    current += 1;
+            while current < files.len() {
+                let queued = pending
+                    .get_mut(&current)
+                    .map(std::mem::take)
+                    .unwrap_or_default();
+                let mut done = false;
+                for msg in queued {
+                    done |= handle(msg, &mut summary)?;
                 }
-            } else {
-                pending.entry(file).or_default().push(msg);
+                if done {
+                    pending.remove(&current);
+                    current += 1;
+                    continue;
+                }
+                let Ok(msg) = rx.recv() else { break };
+                let file = match &msg {
+                    Message::Pieces { file, .. } | Message::Done { file, .. } => *file,
+                };
+                if file == current {
+                    if handle(msg, &mut summary)? {
+                        current += 1;
+                    }
+                } else {
+                    pending.entry(file).or_default().push(msg);
+                }
             }
-        }
-        Ok(())
+            Ok(())
         };
         let result = drain();
         // Stop the progress line whatever happened, or the scope never ends.
@@ -287,7 +359,9 @@ fn detect(
 ) -> Result<(), ReplayError> {
     let mut observed_all = Vec::new();
     // Already decoded once by the worker, so this cannot fail; a failure is skipped.
-    let _ = decode_item(bytes, &mut |o| observed_all.push(runtime.block_on(detector.observe(&o, fallback_time))));
+    let _ = decode_item(bytes, &mut |o| {
+        observed_all.push(runtime.block_on(detector.observe(&o, fallback_time)))
+    });
     for outcome in observed_all {
         let outcome = outcome?;
         summary.duplicates += u64::from(outcome.duplicates);
@@ -296,7 +370,12 @@ fn detect(
             summary.detections += 1;
             match format {
                 Format::Json => writeln!(out, "{}", d.finding.to_json()),
-                Format::Text => write!(out, "{}\n{}\n", d.finding.to_text(d.rule, detector.policy()), "-".repeat(72)),
+                Format::Text => write!(
+                    out,
+                    "{}\n{}\n",
+                    d.finding.to_text(d.rule, detector.policy()),
+                    "-".repeat(72)
+                ),
             }
             .map_err(ReplayError::Output)?;
             if d.notify() {
@@ -312,8 +391,17 @@ fn draw_progress(progress: &AtomicU64, finished: &AtomicBool, total: u64) {
     let mut stderr = io::stderr();
     while !finished.load(Ordering::Relaxed) {
         let done = progress.load(Ordering::Relaxed);
-        let pct = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
-        let _ = write!(stderr, "\r{:>8.1} / {:.1} MB read ({pct:5.1}%)", done as f64 / 1e6, total as f64 / 1e6);
+        let pct = if total == 0 {
+            100.0
+        } else {
+            done as f64 * 100.0 / total as f64
+        };
+        let _ = write!(
+            stderr,
+            "\r{:>8.1} / {:.1} MB read ({pct:5.1}%)",
+            done as f64 / 1e6,
+            total as f64 / 1e6
+        );
         let _ = stderr.flush();
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -6,11 +6,14 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use signin_watch::app::replay::{replay, Format, ReplayOptions};
+use signin_watch::app::replay::{Format, ReplayOptions, replay};
 use signin_watch::config::{self, DetectorConfig};
 
 #[derive(Parser)]
-#[command(version, about = "Detects risky AWS console sign-ins in CloudTrail records.")]
+#[command(
+    version,
+    about = "Detects risky AWS console sign-ins in CloudTrail records."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,7 +89,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let options = ReplayOptions { format: args.format, progress: !args.no_progress, threads: args.threads };
+            let options = ReplayOptions {
+                format: args.format,
+                progress: !args.no_progress,
+                threads: args.threads,
+            };
             let stdout = io::stdout();
             let mut out = BufWriter::with_capacity(64 << 10, stdout.lock());
             let mut err = io::stderr();

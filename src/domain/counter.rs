@@ -66,7 +66,9 @@ pub enum NotifyReason {
 impl NotifyReason {
     pub fn describe(&self, policy: &NotifyPolicy) -> String {
         match self {
-            NotifyReason::FirstDetection => "first detection for this rule, account, user and source".into(),
+            NotifyReason::FirstDetection => {
+                "first detection for this rule, account, user and source".into()
+            }
             NotifyReason::WindowElapsed => format!(
                 "more than {} minutes since the last notification for this group",
                 policy.suppression_window_minutes
@@ -88,17 +90,29 @@ pub struct NotifyPolicy {
 
 impl Default for NotifyPolicy {
     fn default() -> Self {
-        Self { suppression_window_minutes: 60, escalation_tiers: vec![5, 25, 100] }
+        Self {
+            suppression_window_minutes: 60,
+            escalation_tiers: vec![5, 25, 100],
+        }
     }
 }
 
 /// The counters after `sighting`, and whether it notifies. `prev` is the
 /// group's counters before it (`None` for a new group). The caller has
 /// already made sure the eventID was not counted before.
-pub fn advance(prev: Option<&Counters>, sighting: &Sighting, policy: &NotifyPolicy) -> (Counters, Option<NotifyReason>) {
+pub fn advance(
+    prev: Option<&Counters>,
+    sighting: &Sighting,
+    policy: &NotifyPolicy,
+) -> (Counters, Option<NotifyReason>) {
     let t = sighting.event_time;
     let Some(prev) = prev else {
-        let counters = Counters { count: 1, first_seen: t, last_seen: t, last_notified: Some(t) };
+        let counters = Counters {
+            count: 1,
+            first_seen: t,
+            last_seen: t,
+            last_notified: Some(t),
+        };
         return (counters, Some(NotifyReason::FirstDetection));
     };
     let count = prev.count.saturating_add(1);
@@ -108,7 +122,9 @@ pub fn advance(prev: Option<&Counters>, sighting: &Sighting, policy: &NotifyPoli
     } else {
         match prev.last_notified {
             None => Some(NotifyReason::WindowElapsed),
-            Some(last) if t.as_millis() - last.as_millis() >= window_ms => Some(NotifyReason::WindowElapsed),
+            Some(last) if t.as_millis() - last.as_millis() >= window_ms => {
+                Some(NotifyReason::WindowElapsed)
+            }
             Some(_) => None,
         }
     };
@@ -137,10 +153,15 @@ pub struct PendingNotification {
 pub enum Recorded {
     /// Counted now. When `notify` is set the notification stays pending until
     /// [`CounterStore::mark_notified`].
-    Counted { counters: Counters, notify: Option<NotifyReason> },
+    Counted {
+        counters: Counters,
+        notify: Option<NotifyReason>,
+    },
     /// This eventID was counted before. `pending` holds a notification that
     /// was decided then and never confirmed as sent: send it now.
-    Duplicate { pending: Option<PendingNotification> },
+    Duplicate {
+        pending: Option<PendingNotification>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,7 +193,10 @@ pub trait CounterStore {
     ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
 
     /// Confirms that the notification decided for this sighting was sent.
-    fn mark_notified(&self, sighting: &Sighting) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn mark_notified(
+        &self,
+        sighting: &Sighting,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[cfg(test)]
@@ -185,7 +209,12 @@ mod tests {
 
     fn sight(id: &str, min: i64) -> Sighting {
         Sighting {
-            key: GroupKey { rule_id: "r".into(), account: "1".into(), user: "u".into(), src: "s".into() },
+            key: GroupKey {
+                rule_id: "r".into(),
+                account: "1".into(),
+                user: "u".into(),
+                src: "s".into(),
+            },
             event_id: id.into(),
             event_time: at(min),
         }
@@ -203,7 +232,8 @@ mod tests {
         let p = NotifyPolicy::default();
         let (mut c, _) = advance(None, &sight("0", 0), &p);
         let mut notes = Vec::new();
-        for (i, min) in [1, 2, 3, 4, 61, 62].into_iter().enumerate() {
+        // The tier-5 notification at minute 4 restarts the window: 63 is inside it, 64 is not.
+        for (i, min) in [1, 2, 3, 4, 63, 64, 65].into_iter().enumerate() {
             let (next, why) = advance(Some(&c), &sight(&i.to_string(), min), &p);
             c = next;
             notes.push(why);
@@ -215,17 +245,21 @@ mod tests {
                 None,
                 None,
                 Some(NotifyReason::EscalationTier(5)),
+                None,
                 Some(NotifyReason::WindowElapsed),
                 None
             ]
         );
-        assert_eq!(c.count, 7);
-        assert_eq!(c.last_notified, Some(at(61)));
+        assert_eq!(c.count, 8);
+        assert_eq!(c.last_notified, Some(at(64)));
     }
 
     #[test]
     fn older_events_move_first_seen_and_never_reopen_the_window() {
-        let p = NotifyPolicy { suppression_window_minutes: 60, escalation_tiers: vec![] };
+        let p = NotifyPolicy {
+            suppression_window_minutes: 60,
+            escalation_tiers: vec![],
+        };
         let (c, _) = advance(None, &sight("a", 100), &p);
         let (c, why) = advance(Some(&c), &sight("b", 10), &p);
         assert_eq!(why, None);
@@ -234,8 +268,18 @@ mod tests {
 
     #[test]
     fn group_ids_cannot_collide() {
-        let a = GroupKey { rule_id: "r".into(), account: "1".into(), user: "a#b".into(), src: "c".into() };
-        let b = GroupKey { rule_id: "r".into(), account: "1".into(), user: "a".into(), src: "b#c".into() };
+        let a = GroupKey {
+            rule_id: "r".into(),
+            account: "1".into(),
+            user: "a#b".into(),
+            src: "c".into(),
+        };
+        let b = GroupKey {
+            rule_id: "r".into(),
+            account: "1".into(),
+            user: "a".into(),
+            src: "b#c".into(),
+        };
         assert_ne!(a.id(), b.id());
     }
 }

@@ -103,10 +103,12 @@ pub fn finding_id(rule_id: &str, event_id: &str) -> String {
         .chain_update(b"\n")
         .chain_update(event_id.as_bytes())
         .finalize();
-    digest[..16].iter().fold(String::with_capacity(32), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    digest[..16]
+        .iter()
+        .fold(String::with_capacity(32), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 impl Finding {
@@ -126,7 +128,11 @@ impl Finding {
             rule_source: rule.source.vendor,
             severity: rule.severity,
             risk_score: rule.risk_score,
-            risk_object: ScoredObject { kind: rule.risk_object.kind, field: rule.risk_object.field, value: user.clone() },
+            risk_object: ScoredObject {
+                kind: rule.risk_object.kind,
+                field: rule.risk_object.field,
+                value: user.clone(),
+            },
             threat_object: ScoredObject {
                 kind: rule.threat_object.kind,
                 field: rule.threat_object.field,
@@ -180,23 +186,44 @@ impl Finding {
         let mut t = String::with_capacity(2048);
         let user = clean_line(&self.user, TEXT_USER_CHARS);
         let src = clean_line(&self.src, TEXT_FIELD_CHARS);
-        let agent = self.user_agent.as_deref().map(|a| clean_line(a, TEXT_AGENT_CHARS));
+        let agent = self
+            .user_agent
+            .as_deref()
+            .map(|a| clean_line(a, TEXT_AGENT_CHARS));
         let line = |t: &mut String, label: &str, value: &str| {
             let _ = writeln!(t, "  {label:<16}{value}");
         };
-        let opt = |v: &Option<String>| v.as_deref().map(|s| clean_line(s, TEXT_FIELD_CHARS)).unwrap_or_else(|| "-".into());
+        let opt = |v: &Option<String>| {
+            v.as_deref()
+                .map(|s| clean_line(s, TEXT_FIELD_CHARS))
+                .unwrap_or_else(|| "-".into())
+        };
 
         let _ = writeln!(t, "{}", clean_line(&self.title, TEXT_FIELD_CHARS));
         let _ = writeln!(t);
-        let _ = writeln!(t, "Severity {} | risk score {} on user {} | threat object {} {}",
-            self.severity.as_str(), self.risk_score, user, self.threat_object.kind, src);
-        let _ = writeln!(t, "Rule: {} ({}, {})", self.rule_name, self.rule_source, self.rule_id);
+        let _ = writeln!(
+            t,
+            "Severity {} | risk score {} on user {} | threat object {} {}",
+            self.severity.as_str(),
+            self.risk_score,
+            user,
+            self.threat_object.kind,
+            src
+        );
+        let _ = writeln!(
+            t,
+            "Rule: {} ({}, {})",
+            self.rule_name, self.rule_source, self.rule_id
+        );
         match &self.notify_reason {
             Some(why) => {
                 let _ = writeln!(t, "Why you are told: {}", why.describe(policy));
             }
             None => {
-                let _ = writeln!(t, "Folded into the counter (within the suppression window).");
+                let _ = writeln!(
+                    t,
+                    "Folded into the counter (within the suppression window)."
+                );
             }
         }
         let _ = writeln!(t);
@@ -206,16 +233,36 @@ impl Finding {
         line(&mut t, "Principal ARN", &opt(&self.principal_arn));
         line(&mut t, "Session issuer", &opt(&self.session_issuer));
         let _ = writeln!(t, "Where");
-        line(&mut t, "Account", &clean_line(&self.account, TEXT_FIELD_CHARS));
-        line(&mut t, "Region", &clean_line(&self.region, TEXT_FIELD_CHARS));
+        line(
+            &mut t,
+            "Account",
+            &clean_line(&self.account, TEXT_FIELD_CHARS),
+        );
+        line(
+            &mut t,
+            "Region",
+            &clean_line(&self.region, TEXT_FIELD_CHARS),
+        );
         line(&mut t, "Source IP", &src);
         line(&mut t, "User agent", agent.as_deref().unwrap_or("-"));
-        line(&mut t, "Signing in to", &clean_line(&self.dest, TEXT_FIELD_CHARS));
+        line(
+            &mut t,
+            "Signing in to",
+            &clean_line(&self.dest, TEXT_FIELD_CHARS),
+        );
         line(&mut t, "Sign-in host", &opt(&self.signin_endpoint));
         let _ = writeln!(t, "What and when");
-        line(&mut t, "Event", &clean_line(&self.signature, TEXT_FIELD_CHARS));
+        line(
+            &mut t,
+            "Event",
+            &clean_line(&self.signature, TEXT_FIELD_CHARS),
+        );
         line(&mut t, "Event time", &self.event_time.to_string());
-        line(&mut t, "Event ID", &clean_line(&self.event_id, TEXT_FIELD_CHARS));
+        line(
+            &mut t,
+            "Event ID",
+            &clean_line(&self.event_id, TEXT_FIELD_CHARS),
+        );
         line(&mut t, "MFAUsed", &opt(&self.mfa_used));
         line(&mut t, "Error message", &opt(&self.error_message));
         line(&mut t, "Outcome", &opt(&self.outcome));
@@ -229,7 +276,13 @@ impl Finding {
             if tech.tactics.is_empty() {
                 let _ = writeln!(t, "  {} {} (tactic)", tech.id, tech.name);
             } else {
-                let _ = writeln!(t, "  {} {} ({})", tech.id, tech.name, tech.tactics.join(", "));
+                let _ = writeln!(
+                    t,
+                    "  {} {} ({})",
+                    tech.id,
+                    tech.name,
+                    tech.tactics.join(", ")
+                );
             }
         }
         let _ = writeln!(t);
@@ -292,7 +345,15 @@ pub fn ascii_subject(text: &str, max: usize) -> String {
         .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
         .collect();
     let trimmed = ascii.trim();
-    let out = truncate_chars(if trimmed.is_empty() { "signin-watch finding" } else { trimmed }, max, "...");
+    let out = truncate_chars(
+        if trimmed.is_empty() {
+            "signin-watch finding"
+        } else {
+            trimmed
+        },
+        max,
+        "...",
+    );
     out.trim_end().to_owned()
 }
 
@@ -309,7 +370,14 @@ mod tests {
         assert_ne!(a, finding_id("r2", "e1"));
         assert_ne!(a, finding_id("r1", "e2"));
         // Pinned: changing the id scheme breaks FIFO deduplication across versions.
-        assert_eq!(finding_id("55349868-5583-466f-98ab-d3beb321961e", "d38ce1b3-4575-4cb8-a632-611b8243bfc3").len(), 32);
+        assert_eq!(
+            finding_id(
+                "55349868-5583-466f-98ab-d3beb321961e",
+                "d38ce1b3-4575-4cb8-a632-611b8243bfc3"
+            )
+            .len(),
+            32
+        );
     }
 
     #[test]

@@ -28,10 +28,18 @@ pub fn principal(record: &CloudTrailRecord<'_>) -> Principal {
     let ui = record.user_identity.as_ref();
     let kind = ui.and_then(|u| u.kind.as_deref());
     let arn = ui.and_then(|u| u.arn.as_deref()).filter(|a| !a.is_empty());
-    let user_name = ui.and_then(|u| u.user_name.as_deref()).filter(|n| !n.is_empty());
-    let principal_id = ui.and_then(|u| u.principal_id.as_deref()).filter(|p| !p.is_empty());
+    let user_name = ui
+        .and_then(|u| u.user_name.as_deref())
+        .filter(|n| !n.is_empty());
+    let principal_id = ui
+        .and_then(|u| u.principal_id.as_deref())
+        .filter(|p| !p.is_empty());
 
-    let after_colon = || principal_id.and_then(|p| p.split_once(':')).map(|(_, name)| name);
+    let after_colon = || {
+        principal_id
+            .and_then(|p| p.split_once(':'))
+            .map(|(_, name)| name)
+    };
     let user = match kind {
         Some(k) if k.eq_ignore_ascii_case("Root") => Some("root"),
         Some(k) if k.eq_ignore_ascii_case("IAMUser") => {
@@ -54,7 +62,9 @@ pub fn principal(record: &CloudTrailRecord<'_>) -> Principal {
     .to_owned();
 
     let issuer = record.session_issuer();
-    let issuer_arn = issuer.and_then(|i| i.arn.as_deref()).filter(|a| !a.is_empty());
+    let issuer_arn = issuer
+        .and_then(|i| i.arn.as_deref())
+        .filter(|a| !a.is_empty());
     let issuer_name = issuer
         .and_then(|i| i.user_name.as_deref())
         .filter(|n| !n.is_empty());
@@ -96,7 +106,9 @@ mod tests {
 
     #[test]
     fn iam_user_is_user_name_even_without_arn() {
-        let p = who(r#"{"type":"IAMUser","principalId":"AIDA","accountId":"1","accessKeyId":"","userName":"anaya"}"#);
+        let p = who(
+            r#"{"type":"IAMUser","principalId":"AIDA","accountId":"1","accessKeyId":"","userName":"anaya"}"#,
+        );
         assert_eq!(p.user, "anaya");
         assert_eq!(p.arn, None);
         assert_eq!(p.identity_type.as_deref(), Some("IAMUser"));
@@ -104,13 +116,17 @@ mod tests {
 
     #[test]
     fn hidden_user_name_is_kept() {
-        let p = who(r#"{"type":"IAMUser","accountId":"1","accessKeyId":"","userName":"HIDDEN_DUE_TO_SECURITY_REASONS"}"#);
+        let p = who(
+            r#"{"type":"IAMUser","accountId":"1","accessKeyId":"","userName":"HIDDEN_DUE_TO_SECURITY_REASONS"}"#,
+        );
         assert_eq!(p.user, HIDDEN_USER);
     }
 
     #[test]
     fn root_is_root() {
-        let p = who(r#"{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root"}"#);
+        let p = who(
+            r#"{"type":"Root","principalId":"111122223333","arn":"arn:aws:iam::111122223333:root"}"#,
+        );
         assert_eq!(p.user, "root");
     }
 
@@ -121,7 +137,10 @@ mod tests {
                "sessionContext":{"sessionIssuer":{"type":"IAMUser","arn":"arn:aws:iam::1:user/broker","userName":"broker"}}}"#,
         );
         assert_eq!(p.user, "admin");
-        assert_eq!(p.session_issuer.as_deref(), Some("arn:aws:iam::1:user/broker"));
+        assert_eq!(
+            p.session_issuer.as_deref(),
+            Some("arn:aws:iam::1:user/broker")
+        );
         assert_eq!(p.session_issuer_name.as_deref(), Some("broker"));
         let p = who(r#"{"type":"FederatedUser","principalId":"111122223333:stratus_red_team"}"#);
         assert_eq!(p.user, "stratus_red_team");
@@ -141,7 +160,13 @@ mod tests {
     #[test]
     fn nothing_known_is_unknown() {
         assert_eq!(who(r#"{}"#).user, "unknown");
-        assert_eq!(who(r#"{"type":"Unknown","arn":"","principalId":""}"#).user, "unknown");
-        assert_eq!(who(r#"{"type":"Unknown","userName":"exampleuser"}"#).user, "exampleuser");
+        assert_eq!(
+            who(r#"{"type":"Unknown","arn":"","principalId":""}"#).user,
+            "unknown"
+        );
+        assert_eq!(
+            who(r#"{"type":"Unknown","userName":"exampleuser"}"#).user,
+            "exampleuser"
+        );
     }
 }

@@ -22,7 +22,12 @@ pub struct Envelope<'a> {
     pub id: Text<'a>,
     #[serde(borrow, default, deserialize_with = "lenient::string")]
     pub source: Text<'a>,
-    #[serde(borrow, default, rename = "detail-type", deserialize_with = "lenient::string")]
+    #[serde(
+        borrow,
+        default,
+        rename = "detail-type",
+        deserialize_with = "lenient::string"
+    )]
     pub detail_type: Text<'a>,
     #[serde(borrow, default, deserialize_with = "lenient::string")]
     pub account: Text<'a>,
@@ -44,7 +49,10 @@ fn non_empty<'b>(v: &'b Text<'_>) -> Option<&'b str> {
 
 impl<'a> Observed<'a> {
     pub fn bare(record: CloudTrailRecord<'a>) -> Self {
-        Observed { record, envelope: None }
+        Observed {
+            record,
+            envelope: None,
+        }
     }
 
     /// The CloudTrail eventID; for a record without one, a stable id derived
@@ -81,7 +89,13 @@ impl<'a> Observed<'a> {
             .event_time
             .as_deref()
             .and_then(Timestamp::parse)
-            .or_else(|| self.envelope.as_ref()?.time.as_deref().and_then(Timestamp::parse))
+            .or_else(|| {
+                self.envelope
+                    .as_ref()?
+                    .time
+                    .as_deref()
+                    .and_then(Timestamp::parse)
+            })
             .unwrap_or(fallback)
     }
 
@@ -109,7 +123,9 @@ impl<'a> Observed<'a> {
             account: self.account(),
             region: self.region(),
             principal: principal(r),
-            src: non_empty(&r.source_ip_address).unwrap_or("unknown").to_owned(),
+            src: non_empty(&r.source_ip_address)
+                .unwrap_or("unknown")
+                .to_owned(),
             user_agent: r.user_agent.as_deref().map(str::to_owned),
             signature: r.event_name().unwrap_or("unknown").to_owned(),
             dest: r
@@ -136,9 +152,18 @@ mod tests {
 
     #[test]
     fn synthetic_ids_are_stable_and_field_sensitive() {
-        let a: CloudTrailRecord = serde_json::from_str(r#"{"eventTime":"2024-01-01T00:00:00Z","sourceIPAddress":"1.2.3.4"}"#).unwrap();
-        let b: CloudTrailRecord = serde_json::from_str(r#"{"sourceIPAddress":"1.2.3.4","eventTime":"2024-01-01T00:00:00Z"}"#).unwrap();
-        let c: CloudTrailRecord = serde_json::from_str(r#"{"eventTime":"2024-01-01T00:00:01Z","sourceIPAddress":"1.2.3.4"}"#).unwrap();
+        let a: CloudTrailRecord = serde_json::from_str(
+            r#"{"eventTime":"2024-01-01T00:00:00Z","sourceIPAddress":"1.2.3.4"}"#,
+        )
+        .unwrap();
+        let b: CloudTrailRecord = serde_json::from_str(
+            r#"{"sourceIPAddress":"1.2.3.4","eventTime":"2024-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        let c: CloudTrailRecord = serde_json::from_str(
+            r#"{"eventTime":"2024-01-01T00:00:01Z","sourceIPAddress":"1.2.3.4"}"#,
+        )
+        .unwrap();
         let (a, b, c) = (Observed::bare(a), Observed::bare(b), Observed::bare(c));
         assert!(a.event_id().starts_with("synthetic-"));
         assert_eq!(a.event_id(), b.event_id());
@@ -147,11 +172,21 @@ mod tests {
 
     #[test]
     fn account_and_time_fall_back_in_order() {
-        let r: CloudTrailRecord = serde_json::from_str(r#"{"recipientAccountId":"222","eventTime":"redacted"}"#).unwrap();
-        let env: Envelope = serde_json::from_str(r#"{"account":"333","time":"2024-05-05T05:05:05Z","region":"eu-north-1"}"#).unwrap();
-        let o = Observed { record: r, envelope: Some(env) };
+        let r: CloudTrailRecord =
+            serde_json::from_str(r#"{"recipientAccountId":"222","eventTime":"redacted"}"#).unwrap();
+        let env: Envelope = serde_json::from_str(
+            r#"{"account":"333","time":"2024-05-05T05:05:05Z","region":"eu-north-1"}"#,
+        )
+        .unwrap();
+        let o = Observed {
+            record: r,
+            envelope: Some(env),
+        };
         assert_eq!(o.account(), "222");
         assert_eq!(o.region(), "eu-north-1");
-        assert_eq!(o.event_time(Timestamp::from_millis(0)).to_string(), "2024-05-05T05:05:05Z");
+        assert_eq!(
+            o.event_time(Timestamp::from_millis(0)).to_string(),
+            "2024-05-05T05:05:05Z"
+        );
     }
 }

@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::lenient;
 
@@ -32,7 +32,12 @@ pub struct CloudTrailRecord<'a> {
     pub event_name: Text<'a>,
     #[serde(borrow, default, deserialize_with = "lenient::string")]
     pub aws_region: Text<'a>,
-    #[serde(borrow, default, rename = "sourceIPAddress", deserialize_with = "lenient::string")]
+    #[serde(
+        borrow,
+        default,
+        rename = "sourceIPAddress",
+        deserialize_with = "lenient::string"
+    )]
     pub source_ip_address: Text<'a>,
     #[serde(borrow, default, deserialize_with = "lenient::string")]
     pub user_agent: Text<'a>,
@@ -44,9 +49,19 @@ pub struct CloudTrailRecord<'a> {
     pub response_elements: Option<ResponseElements<'a>>,
     #[serde(borrow, default)]
     pub additional_event_data: Option<AdditionalEventData<'a>>,
-    #[serde(borrow, default, rename = "requestID", deserialize_with = "lenient::string")]
+    #[serde(
+        borrow,
+        default,
+        rename = "requestID",
+        deserialize_with = "lenient::string"
+    )]
     pub request_id: Text<'a>,
-    #[serde(borrow, default, rename = "eventID", deserialize_with = "lenient::string")]
+    #[serde(
+        borrow,
+        default,
+        rename = "eventID",
+        deserialize_with = "lenient::string"
+    )]
     pub event_id: Text<'a>,
     #[serde(borrow, default, deserialize_with = "lenient::string")]
     pub event_type: Text<'a>,
@@ -93,9 +108,19 @@ pub struct SessionIssuer<'a> {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct ResponseElements<'a> {
-    #[serde(borrow, default, rename = "ConsoleLogin", deserialize_with = "lenient::string")]
+    #[serde(
+        borrow,
+        default,
+        rename = "ConsoleLogin",
+        deserialize_with = "lenient::string"
+    )]
     pub console_login: Text<'a>,
-    #[serde(borrow, default, rename = "GetSigninToken", deserialize_with = "lenient::string")]
+    #[serde(
+        borrow,
+        default,
+        rename = "GetSigninToken",
+        deserialize_with = "lenient::string"
+    )]
     pub get_signin_token: Text<'a>,
 }
 
@@ -171,8 +196,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for AdditionalEventData<'a> {
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     match key.as_ref() {
                         "LoginTo" | "MobileVersion" | "MFAUsed" | "MFAIdentifier" => {
-                            let value: Text<'de> =
-                                map.next_value_seed(LenientString)?;
+                            let value: Text<'de> = map.next_value_seed(LenientString)?;
                             if let Some(value) = value {
                                 out.set(&key, value);
                             }
@@ -255,7 +279,12 @@ impl<'a> CloudTrailRecord<'a> {
     }
 
     pub fn session_issuer(&self) -> Option<&SessionIssuer<'a>> {
-        self.user_identity.as_ref()?.session_context.as_ref()?.session_issuer.as_ref()
+        self.user_identity
+            .as_ref()?
+            .session_context
+            .as_ref()?
+            .session_issuer
+            .as_ref()
     }
 }
 

@@ -122,13 +122,20 @@ impl fmt::Display for Cidr {
 impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.network, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                prefix_eq(u128::from(u32::from(n)) << 96, u128::from(u32::from(a)) << 96, self.prefix)
-            }
+            (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(
+                u128::from(u32::from(n)) << 96,
+                u128::from(u32::from(a)) << 96,
+                self.prefix,
+            ),
             (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(u128::from(n), u128::from(a), self.prefix),
-            (IpAddr::V6(n), IpAddr::V4(a)) => n
-                .to_ipv4_mapped()
-                .is_some_and(|n| self.prefix >= 96 && prefix_eq(u128::from(u32::from(n)) << 96, u128::from(u32::from(a)) << 96, self.prefix - 96)),
+            (IpAddr::V6(n), IpAddr::V4(a)) => n.to_ipv4_mapped().is_some_and(|n| {
+                self.prefix >= 96
+                    && prefix_eq(
+                        u128::from(u32::from(n)) << 96,
+                        u128::from(u32::from(a)) << 96,
+                        self.prefix - 96,
+                    )
+            }),
             (IpAddr::V4(_), IpAddr::V6(a)) => a
                 .to_ipv4_mapped()
                 .is_some_and(|a| self.contains(IpAddr::V4(a))),
@@ -188,23 +195,50 @@ mod tests {
         let none = Allowlist::default();
         assert_eq!(none.check(&r), None);
 
-        let by_arn = Allowlist { issuers: vec!["arn:aws:iam::1:user/broker".into()], ..Default::default() };
+        let by_arn = Allowlist {
+            issuers: vec!["arn:aws:iam::1:user/broker".into()],
+            ..Default::default()
+        };
         assert!(matches!(by_arn.check(&r), Some(AllowlistHit::Issuer(_))));
-        let by_name = Allowlist { issuers: vec!["broker".into()], ..Default::default() };
+        let by_name = Allowlist {
+            issuers: vec!["broker".into()],
+            ..Default::default()
+        };
         assert!(matches!(by_name.check(&r), Some(AllowlistHit::Issuer(_))));
-        let other = Allowlist { issuers: vec!["someone-else".into()], ..Default::default() };
+        let other = Allowlist {
+            issuers: vec!["someone-else".into()],
+            ..Default::default()
+        };
         assert_eq!(other.check(&r), None);
 
-        let ua = Allowlist { user_agents: vec!["Jersey/${project.version}".into()], ..Default::default() };
+        let ua = Allowlist {
+            user_agents: vec!["Jersey/${project.version}".into()],
+            ..Default::default()
+        };
         assert!(matches!(ua.check(&r), Some(AllowlistHit::UserAgent(_))));
-        let ua_prefix = Allowlist { user_agents: vec!["Jersey/*".into()], ..Default::default() };
+        let ua_prefix = Allowlist {
+            user_agents: vec!["Jersey/*".into()],
+            ..Default::default()
+        };
         assert!(ua_prefix.check(&r).is_some());
-        let ua_partial = Allowlist { user_agents: vec!["Jersey".into()], ..Default::default() };
+        let ua_partial = Allowlist {
+            user_agents: vec!["Jersey".into()],
+            ..Default::default()
+        };
         assert_eq!(ua_partial.check(&r), None);
 
-        let cidr = Allowlist { source_cidrs: vec!["198.51.100.0/24".parse().unwrap()], ..Default::default() };
-        assert_eq!(cidr.check(&r), Some(AllowlistHit::SourceCidr("198.51.100.0/24".into())));
-        let far = Allowlist { source_cidrs: vec!["10.0.0.0/8".parse().unwrap()], ..Default::default() };
+        let cidr = Allowlist {
+            source_cidrs: vec!["198.51.100.0/24".parse().unwrap()],
+            ..Default::default()
+        };
+        assert_eq!(
+            cidr.check(&r),
+            Some(AllowlistHit::SourceCidr("198.51.100.0/24".into()))
+        );
+        let far = Allowlist {
+            source_cidrs: vec!["10.0.0.0/8".parse().unwrap()],
+            ..Default::default()
+        };
         assert_eq!(far.check(&r), None);
     }
 }

@@ -35,7 +35,12 @@ struct Probe<'a> {
 /// An entry of `aws cloudtrail lookup-events` output: the record is a JSON string.
 #[derive(Deserialize)]
 struct LookupEvent<'a> {
-    #[serde(borrow, default, rename = "CloudTrailEvent", deserialize_with = "lenient::string")]
+    #[serde(
+        borrow,
+        default,
+        rename = "CloudTrailEvent",
+        deserialize_with = "lenient::string"
+    )]
     cloud_trail_event: Option<Cow<'a, str>>,
 }
 
@@ -47,15 +52,24 @@ pub fn decode_item(bytes: &[u8], f: &mut dyn FnMut(Observed<'_>)) -> Result<usiz
     let probe: Probe = serde_json::from_slice(bytes).map_err(DecodeError::Json)?;
     if let Some(detail) = probe.detail {
         let envelope: Envelope = serde_json::from_slice(bytes).map_err(DecodeError::Json)?;
-        let record: CloudTrailRecord = serde_json::from_str(detail.get())
-            .map_err(|source| DecodeError::NotARecord { what: "the EventBridge event's detail", source })?;
-        f(Observed { record, envelope: Some(envelope) });
+        let record: CloudTrailRecord =
+            serde_json::from_str(detail.get()).map_err(|source| DecodeError::NotARecord {
+                what: "the EventBridge event's detail",
+                source,
+            })?;
+        f(Observed {
+            record,
+            envelope: Some(envelope),
+        });
         return Ok(1);
     }
     if let Some(records) = probe.records {
         for raw in &records {
-            let record: CloudTrailRecord = serde_json::from_str(raw.get())
-                .map_err(|source| DecodeError::NotARecord { what: "an element of Records", source })?;
+            let record: CloudTrailRecord =
+                serde_json::from_str(raw.get()).map_err(|source| DecodeError::NotARecord {
+                    what: "an element of Records",
+                    source,
+                })?;
             f(Observed::bare(record));
         }
         return Ok(records.len());
@@ -63,8 +77,11 @@ pub fn decode_item(bytes: &[u8], f: &mut dyn FnMut(Observed<'_>)) -> Result<usiz
     if let Some(events) = probe.events {
         let mut n = 0;
         for text in events.iter().filter_map(|e| e.cloud_trail_event.as_deref()) {
-            let record: CloudTrailRecord = serde_json::from_str(text)
-                .map_err(|source| DecodeError::NotARecord { what: "a lookup-events CloudTrailEvent", source })?;
+            let record: CloudTrailRecord =
+                serde_json::from_str(text).map_err(|source| DecodeError::NotARecord {
+                    what: "a lookup-events CloudTrailEvent",
+                    source,
+                })?;
             f(Observed::bare(record));
             n += 1;
         }
@@ -94,9 +111,21 @@ mod tests {
             names(r#"{"detail-type":"AWS Console Sign In via CloudTrail","source":"aws.signin","detail":{"eventName":"B"}}"#).unwrap(),
             ["B"]
         );
-        assert_eq!(names(r#"{"detail-type":"AWS Console Sign-In via CloudTrail","detail":{"eventName":"B"}}"#).unwrap(), ["B"]);
-        assert_eq!(names(r#"{"Records":[{"eventName":"C"},{"eventName":"D"}]}"#).unwrap(), ["C", "D"]);
-        assert_eq!(names(r#"{"Events":[{"CloudTrailEvent":"{\"eventName\":\"E\"}"}]}"#).unwrap(), ["E"]);
+        assert_eq!(
+            names(
+                r#"{"detail-type":"AWS Console Sign-In via CloudTrail","detail":{"eventName":"B"}}"#
+            )
+            .unwrap(),
+            ["B"]
+        );
+        assert_eq!(
+            names(r#"{"Records":[{"eventName":"C"},{"eventName":"D"}]}"#).unwrap(),
+            ["C", "D"]
+        );
+        assert_eq!(
+            names(r#"{"Events":[{"CloudTrailEvent":"{\"eventName\":\"E\"}"}]}"#).unwrap(),
+            ["E"]
+        );
     }
 
     #[test]
@@ -104,8 +133,14 @@ mod tests {
         let e = names(r#"{"eventName":"A""#).unwrap_err();
         assert!(e.to_string().starts_with("not valid JSON"), "{e}");
         let e = names(r#"{"detail":"text"}"#).unwrap_err();
-        assert!(e.to_string().contains("detail is not a CloudTrail record"), "{e}");
+        assert!(
+            e.to_string().contains("detail is not a CloudTrail record"),
+            "{e}"
+        );
         let e = names(r#""just a string""#).unwrap_err();
-        assert!(e.to_string().contains("not valid JSON") || e.to_string().contains("invalid type"), "{e}");
+        assert!(
+            e.to_string().contains("not valid JSON") || e.to_string().contains("invalid type"),
+            "{e}"
+        );
     }
 }

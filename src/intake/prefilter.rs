@@ -14,7 +14,10 @@ pub struct Prefilter {
 
 impl Default for Prefilter {
     fn default() -> Self {
-        Prefilter { mfa: Finder::new(b"MFAUsed"), signin: Finder::new(b"signin.amazonaws.com") }
+        Prefilter {
+            mfa: Finder::new(b"MFAUsed"),
+            signin: Finder::new(b"signin.amazonaws.com"),
+        }
     }
 }
 

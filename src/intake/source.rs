@@ -28,7 +28,10 @@ const RECORD_FILE_SUFFIXES: [&str; 5] = [".json", ".jsonl", ".ndjson", ".json.gz
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
     let mut out = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|source| SourceError::Unreadable { path: p.clone(), source })?;
+        let meta = std::fs::metadata(p).map_err(|source| SourceError::Unreadable {
+            path: p.clone(),
+            source,
+        })?;
         if meta.is_dir() {
             walk(p, &mut out)?;
         } else {
@@ -39,7 +42,10 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
-    let unreadable = |source| SourceError::Unreadable { path: dir.to_path_buf(), source };
+    let unreadable = |source| SourceError::Unreadable {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(unreadable)?
         .collect::<Result<Vec<_>, _>>()
@@ -47,7 +53,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
-        let kind = entry.file_type().map_err(|source| SourceError::Unreadable { path: path.clone(), source })?;
+        let kind = entry
+            .file_type()
+            .map_err(|source| SourceError::Unreadable {
+                path: path.clone(),
+                source,
+            })?;
         if kind.is_dir() {
             walk(&path, out)?;
         } else if path
@@ -87,9 +98,15 @@ pub fn open(path: &Path, progress: Arc<AtomicU64>) -> io::Result<Box<dyn Read + 
         }
     }
     let head = io::Cursor::new(magic[..got].to_vec());
-    let reader = Counting { inner: head.chain(file), counter: progress };
+    let reader = Counting {
+        inner: head.chain(file),
+        counter: progress,
+    };
     if got == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(256 << 10, reader))))
+        Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(
+            256 << 10,
+            reader,
+        ))))
     } else {
         Ok(Box::new(reader))
     }

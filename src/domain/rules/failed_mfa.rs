@@ -1,5 +1,5 @@
 use super::{ObjectRef, Rule, RuleSource, Severity, Technique};
-use crate::domain::record::{field_is, CloudTrailRecord};
+use crate::domain::record::{CloudTrailRecord, field_is};
 
 /// Splunk ESCU "AWS Console Login Failed During MFA Challenge".
 pub static FAILED_MFA: Rule = Rule {
@@ -17,8 +17,14 @@ pub static FAILED_MFA: Rule = Rule {
         MFA prompts.",
     severity: Severity::Medium,
     risk_score: 50,
-    risk_object: ObjectRef { field: "user", kind: "user" },
-    threat_object: ObjectRef { field: "src", kind: "ip_address" },
+    risk_object: ObjectRef {
+        field: "user",
+        kind: "user",
+    },
+    threat_object: ObjectRef {
+        field: "src",
+        kind: "ip_address",
+    },
     mitre: &[
         Technique {
             id: "T1586.003",

@@ -1,8 +1,12 @@
 use super::{ObjectRef, Rule, RuleSource, Severity, Technique};
-use crate::domain::record::{field_is, CloudTrailRecord, SIGNIN_EVENT_SOURCE};
+use crate::domain::record::{CloudTrailRecord, SIGNIN_EVENT_SOURCE, field_is};
 
-const VALID_ACCOUNTS_TACTICS: &[&str] =
-    &["Defense Evasion", "Persistence", "Privilege Escalation", "Initial Access"];
+const VALID_ACCOUNTS_TACTICS: &[&str] = &[
+    "Defense Evasion",
+    "Persistence",
+    "Privilege Escalation",
+    "Initial Access",
+];
 
 /// Elastic "AWS Signin Single Factor Console Login with Federated User".
 ///
@@ -26,11 +30,25 @@ pub static FEDERATED_SINGLE_FACTOR: Rule = Rule {
         bypassing the MFA that a password sign-in would require.",
     severity: Severity::Medium,
     risk_score: 47,
-    risk_object: ObjectRef { field: "user", kind: "user" },
-    threat_object: ObjectRef { field: "src", kind: "ip_address" },
+    risk_object: ObjectRef {
+        field: "user",
+        kind: "user",
+    },
+    threat_object: ObjectRef {
+        field: "src",
+        kind: "ip_address",
+    },
     mitre: &[
-        Technique { id: "TA0001", name: "Initial Access", tactics: &[] },
-        Technique { id: "T1078", name: "Valid Accounts", tactics: VALID_ACCOUNTS_TACTICS },
+        Technique {
+            id: "TA0001",
+            name: "Initial Access",
+            tactics: &[],
+        },
+        Technique {
+            id: "T1078",
+            name: "Valid Accounts",
+            tactics: VALID_ACCOUNTS_TACTICS,
+        },
         Technique {
             id: "T1078.004",
             name: "Valid Accounts: Cloud Accounts",

@@ -95,7 +95,9 @@ impl Rule {
 
     /// The rule's title with the placeholders filled in.
     pub fn title(&self, user: &str, src: &str) -> String {
-        self.title_template.replace("$user$", user).replace("$src$", src)
+        self.title_template
+            .replace("$user$", user)
+            .replace("$src$", src)
     }
 
     pub fn by_key_or_id(name: &str) -> Option<&'static Rule> {
@@ -128,7 +130,9 @@ impl Default for RuleSet {
 
 impl RuleSet {
     pub fn new(entries: impl IntoIterator<Item = (&'static Rule, Allowlist)>) -> Self {
-        Self { entries: entries.into_iter().collect() }
+        Self {
+            entries: entries.into_iter().collect(),
+        }
     }
 
     pub fn rules(&self) -> impl Iterator<Item = &'static Rule> + '_ {

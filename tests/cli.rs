@@ -1,0 +1,235 @@
+//! The `signin-watch replay` command as a user runs it.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+fn replay(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_signin-watch"))
+        .arg("replay")
+        .args(args)
+        .env_remove("SIGNIN_WATCH_DISABLED_RULES")
+        .output()
+        .expect("the binary runs")
+}
+
+fn lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn sample(name: &str) -> String {
+    common::repo_path(&format!("events/{name}"))
+        .display()
+        .to_string()
+}
+
+/// The sample's CloudTrail record as one compact line.
+fn record_line(name: &str) -> String {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sample(name)).unwrap()).unwrap();
+    v["detail"].to_string()
+}
+
+#[test]
+fn replays_the_samples_with_the_documented_fields() {
+    let out = replay(&[&common::repo_path("events").display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let findings = lines(&out);
+    assert_eq!(findings.len(), 4);
+    for f in &findings {
+        for field in [
+            "rule_id",
+            "rule_name",
+            "event_id",
+            "event_time",
+            "account",
+            "region",
+            "user",
+            "src",
+            "user_agent",
+            "risk_score",
+            "severity",
+            "mitre",
+            "title",
+            "count",
+            "first_seen",
+            "last_seen",
+            "notify",
+            "finding_id",
+        ] {
+            assert!(f.get(field).is_some(), "missing {field} in {f}");
+        }
+        assert!(f["first_seen"].as_str().unwrap().ends_with('Z'));
+    }
+    let err = stderr(&out);
+    assert!(
+        err.contains("10 records read (9 sign-in), 4 detections, 4 notifications, 0 duplicates"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_redelivered_event_yields_no_second_line() {
+    let s = sample("rule1-failed-mfa-iam-user.json");
+    let out = replay(&[&s, &s, &s]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(lines(&out).len(), 1);
+    assert!(stderr(&out).contains("2 duplicates"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_malformed_line_is_reported_with_file_and_line_and_the_rest_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.jsonl");
+    let good = record_line("rule1-failed-mfa-iam-user.json");
+    let cut = &good[..good.len() / 2];
+    let other = record_line("rule1-failed-mfa-root.json");
+    std::fs::write(&path, format!("{good}\nthis is not json\n{cut}\n{other}\n")).unwrap();
+    let out = replay(&[&path.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1), "bad records give exit status 1");
+    let err = stderr(&out);
+    let shown = path.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{shown}:2: record #2: text outside any JSON object"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{shown}:3: record #3: a JSON value cut short")),
+        "{err}"
+    );
+    assert!(err.contains("2 bad records"), "{err}");
+    let findings = lines(&out);
+    let users: Vec<_> = findings
+        .iter()
+        .map(|f| f["user"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        users,
+        ["alice", "root"],
+        "records around the bad lines are still read"
+    );
+}
+
+#[test]
+fn an_unreadable_path_is_a_clear_error() {
+    let out = replay(&["/no/such/archive.json.gz"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot read /no/such/archive.json.gz"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn invalid_settings_name_the_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_signin-watch"))
+        .args([
+            "replay",
+            "--escalation-tiers",
+            "5,lots",
+            &sample("rule1-failed-mfa-root.json"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("SIGNIN_WATCH_ESCALATION_TIERS=\"5,lots\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn write_s3_file(dir: &Path, names: &[&str]) -> String {
+    let records: Vec<String> = names.iter().map(|n| record_line(n)).collect();
+    let body = format!("{{\"Records\":[{}]}}", records.join(","));
+    let sub = dir.join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20");
+    std::fs::create_dir_all(&sub).unwrap();
+    let path = sub.join("111122223333_CloudTrail_us-east-1_20261120T0920Z_abc.json.gz");
+    let mut gz = GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        Compression::default(),
+    );
+    gz.write_all(body.as_bytes()).unwrap();
+    gz.finish().unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn reads_the_s3_layout_from_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    write_s3_file(
+        dir.path(),
+        &[
+            "rule1-near-miss-success-with-mfa.json",
+            "rule2-federated-getsignintoken-no-mfa.json",
+            "unrelated-s3-create-bucket.json",
+        ],
+    );
+    std::fs::write(
+        dir.path().join("README.md"),
+        "not a log file, skipped when walking",
+    )
+    .unwrap();
+    let out = replay(&[&dir.path().display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let findings = lines(&out);
+    assert_eq!(findings.len(), 1);
+    assert_eq!(
+        findings[0]["rule_id"],
+        "1f45720e-5ea8-11ef-90d2-f661ea17fbce"
+    );
+    assert!(
+        stderr(&out).contains("3 records read (2 sign-in)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn text_format_renders_the_email() {
+    let out = replay(&["--format", "text", &sample("rule1-failed-mfa-root.json")]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with(
+        "User root failed to pass MFA challenge while logging into console from 198.51.100.77"
+    ));
+    for part in [
+        "What to check next",
+        "Known false positives",
+        "How to tune",
+        "T1621 Multi-Factor Authentication Request Generation",
+    ] {
+        assert!(text.contains(part), "missing {part}");
+    }
+}
+
+#[test]
+fn rule2_is_tuned_from_flags_and_from_the_environment() {
+    let broker = sample("rule2-allowlisted-broker.json");
+    let out = replay(&["--rule2-allow-issuers", "console-broker", &broker]);
+    assert_eq!(lines(&out).len(), 0);
+    assert!(stderr(&out).contains("1 allowlisted"), "{}", stderr(&out));
+    let out = Command::new(env!("CARGO_BIN_EXE_signin-watch"))
+        .args(["replay", &broker])
+        .env("SIGNIN_WATCH_RULE2_ALLOW_CIDRS", "10.20.0.0/16")
+        .output()
+        .unwrap();
+    assert_eq!(lines(&out).len(), 0);
+    assert!(stderr(&out).contains("1 allowlisted"));
+}

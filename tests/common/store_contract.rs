@@ -1,0 +1,179 @@
+//! The contract every counter store keeps, written once and run against each
+//! store (in memory, DynamoDB). Uses only the `CounterStore` trait.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use signin_watch::domain::counter::{
+    CounterStore, Counters, GroupKey, NotifyPolicy, NotifyReason, Recorded, Sighting,
+};
+use signin_watch::domain::time::Timestamp;
+
+pub fn sighting(user: &str, event_id: &str, minute: i64) -> Sighting {
+    Sighting {
+        key: GroupKey {
+            rule_id: "55349868-5583-466f-98ab-d3beb321961e".into(),
+            account: "111122223333".into(),
+            user: user.into(),
+            src: "203.0.113.7".into(),
+        },
+        event_id: event_id.into(),
+        event_time: Timestamp::from_millis(1_763_600_000_000 + minute * 60_000),
+    }
+}
+
+fn counted(r: Recorded) -> (Counters, Option<NotifyReason>) {
+    match r {
+        Recorded::Counted { counters, notify } => (counters, notify),
+        other => panic!("expected Counted, got {other:?}"),
+    }
+}
+
+pub async fn counts_each_event_once<S: CounterStore>(store: &S) {
+    let p = NotifyPolicy::default();
+    let s = sighting("once", "ev-1", 0);
+    let (c, why) = counted(store.record(&s, &p).await.expect("store"));
+    assert_eq!((c.count, why), (1, Some(NotifyReason::FirstDetection)));
+    store.mark_notified(&s).await.expect("store");
+    for _ in 0..4 {
+        assert_eq!(
+            store.record(&s, &p).await.expect("store"),
+            Recorded::Duplicate { pending: None }
+        );
+    }
+    let (c, _) = counted(
+        store
+            .record(&sighting("once", "ev-2", 1), &p)
+            .await
+            .expect("store"),
+    );
+    assert_eq!(c.count, 2);
+}
+
+pub async fn min_and_max_hold_out_of_order<S: CounterStore>(store: &S) {
+    let p = NotifyPolicy::default();
+    let mut last = None;
+    for (id, minute) in [("b", 50), ("a", 10), ("d", 90), ("c", 70), ("e", 30)] {
+        last = Some(
+            counted(
+                store
+                    .record(&sighting("order", id, minute), &p)
+                    .await
+                    .expect("store"),
+            )
+            .0,
+        );
+    }
+    let c = last.expect("five sightings");
+    assert_eq!(c.count, 5);
+    assert_eq!(c.first_seen, sighting("", "", 10).event_time);
+    assert_eq!(c.last_seen, sighting("", "", 90).event_time);
+}
+
+pub async fn an_unconfirmed_notification_is_owed_on_redelivery<S: CounterStore>(store: &S) {
+    let p = NotifyPolicy::default();
+    let s = sighting("owed", "ev-owed", 0);
+    let (c, why) = counted(store.record(&s, &p).await.expect("store"));
+    assert!(why.is_some());
+    // The publish failed: the redelivery must hand the same notification back, uncounted.
+    match store.record(&s, &p).await.expect("store") {
+        Recorded::Duplicate {
+            pending: Some(pending),
+        } => {
+            assert_eq!(pending.counters, c);
+            assert_eq!(pending.reason, NotifyReason::FirstDetection);
+        }
+        other => panic!("expected a pending notification, got {other:?}"),
+    }
+    store.mark_notified(&s).await.expect("store");
+    assert_eq!(
+        store.record(&s, &p).await.expect("store"),
+        Recorded::Duplicate { pending: None }
+    );
+    // A detection that did not notify owes nothing.
+    let quiet = sighting("owed", "ev-quiet", 1);
+    let (c, why) = counted(store.record(&quiet, &p).await.expect("store"));
+    assert_eq!((c.count, why), (2, None));
+    assert_eq!(
+        store.record(&quiet, &p).await.expect("store"),
+        Recorded::Duplicate { pending: None }
+    );
+}
+
+pub async fn window_and_tiers_decide_notifications<S: CounterStore>(store: &S) {
+    let p = NotifyPolicy {
+        suppression_window_minutes: 60,
+        escalation_tiers: vec![3],
+    };
+    let mut reasons = Vec::new();
+    for (i, minute) in [0, 1, 2, 3, 70].into_iter().enumerate() {
+        let s = sighting("policy", &format!("p{i}"), minute);
+        let (_, why) = counted(store.record(&s, &p).await.expect("store"));
+        if why.is_some() {
+            store.mark_notified(&s).await.expect("store");
+        }
+        reasons.push(why);
+    }
+    assert_eq!(
+        reasons,
+        vec![
+            Some(NotifyReason::FirstDetection),
+            None,
+            Some(NotifyReason::EscalationTier(3)),
+            None,
+            Some(NotifyReason::WindowElapsed)
+        ]
+    );
+}
+
+/// `n` concurrent sightings of one group, each delivered twice: the count is
+/// exactly `n`, and only the notifications the policy allows are decided.
+pub async fn concurrent_sightings_count_exactly<S>(store: Arc<S>, n: usize)
+where
+    S: CounterStore + Send + Sync + 'static,
+{
+    let p = NotifyPolicy {
+        suppression_window_minutes: 24 * 60,
+        escalation_tiers: vec![5, 25],
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        for _ in 0..2 {
+            let (store, p) = (store.clone(), p.clone());
+            tasks.spawn(async move {
+                store
+                    .record(&sighting("busy", &format!("c{i}"), (i % 7) as i64), &p)
+                    .await
+            });
+        }
+    }
+    let mut counts = Vec::new();
+    let mut notified = Vec::new();
+    let mut duplicates = 0;
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("task").expect("store") {
+            Recorded::Counted { counters, notify } => {
+                counts.push(counters.count);
+                notified.extend(notify);
+            }
+            Recorded::Duplicate { .. } => duplicates += 1,
+        }
+    }
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        (1..=n as u64).collect::<Vec<_>>(),
+        "each count handed out exactly once"
+    );
+    assert_eq!(duplicates, n);
+    notified.sort_by_key(|r| format!("{r:?}"));
+    let mut want = vec![NotifyReason::FirstDetection];
+    want.extend(
+        [5u64, 25]
+            .into_iter()
+            .filter(|t| *t as usize <= n)
+            .map(NotifyReason::EscalationTier),
+    );
+    want.sort_by_key(|r| format!("{r:?}"));
+    assert_eq!(notified, want);
+}
