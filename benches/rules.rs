@@ -1,1 +1,71 @@
+//! Nanoseconds per sign-in record: rule evaluation alone, and parse plus
+//! evaluation. `cargo bench --bench rules`.
 
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+
+use signin_watch::domain::record::CloudTrailRecord;
+use signin_watch::domain::rules::RuleSet;
+use signin_watch::intake::Prefilter;
+
+/// The records of every sample in events/, as compact JSON lines.
+fn sample_records() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("events/")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(f).expect("sample")).expect("JSON");
+            v["detail"].to_string()
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let lines = sample_records();
+    let records: Vec<CloudTrailRecord> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("record"))
+        .collect();
+    let rules = RuleSet::default();
+    let prefilter = Prefilter::default();
+
+    let mut g = c.benchmark_group("per_record");
+    g.throughput(Throughput::Elements(records.len() as u64));
+    g.bench_function("evaluate_both_rules", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for r in &records {
+                n += rules.evaluate(black_box(r)).len();
+            }
+            n
+        })
+    });
+    g.bench_function("parse_and_evaluate", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for l in &lines {
+                let r: CloudTrailRecord = serde_json::from_str(black_box(l)).expect("record");
+                n += rules.evaluate(&r).len();
+            }
+            n
+        })
+    });
+    g.bench_function("prefilter", |b| {
+        b.iter(|| {
+            lines
+                .iter()
+                .filter(|l| prefilter.is_candidate(black_box(l.as_bytes())))
+                .count()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

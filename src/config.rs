@@ -31,19 +31,10 @@ impl ConfigError {
 }
 
 /// What the detector needs to know.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DetectorConfig {
     pub policy: NotifyPolicy,
     pub rules: RuleSet,
-}
-
-impl Default for DetectorConfig {
-    fn default() -> Self {
-        DetectorConfig {
-            policy: NotifyPolicy::default(),
-            rules: RuleSet::default(),
-        }
-    }
 }
 
 /// A list: a JSON array of strings, or comma-separated (a user agent with a

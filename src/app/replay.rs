@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -72,8 +72,20 @@ impl Summary {
             self.bytes as f64 / 1e6,
             secs,
             self.bytes as f64 / 1e6 / secs
-        )
+        ) + &peak_rss_note()
     }
+}
+
+/// `; peak RSS N MB` on Linux (VmHWM of this process), else nothing.
+fn peak_rss_note() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(format!("; peak RSS {:.1} MB", kb / 1024.0))
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +136,7 @@ const BATCH: usize = 256;
 /// Scans one file; sends candidates and bad records in batches.
 fn scan_file(
     file: usize,
-    path: &PathBuf,
+    path: &Path,
     rules: &RuleSet,
     tx: &mpsc::Sender<Message>,
     progress: Arc<AtomicU64>,

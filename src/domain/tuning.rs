@@ -74,10 +74,9 @@ impl Allowlist {
             .source_ip_address
             .as_deref()
             .and_then(|s| IpAddr::from_str(s.trim()).ok())
+            && let Some(c) = self.source_cidrs.iter().find(|c| c.contains(ip))
         {
-            if let Some(c) = self.source_cidrs.iter().find(|c| c.contains(ip)) {
-                return Some(AllowlistHit::SourceCidr(c.to_string()));
-            }
+            return Some(AllowlistHit::SourceCidr(c.to_string()));
         }
         None
     }

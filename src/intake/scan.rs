@@ -18,7 +18,7 @@ use std::io::{self, Read};
 
 /// Largest single item kept in memory; a larger one is reported and skipped.
 pub const MAX_ITEM_BYTES: usize = 16 << 20;
-const READ_CHUNK: usize = 1 << 20;
+const READ_CHUNK: usize = 128 << 10;
 
 /// A span of one record (or envelope) in the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +73,21 @@ enum Event {
     TooLarge {
         line: u64,
     },
+}
+
+/// Where a bracket sits; its line is worked out only when reported.
+#[derive(Clone, Copy)]
+struct Line {
+    before_block: u64,
+    newlines: u64,
+    bit: u32,
+}
+
+impl Line {
+    #[inline(always)]
+    fn get(self) -> u64 {
+        self.before_block + 1 + u64::from((self.newlines & ((1u64 << self.bit) - 1)).count_ones())
+    }
 }
 
 /// The state carried from one 64-byte block to the next.
@@ -147,6 +162,88 @@ fn classify(block: &[u8; 64]) -> Masks {
             close: folded(close),
             newline: mask(newline),
         }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,bmi1")]
+fn classify_avx2(block: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller checked for AVX2; unaligned loads within the array.
+    unsafe {
+        let p = block.as_ptr() as *const __m256i;
+        let (lo, hi) = (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)));
+        let case = _mm256_set1_epi8(0x20);
+        let (flo, fhi) = (_mm256_or_si256(lo, case), _mm256_or_si256(hi, case));
+        let m = |a: __m256i, b: __m256i, c: u8| -> u64 {
+            let c = _mm256_set1_epi8(c as i8);
+            let l = _mm256_movemask_epi8(_mm256_cmpeq_epi8(a, c)) as u32 as u64;
+            let h = _mm256_movemask_epi8(_mm256_cmpeq_epi8(b, c)) as u32 as u64;
+            l | (h << 32)
+        };
+        Masks {
+            quote: m(lo, hi, b'"'),
+            backslash: m(lo, hi, b'\\'),
+            open: m(flo, fhi, b'{'),
+            close: m(flo, fhi, b'}'),
+            newline: m(lo, hi, b'\n'),
+        }
+    }
+}
+
+/// Scans the whole blocks of `buf[from..to]` (`to - from` a multiple of 64).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,bmi1")]
+fn scan_avx2(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut Vec<Event>) {
+    let mut at = from;
+    while at < to {
+        let Some(block) = buf[at..].first_chunk::<64>() else {
+            break;
+        };
+        state.block(buf, at, classify_avx2(block), events);
+        at += 64;
+    }
+}
+
+fn scan_portable(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut Vec<Event>) {
+    let mut at = from;
+    while at < to {
+        let Some(block) = buf[at..].first_chunk::<64>() else {
+            break;
+        };
+        state.block(buf, at, classify(block), events);
+        at += 64;
+    }
+}
+
+fn scan_blocks(
+    avx2: bool,
+    state: &mut State,
+    buf: &[u8],
+    from: usize,
+    to: usize,
+    events: &mut Vec<Event>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only when the CPU reported AVX2, POPCNT and BMI1.
+        unsafe { scan_avx2(state, buf, from, to, events) };
+        return;
+    }
+    let _ = avx2;
+    scan_portable(state, buf, from, to, events);
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("popcnt")
+            && std::arch::is_x86_feature_detected!("bmi1")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -229,8 +326,7 @@ impl State {
 
     /// Scans one block at `buf[at..at + 64]`.
     #[inline(always)]
-    fn block(&mut self, buf: &[u8], at: usize, block: &[u8; 64], events: &mut Vec<Event>) {
-        let m = classify(block);
+    fn block(&mut self, buf: &[u8], at: usize, m: Masks, events: &mut Vec<Event>) {
         let escaped = if m.backslash == 0 && !self.escape_carry {
             0
         } else {
@@ -256,8 +352,11 @@ impl State {
                 let bit = structural.trailing_zeros();
                 structural &= structural - 1;
                 let pos = at + bit as usize;
-                let line =
-                    self.lines + 1 + u64::from((m.newline & ((1u64 << bit) - 1)).count_ones());
+                let line = Line {
+                    before_block: self.lines,
+                    newlines: m.newline,
+                    bit,
+                };
                 if m.open & (1u64 << bit) != 0 {
                     self.open(buf, pos, line, events);
                 } else {
@@ -317,7 +416,7 @@ impl State {
         self.gap_from = until;
     }
 
-    fn open(&mut self, buf: &[u8], pos: usize, line: u64, events: &mut Vec<Event>) {
+    fn open(&mut self, buf: &[u8], pos: usize, line: Line, events: &mut Vec<Event>) {
         // Inside an object a nested value follows a `:`; anything else means
         // the value around it was cut short and this bracket starts a new one.
         if self.depth >= 1 && self.depth <= 128 && (self.kinds >> (self.depth - 1)) & 1 == 1 {
@@ -341,14 +440,14 @@ impl State {
         self.depth += 1;
         match (self.mode, self.depth) {
             (Mode::Top, 1) => {
-                self.check_gap(buf, pos, line, events);
+                self.check_gap(buf, pos, line.get(), events);
                 self.top_start = pos;
                 if buf[pos] == b'[' {
                     self.mode = Mode::Array;
                     self.gap_from = pos + 1;
                 } else {
                     self.mode = Mode::Object;
-                    self.item = Some((pos, line));
+                    self.item = Some((pos, line.get()));
                     self.oversized = false;
                 }
             }
@@ -358,26 +457,26 @@ impl State {
                 self.gap_from = pos + 1;
             }
             (Mode::Array, 2) | (Mode::Records, 3) => {
-                self.check_gap(buf, pos, line, events);
+                self.check_gap(buf, pos, line.get(), events);
                 if buf[pos] == b'[' {
                     events.push(Event::Garbage {
                         at: pos,
-                        line,
+                        line: line.get(),
                         what: "an array where a record was expected",
                     });
                 }
-                self.item = Some((pos, line));
+                self.item = Some((pos, line.get()));
                 self.oversized = false;
             }
             _ => {}
         }
     }
 
-    fn close(&mut self, buf: &[u8], pos: usize, line: u64, events: &mut Vec<Event>) {
+    fn close(&mut self, buf: &[u8], pos: usize, line: Line, events: &mut Vec<Event>) {
         if self.depth == 0 {
             events.push(Event::Garbage {
                 at: pos,
-                line,
+                line: line.get(),
                 what: "a closing bracket with nothing open",
             });
             self.gap_from = pos + 1;
@@ -386,14 +485,14 @@ impl State {
         self.depth -= 1;
         match (self.mode, self.depth) {
             (Mode::Object, 0) | (Mode::Array, 1) | (Mode::Records, 2) => {
-                if let Some((start, start_line)) = self.item.take() {
-                    if !self.oversized {
-                        events.push(Event::Item {
-                            start,
-                            end: pos + 1,
-                            line: start_line,
-                        });
-                    }
+                if let Some((start, start_line)) = self.item.take()
+                    && !self.oversized
+                {
+                    events.push(Event::Item {
+                        start,
+                        end: pos + 1,
+                        line: start_line,
+                    });
                 }
                 self.oversized = false;
                 self.gap_from = pos + 1;
@@ -402,7 +501,7 @@ impl State {
                 }
             }
             (Mode::Array, 0) => {
-                self.check_gap(buf, pos, line, events);
+                self.check_gap(buf, pos, line.get(), events);
                 self.mode = Mode::Top;
                 self.gap_from = pos + 1;
             }
@@ -452,7 +551,10 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
 /// in memory.
 pub struct Splitter<R> {
     reader: R,
+    /// `buf[..filled]` holds data; the rest is spare room, zeroed once.
     buf: Vec<u8>,
+    filled: usize,
+    avx2: bool,
     /// Stream offset of `buf[0]`.
     base: u64,
     state: State,
@@ -464,7 +566,9 @@ impl<R: Read> Splitter<R> {
     pub fn new(reader: R) -> Self {
         Splitter {
             reader,
-            buf: Vec::with_capacity(READ_CHUNK + 128),
+            buf: Vec::new(),
+            filled: 0,
+            avx2: has_avx2(),
             base: 0,
             state: State::new(),
             events: Vec::new(),
@@ -479,24 +583,24 @@ impl<R: Read> Splitter<R> {
             if !eof {
                 eof = self.fill()?;
             }
-            let full_end = scanned + (self.buf.len() - scanned) / 64 * 64;
-            let Self {
-                state, buf, events, ..
-            } = &mut self;
-            while scanned < full_end {
-                let Some(block) = buf[scanned..].first_chunk::<64>() else {
-                    break;
-                };
-                state.block(buf, scanned, block, events);
-                scanned += 64;
-            }
+            let full_end = scanned + (self.filled - scanned) / 64 * 64;
+            let data = &self.buf[..self.filled];
+            scan_blocks(
+                self.avx2,
+                &mut self.state,
+                data,
+                scanned,
+                full_end,
+                &mut self.events,
+            );
+            scanned = full_end;
             if eof {
                 let mut tail = [b' '; 64];
-                let rest = &self.buf[scanned..];
+                let rest = &data[scanned..];
                 tail[..rest.len()].copy_from_slice(rest);
                 self.state
-                    .block(&self.buf, scanned, &tail, &mut self.events);
-                let end = self.buf.len();
+                    .block(data, scanned, classify(&tail), &mut self.events);
+                let end = self.filled;
                 let line = self.state.lines + 1;
                 self.finish(end, line);
                 self.emit(&mut f);
@@ -507,23 +611,18 @@ impl<R: Read> Splitter<R> {
         }
     }
 
-    /// Reads more input; returns true at end of stream.
+    /// Reads up to one chunk more; returns true at end of stream.
     fn fill(&mut self) -> io::Result<bool> {
-        let start = self.buf.len();
-        self.buf.resize(start + READ_CHUNK, 0);
-        let mut filled = start;
-        while filled < self.buf.len() {
-            match self.reader.read(&mut self.buf[filled..]) {
-                Ok(0) => {
-                    self.buf.truncate(filled);
-                    return Ok(true);
-                }
-                Ok(n) => filled += n,
+        if self.buf.len() < self.filled + READ_CHUNK {
+            self.buf.resize(self.filled + READ_CHUNK, 0);
+        }
+        let goal = self.filled + READ_CHUNK;
+        while self.filled < goal {
+            match self.reader.read(&mut self.buf[self.filled..goal]) {
+                Ok(0) => return Ok(true),
+                Ok(n) => self.filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.buf.truncate(filled);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
         Ok(false)
@@ -543,7 +642,7 @@ impl<R: Read> Splitter<R> {
             return;
         }
         let mut ev = Vec::new();
-        st.check_gap(&self.buf, end, line, &mut ev);
+        st.check_gap(&self.buf[..self.filled], end, line, &mut ev);
         self.events.extend(ev);
     }
 
@@ -562,7 +661,7 @@ impl<R: Read> Splitter<R> {
                 }
                 Event::Garbage { at, line, what } => {
                     let snippet: String =
-                        String::from_utf8_lossy(&self.buf[at..self.buf.len().min(at + 40)])
+                        String::from_utf8_lossy(&self.buf[at..self.filled.min(at + 40)])
                             .chars()
                             .take_while(|c| *c != '\n')
                             .collect();
@@ -609,7 +708,8 @@ impl<R: Read> Splitter<R> {
         if keep == 0 {
             return scanned;
         }
-        self.buf.drain(..keep);
+        self.buf.copy_within(keep..self.filled, 0);
+        self.filled -= keep;
         self.base += keep as u64;
         self.state.shift(keep);
         scanned - keep

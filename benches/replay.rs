@@ -1,0 +1,453 @@
+//! Replay throughput and memory, self-contained: writes a synthetic CloudTrail
+//! archive (JSON Lines, and the S3 `.json.gz` layout) with 1% sign-in
+//! records, then runs the release `signin-watch` binary over it.
+//!
+//!   cargo bench --bench replay                 # 1 GiB (BENCH_MB=... to change)
+//!
+//! Reports: JSON Lines on one core (GB/s); gzip decompression alone on both
+//! cores with the same library (MB/s of JSON); the S3 layout replayed on both
+//! cores (MB/s of JSON, and as a share of decompression alone); peak RSS;
+//! and checks the detections against the generator's expected counts.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use flate2::Compression;
+use flate2::read::MultiGzDecoder;
+use flate2::write::GzEncoder;
+
+/// xorshift64*: deterministic, dependency-free.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+    fn uuid(&mut self) -> String {
+        let (a, b) = (self.next(), self.next());
+        format!(
+            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xfff,
+            b >> 52,
+            b & 0xffff_ffff_ffff
+        )
+    }
+}
+
+const ACCOUNTS: [&str; 4] = [
+    "111122223333",
+    "444455556666",
+    "777788889999",
+    "123456789012",
+];
+const USERS: [&str; 8] = [
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "ci-deployer",
+    "terraform",
+    "jürgen",
+];
+const SERVICES: [(&str, &str); 8] = [
+    ("ec2.amazonaws.com", "DescribeInstances"),
+    ("s3.amazonaws.com", "GetObject"),
+    ("iam.amazonaws.com", "GetUserPolicy"),
+    ("sts.amazonaws.com", "AssumeRole"),
+    ("kms.amazonaws.com", "Decrypt"),
+    ("dynamodb.amazonaws.com", "GetItem"),
+    ("cloudtrail.amazonaws.com", "LookupEvents"),
+    ("lambda.amazonaws.com", "Invoke"),
+];
+const AGENTS: [&str; 4] = [
+    "aws-cli/2.15.30 Python/3.11.8 Linux/6.1.79-99.164.amzn2023.x86_64 exe/x86_64.amzn.2023 prompt/off command/ec2.describe-instances",
+    "Boto3/1.34.69 md/Botocore#1.34.69 ua/2.0 os/linux#5.10.213-201.855.amzn2.x86_64 md/arch#x86_64 lang/python#3.12.2 exec-env/AWS_Lambda_python3.12",
+    "aws-sdk-go-v2/1.26.1 os/linux lang/go#1.22.1 md/GOOS#linux md/GOARCH#amd64 api/s3#1.53.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/123.0.0.0 Safari/537.36",
+];
+
+struct Expected {
+    rule1: u64,
+    rule2: u64,
+    records: u64,
+}
+
+fn time(minute: u64, rng: &mut Rng) -> String {
+    let s = minute * 60 + rng.below(300);
+    format!(
+        "2024-03-{:02}T{:02}:{:02}:{:02}Z",
+        1 + (s / 86_400) % 28,
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60
+    )
+}
+
+fn api_call(rng: &mut Rng, acct: &str, minute: u64) -> String {
+    let (source, name) = SERVICES[rng.below(SERVICES.len() as u64) as usize];
+    let user = rng.pick(&USERS);
+    // Some API records mention the sign-in service without being sign-ins:
+    // the prefilter lets them through and the parse turns them away.
+    // About 0.3% of API records: a few of the services below, rarely.
+    let rare = rng.below(40) == 0;
+    let params = match name {
+        "LookupEvents" if rare => r#"{"lookupAttributes":[{"attributeKey":"EventSource","attributeValue":"signin.amazonaws.com"}],"maxResults":50}"#.to_string(),
+        "GetUserPolicy" => format!(r#"{{"userName":"{user}","policyName":"inline-{}"}}"#, rng.below(100)),
+        _ => format!(r#"{{"resource":"arn:aws:{}:us-east-1:{acct}:thing/{}","filters":[{{"name":"tag:env","values":["prod","stage"]}}]}}"#, source.split('.').next().unwrap_or("x"), rng.uuid()),
+    };
+    let invoked = if name == "GetUserPolicy" && rare {
+        r#","invokedBy":"signin.amazonaws.com""#
+    } else {
+        ""
+    };
+    format!(
+        concat!(
+            r#"{{"eventVersion":"1.09","userIdentity":{{"type":"IAMUser","principalId":"AIDA{p}","arn":"arn:aws:iam::{a}:user/{u}","accountId":"{a}","accessKeyId":"AKIA{k}","userName":"{u}"{inv}}},"#,
+            r#""eventTime":"{t}","eventSource":"{s}","eventName":"{n}","awsRegion":"us-east-1","sourceIPAddress":"52.{i1}.{i2}.{i3}","userAgent":"{ua}","#,
+            r#""requestParameters":{params},"responseElements":null,"requestID":"{r}","eventID":"{e}","readOnly":true,"eventType":"AwsApiCall","#,
+            r#""managementEvent":true,"recipientAccountId":"{a}","eventCategory":"Management","tlsDetails":{{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"{host}"}}}}"#
+        ),
+        p = rng.below(1 << 40),
+        a = acct,
+        u = user,
+        k = rng.below(1 << 40),
+        inv = invoked,
+        t = time(minute, rng),
+        s = source,
+        n = name,
+        i1 = rng.below(256),
+        i2 = rng.below(256),
+        i3 = rng.below(256),
+        ua = rng.pick(&AGENTS),
+        params = params,
+        r = rng.uuid(),
+        e = rng.uuid(),
+        host = source,
+    )
+}
+
+fn sign_in(rng: &mut Rng, acct: &str, minute: u64, exp: &mut Expected) -> String {
+    let user = rng.pick(&USERS);
+    let kind = rng.below(10);
+    let (identity, name, mfa, error) = match kind {
+        0 => {
+            exp.rule1 += 1;
+            (
+                format!(
+                    r#"{{"type":"IAMUser","principalId":"AIDAEXAMPLE","accountId":"{acct}","accessKeyId":"","userName":"{user}"}}"#
+                ),
+                "ConsoleLogin",
+                "Yes",
+                r#""errorMessage":"Failed authentication","#,
+            )
+        }
+        1 => (
+            format!(
+                r#"{{"type":"IAMUser","principalId":"AIDAEXAMPLE","accountId":"{acct}","accessKeyId":"","userName":"{user}"}}"#
+            ),
+            "ConsoleLogin",
+            "No",
+            r#""errorMessage":"Failed authentication","#,
+        ),
+        2 => {
+            exp.rule2 += 1;
+            (
+                format!(
+                    r#"{{"type":"FederatedUser","principalId":"{acct}:{user}","arn":"arn:aws:sts::{acct}:federated-user/{user}","accountId":"{acct}","sessionContext":{{"sessionIssuer":{{"type":"IAMUser","arn":"arn:aws:iam::{acct}:user/broker","userName":"broker"}}}}}}"#
+                ),
+                "GetSigninToken",
+                "No",
+                "",
+            )
+        }
+        3 => (
+            format!(
+                r#"{{"type":"AssumedRole","principalId":"AROA:{user}","arn":"arn:aws:sts::{acct}:assumed-role/AWSReservedSSO_Admin_0123/{user}","accountId":"{acct}"}}"#
+            ),
+            "GetSigninToken",
+            "No",
+            "",
+        ),
+        _ => (
+            format!(
+                r#"{{"type":"IAMUser","principalId":"AIDAEXAMPLE","arn":"arn:aws:iam::{acct}:user/{user}","accountId":"{acct}","userName":"{user}"}}"#
+            ),
+            "ConsoleLogin",
+            "Yes",
+            "",
+        ),
+    };
+    let event_type = if kind == 3 {
+        "AwsApiCall"
+    } else {
+        "AwsConsoleSignIn"
+    };
+    format!(
+        concat!(
+            r#"{{"eventVersion":"1.09","userIdentity":{id},"eventTime":"{t}","eventSource":"signin.amazonaws.com","eventName":"{n}","#,
+            r#""awsRegion":"us-east-1","sourceIPAddress":"203.0.{i1}.{i2}","userAgent":"{ua}",{err}"requestParameters":null,"#,
+            r#""responseElements":{{"{n}":"Success"}},"additionalEventData":{{"LoginTo":"https://console.aws.amazon.com/console/home","MobileVersion":"No","MFAUsed":"{mfa}"}},"#,
+            r#""eventID":"{e}","readOnly":false,"eventType":"{et}","managementEvent":true,"recipientAccountId":"{a}","eventCategory":"Management"}}"#
+        ),
+        id = identity,
+        t = time(minute, rng),
+        n = name,
+        i1 = rng.below(256),
+        i2 = rng.below(256),
+        ua = AGENTS[3],
+        err = error,
+        mfa = mfa,
+        e = rng.uuid(),
+        et = event_type,
+        a = acct,
+    )
+}
+
+/// Writes about `mb` MiB of JSON Lines and the same records as S3 files.
+fn generate(dir: &Path, mb: u64) -> (PathBuf, PathBuf, u64, Expected) {
+    let jsonl = dir.join("archive.jsonl");
+    let s3 = dir.join("s3");
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(&jsonl).expect("create jsonl"));
+    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut exp = Expected {
+        rule1: 0,
+        rule2: 0,
+        records: 0,
+    };
+    let target = mb << 20;
+    let mut written = 0u64;
+    let mut minute = 0u64;
+    let mut file_no = 0u64;
+    while written < target {
+        let acct = rng.pick(&ACCOUNTS);
+        let n = 500 + rng.below(1500);
+        let mut lines = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let rec = if rng.below(100) == 0 {
+                sign_in(&mut rng, acct, minute, &mut exp)
+            } else {
+                api_call(&mut rng, acct, minute)
+            };
+            lines.push(rec);
+        }
+        exp.records += n;
+        for l in &lines {
+            out.write_all(l.as_bytes()).expect("write");
+            out.write_all(b"\n").expect("write");
+            written += l.len() as u64 + 1;
+        }
+        let sub = s3.join(format!(
+            "AWSLogs/{acct}/CloudTrail/us-east-1/2024/03/{:02}",
+            1 + (minute / 1440) % 28
+        ));
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        let f = File::create(sub.join(format!("{acct}_CloudTrail_us-east-1_{file_no:08}.json.gz")))
+            .expect("create gz");
+        let mut gz = GzEncoder::new(BufWriter::new(f), Compression::new(6));
+        gz.write_all(br#"{"Records":["#).expect("gz");
+        gz.write_all(lines.join(",").as_bytes()).expect("gz");
+        gz.write_all(b"]}").expect("gz");
+        gz.finish().expect("gz");
+        file_no += 1;
+        minute += 5;
+    }
+    out.flush().expect("flush");
+    (jsonl, s3, written, exp)
+}
+
+fn gz_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).expect("read dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            gz_files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Decompresses every file on `threads` threads, discarding the output.
+fn gunzip_only(files: &[PathBuf], threads: usize) -> u64 {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let total = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(f) = files.get(i) else { break };
+                    let mut d = MultiGzDecoder::new(std::io::BufReader::with_capacity(
+                        256 << 10,
+                        File::open(f).expect("open"),
+                    ));
+                    loop {
+                        let n = d.read(&mut buf).expect("gunzip");
+                        if n == 0 {
+                            break;
+                        }
+                        total.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    total.into_inner()
+}
+
+struct Run {
+    seconds: f64,
+    detections: u64,
+    summary: String,
+}
+
+fn run_replay(args: &[&str]) -> Run {
+    let bin = env!("CARGO_BIN_EXE_signin-watch");
+    let started = Instant::now();
+    let out = Command::new(bin)
+        .arg("replay")
+        .arg("--no-progress")
+        .args(args)
+        .output()
+        .expect("run signin-watch");
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let detections = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64;
+    Run {
+        seconds,
+        detections,
+        summary: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    }
+}
+
+/// An archive from elsewhere (e.g. ../shared/perf/gen_cloudtrail.py):
+/// BENCH_JSONL=FILE and BENCH_S3=DIR, checked against FILE's `.expected.json`.
+fn external() -> Option<(PathBuf, PathBuf, u64, Expected)> {
+    let jsonl = PathBuf::from(std::env::var_os("BENCH_JSONL")?);
+    let s3 = PathBuf::from(std::env::var_os("BENCH_S3")?);
+    let bytes = std::fs::metadata(&jsonl)
+        .expect("BENCH_JSONL readable")
+        .len();
+    let expected = jsonl.with_extension("expected.json");
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&expected).expect("the .expected.json beside BENCH_JSONL"),
+    )
+    .expect("expected.json is JSON");
+    let n = |k: &str| v[k].as_u64().expect("a count in expected.json");
+    Some((
+        jsonl,
+        s3,
+        bytes,
+        Expected {
+            rule1: n("expected_rule1"),
+            rule2: n("expected_rule2"),
+            records: n("records"),
+        },
+    ))
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` does not: only generate a small archive then.
+    let benching = std::env::args().any(|a| a == "--bench");
+    let mb: u64 = std::env::var("BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if benching { 1024 } else { 8 });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let t = Instant::now();
+    let (jsonl, s3, jsonl_bytes, exp) = external().unwrap_or_else(|| generate(dir.path(), mb));
+    let mut files = Vec::new();
+    gz_files(&s3, &mut files);
+    files.sort();
+    let gz_bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .sum();
+    println!(
+        "archive: {:.0} MB JSON Lines ({} records, {} rule-1 and {} rule-2 matches) and {} S3 files ({:.0} MB gzip), ready in {:.1} s",
+        jsonl_bytes as f64 / 1e6,
+        exp.records,
+        exp.rule1,
+        exp.rule2,
+        files.len(),
+        gz_bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    // Warm the page cache so the first run does not pay for the disk.
+    let _ = std::fs::read(&jsonl).map(|b| b.len());
+
+    let mut best = f64::MAX;
+    let mut summary = String::new();
+    for _ in 0..3 {
+        let jl = run_replay(&["--threads", "1", jsonl.to_str().expect("utf-8 path")]);
+        assert_eq!(
+            jl.detections,
+            exp.rule1 + exp.rule2,
+            "JSON Lines detections"
+        );
+        if jl.seconds < best {
+            best = jl.seconds;
+            summary = jl.summary;
+        }
+    }
+    println!(
+        "jsonl_1_core: {:.2} GB/s (best of 3: {:.3} s)\n  {}",
+        jsonl_bytes as f64 / 1e9 / best,
+        best,
+        summary
+    );
+
+    let mut gunzip_s = f64::MAX;
+    let mut plain = 0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        plain = gunzip_only(&files, 2);
+        gunzip_s = gunzip_s.min(t.elapsed().as_secs_f64());
+    }
+    println!(
+        "gunzip_only_2_cores: {:.0} MB/s of JSON (best of 3: {:.3} s)",
+        plain as f64 / 1e6 / gunzip_s,
+        gunzip_s
+    );
+
+    let mut best = f64::MAX;
+    let mut summary = String::new();
+    for _ in 0..3 {
+        let r = run_replay(&["--threads", "2", s3.to_str().expect("utf-8 path")]);
+        assert_eq!(r.detections, exp.rule1 + exp.rule2, "S3 detections");
+        if r.seconds < best {
+            best = r.seconds;
+            summary = r.summary;
+        }
+    }
+    println!(
+        "s3_2_cores: {:.0} MB/s of JSON = {:.0}% of gunzip alone (best of 3: {:.3} s)\n  {}",
+        plain as f64 / 1e6 / best,
+        100.0 * gunzip_s / best,
+        best,
+        summary
+    );
+}
