@@ -7,9 +7,12 @@
 //! - [`app`]: the use cases: the detector service and `replay`.
 //! - [`adapters`]: the stores and publishers behind the domain's ports.
 //! - [`config`]: typed settings, read once.
+//! - [`lambda`]: the function: handler, config, metrics; the AWS wiring with
+//!   the `lambda` feature.
 
 pub mod adapters;
 pub mod app;
 pub mod config;
 pub mod domain;
 pub mod intake;
+pub mod lambda;

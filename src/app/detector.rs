@@ -32,9 +32,36 @@ impl Detection {
 pub struct Outcome {
     pub detections: Vec<Detection>,
     /// Matches whose eventID was already counted (and notified, if owed).
-    pub duplicates: u32,
+    pub duplicates: Vec<&'static Rule>,
     /// Matches an operator allowlist let pass.
     pub allowlisted: Vec<(&'static Rule, AllowlistHit)>,
+}
+
+/// Where notifying findings go (SNS in the Lambda).
+pub trait Notifier {
+    fn notify(
+        &self,
+        detection: &Detection,
+        policy: &NotifyPolicy,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+}
+
+/// A notification could not be sent; worth a retry.
+#[derive(Debug, thiserror::Error)]
+#[error("publishing finding {finding_id} failed: {source}")]
+pub struct NotifyError {
+    pub finding_id: String,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Why processing a record stopped. Both kinds are transient: retry the event.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
 }
 
 pub struct Detector<S> {
@@ -96,7 +123,7 @@ impl<S: CounterStore> Detector<S> {
                                 (p.counters, Some(p.reason), true)
                             }
                             Recorded::Duplicate { pending: None } => {
-                                outcome.duplicates += 1;
+                                outcome.duplicates.push(rule);
                                 continue;
                             }
                         };
@@ -109,6 +136,23 @@ impl<S: CounterStore> Detector<S> {
                     });
                 }
             }
+        }
+        Ok(outcome)
+    }
+
+    /// Observes a record and sends every notification it owes, confirming
+    /// each one only after it was sent: a failure leaves it owed, and the
+    /// retried event sends it without counting again.
+    pub async fn process<N: Notifier>(
+        &self,
+        notifier: &N,
+        observed: &Observed<'_>,
+        fallback_time: Timestamp,
+    ) -> Result<Outcome, ProcessError> {
+        let outcome = self.observe(observed, fallback_time).await?;
+        for d in outcome.detections.iter().filter(|d| d.notify()) {
+            notifier.notify(d, &self.policy).await?;
+            self.confirm_notified(d).await?;
         }
         Ok(outcome)
     }

@@ -376,7 +376,7 @@ fn detect(
     });
     for outcome in observed_all {
         let outcome = outcome?;
-        summary.duplicates += u64::from(outcome.duplicates);
+        summary.duplicates += outcome.duplicates.len() as u64;
         summary.allowlisted += outcome.allowlisted.len() as u64;
         for d in outcome.detections {
             summary.detections += 1;

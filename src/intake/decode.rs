@@ -44,11 +44,18 @@ struct LookupEvent<'a> {
     cloud_trail_event: Option<Cow<'a, str>>,
 }
 
-/// Calls `f` with every record in `bytes`: an EventBridge event (the record
-/// is its `detail`, whatever its `detail-type`), a bare CloudTrail record, a
-/// CloudTrail log file `{"Records":[...]}` or `lookup-events` output. Returns
-/// how many records it found.
-pub fn decode_item(bytes: &[u8], f: &mut dyn FnMut(Observed<'_>)) -> Result<usize, DecodeError> {
+/// The records an item holds.
+pub enum Decoded<'a> {
+    /// Borrowing from the item's bytes.
+    Records(Vec<Observed<'a>>),
+    /// `lookup-events` output: each record is a JSON document in a string.
+    Documents(Vec<String>),
+}
+
+/// Reads one item: an EventBridge event (the record is its `detail`, whatever
+/// its `detail-type`), a bare CloudTrail record, a CloudTrail log file
+/// `{"Records":[...]}`, or `lookup-events` output.
+pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
     let probe: Probe = serde_json::from_slice(bytes).map_err(DecodeError::Json)?;
     if let Some(detail) = probe.detail {
         let envelope: Envelope = serde_json::from_slice(bytes).map_err(DecodeError::Json)?;
@@ -57,39 +64,62 @@ pub fn decode_item(bytes: &[u8], f: &mut dyn FnMut(Observed<'_>)) -> Result<usiz
                 what: "the EventBridge event's detail",
                 source,
             })?;
-        f(Observed {
+        return Ok(Decoded::Records(vec![Observed {
             record,
             envelope: Some(envelope),
-        });
-        return Ok(1);
+        }]));
     }
     if let Some(records) = probe.records {
-        for raw in &records {
-            let record: CloudTrailRecord =
-                serde_json::from_str(raw.get()).map_err(|source| DecodeError::NotARecord {
-                    what: "an element of Records",
-                    source,
-                })?;
-            f(Observed::bare(record));
-        }
-        return Ok(records.len());
+        return records
+            .iter()
+            .map(|raw| {
+                serde_json::from_str(raw.get())
+                    .map(Observed::bare)
+                    .map_err(|source| DecodeError::NotARecord {
+                        what: "an element of Records",
+                        source,
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(Decoded::Records);
     }
     if let Some(events) = probe.events {
-        let mut n = 0;
-        for text in events.iter().filter_map(|e| e.cloud_trail_event.as_deref()) {
-            let record: CloudTrailRecord =
-                serde_json::from_str(text).map_err(|source| DecodeError::NotARecord {
-                    what: "a lookup-events CloudTrailEvent",
-                    source,
-                })?;
-            f(Observed::bare(record));
-            n += 1;
-        }
-        return Ok(n);
+        return Ok(Decoded::Documents(
+            events
+                .into_iter()
+                .filter_map(|e| e.cloud_trail_event.map(Cow::into_owned))
+                .collect(),
+        ));
     }
     let record: CloudTrailRecord = serde_json::from_slice(bytes).map_err(DecodeError::Json)?;
-    f(Observed::bare(record));
-    Ok(1)
+    Ok(Decoded::Records(vec![Observed::bare(record)]))
+}
+
+/// Parses one `lookup-events` document.
+pub fn decode_document(text: &str) -> Result<Observed<'_>, DecodeError> {
+    serde_json::from_str(text)
+        .map(Observed::bare)
+        .map_err(|source| DecodeError::NotARecord {
+            what: "a lookup-events CloudTrailEvent",
+            source,
+        })
+}
+
+/// Calls `f` with every record in `bytes` (see [`decode`]); returns how many.
+pub fn decode_item(bytes: &[u8], f: &mut dyn FnMut(Observed<'_>)) -> Result<usize, DecodeError> {
+    match decode(bytes)? {
+        Decoded::Records(records) => {
+            let n = records.len();
+            records.into_iter().for_each(|o| f(o));
+            Ok(n)
+        }
+        Decoded::Documents(docs) => {
+            for text in &docs {
+                f(decode_document(text)?);
+            }
+            Ok(docs.len())
+        }
+    }
 }
 
 #[cfg(test)]

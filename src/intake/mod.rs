@@ -6,6 +6,6 @@ pub mod prefilter;
 pub mod scan;
 pub mod source;
 
-pub use decode::{DecodeError, decode_item};
+pub use decode::{DecodeError, Decoded, decode, decode_document, decode_item};
 pub use prefilter::Prefilter;
 pub use scan::{ItemSpan, Malformed, Scanned, Splitter};

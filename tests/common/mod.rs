@@ -34,6 +34,8 @@ pub fn with_records(path: &std::path::Path, mut f: impl FnMut(Observed<'_>)) {
     decode_item(&bytes, &mut f).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
+#[cfg(feature = "lambda")]
+pub mod moto;
 pub mod store_contract;
 
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -1,0 +1,351 @@
+//! Counters in DynamoDB: the same contract as the in-memory store, exact
+//! under duplicate delivery, out-of-order delivery and concurrent invocations.
+//!
+//! Single-table layout (partition key `pk`, sort key `sk`, both strings; TTL
+//! attribute `expires_at`, epoch seconds):
+//!
+//! | item | pk | sk | attributes |
+//! |---|---|---|---|
+//! | counter | `GROUP#<group id>` | `COUNTER` | `rule_id`, `account`, `user_name`, `src`, `cnt`, `first_seen_ms`, `last_seen_ms`, `first_seen`, `last_seen`, `last_notified_ms`, `version`, `expires_at` |
+//! | event | `EVENT#<rule id>#<eventID>` | `EVENT` | `group_pk`, `event_time`, `pending` (JSON, while a notification is owed), `notified_at`, `expires_at` |
+//!
+//! One detection: read the counter (consistent), compute the next counters
+//! with the domain's pure policy, then one transaction puts the event item
+//! (only if absent: each eventID counts once) and the counter (only if its
+//! version is unchanged: no lost update, one writer per count, so one
+//! notification per decision). A version conflict re-reads and retries with
+//! jittered backoff. In order, a detection costs 2 requests, 3 when it
+//! notifies (the confirmation clears `pending`).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+
+use crate::domain::counter::{
+    CounterStore, Counters, NotifyPolicy, PendingNotification, Recorded, Sighting, StoreError,
+    advance,
+};
+use crate::domain::time::Timestamp;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Attempts before giving up on a hot group (the invocation then fails and is retried).
+const MAX_ATTEMPTS: u32 = 40;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    retention_secs: i64,
+}
+
+fn unavailable<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |e| StoreError::Unavailable {
+        operation,
+        source: Box::new(e),
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_n(item: &Item, key: &str, pk: &str) -> Result<Option<i64>, StoreError> {
+    match item.get(key) {
+        None => Ok(None),
+        Some(AttributeValue::N(v)) => v.parse().map(Some).map_err(|_| StoreError::Corrupt {
+            key: pk.into(),
+            message: format!("{key} is not a whole number: {v}"),
+        }),
+        Some(other) => Err(StoreError::Corrupt {
+            key: pk.into(),
+            message: format!("{key} is not a number: {other:?}"),
+        }),
+    }
+}
+
+fn need_n(item: &Item, key: &str, pk: &str) -> Result<i64, StoreError> {
+    get_n(item, key, pk)?.ok_or_else(|| StoreError::Corrupt {
+        key: pk.into(),
+        message: format!("{key} is missing"),
+    })
+}
+
+/// A short random pause that grows with the attempt, so racing writers spread out.
+async fn backoff(attempt: u32) {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    let ceiling = 5u64 << attempt.min(5);
+    tokio::time::sleep(Duration::from_millis(1 + h.finish() % ceiling)).await;
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>, retention_days: u32) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            retention_secs: i64::from(retention_days) * 86_400,
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn expires_at(&self) -> AttributeValue {
+        n(Timestamp::now().as_millis() / 1000 + self.retention_secs)
+    }
+
+    fn group_pk(s: &Sighting) -> String {
+        format!("GROUP#{}", s.key.id())
+    }
+
+    fn event_pk(s: &Sighting) -> String {
+        format!("EVENT#{}#{}", s.key.rule_id, s.event_id)
+    }
+
+    /// The group's counters and their version, read consistently.
+    pub async fn counters(&self, group_pk: &str) -> Result<Option<(Counters, i64)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(group_pk))
+            .key("sk", s("COUNTER"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("GetItem counter"))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        let last_notified = get_n(&item, "last_notified_ms", group_pk)?.map(Timestamp::from_millis);
+        let counters = Counters {
+            count: u64::try_from(need_n(&item, "cnt", group_pk)?).unwrap_or(0),
+            first_seen: Timestamp::from_millis(need_n(&item, "first_seen_ms", group_pk)?),
+            last_seen: Timestamp::from_millis(need_n(&item, "last_seen_ms", group_pk)?),
+            last_notified,
+        };
+        Ok(Some((counters, need_n(&item, "version", group_pk)?)))
+    }
+
+    fn pending_of(item: &Item, pk: &str) -> Result<Option<PendingNotification>, StoreError> {
+        match item.get("pending") {
+            None => Ok(None),
+            Some(AttributeValue::S(json)) => {
+                serde_json::from_str(json)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        key: pk.into(),
+                        message: format!("pending: {e}"),
+                    })
+            }
+            Some(other) => Err(StoreError::Corrupt {
+                key: pk.into(),
+                message: format!("pending is {other:?}"),
+            }),
+        }
+    }
+
+    async fn event_item(&self, pk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s("EVENT"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("GetItem event"))?;
+        Ok(out.item)
+    }
+
+    fn counter_item(&self, s_: &Sighting, c: &Counters, version: i64) -> Item {
+        let mut item: Item = [
+            ("pk", s(Self::group_pk(s_))),
+            ("sk", s("COUNTER")),
+            ("rule_id", s(&s_.key.rule_id)),
+            ("account", s(&s_.key.account)),
+            ("user_name", s(&s_.key.user)),
+            ("src", s(&s_.key.src)),
+            ("cnt", n(c.count)),
+            ("first_seen_ms", n(c.first_seen.as_millis())),
+            ("last_seen_ms", n(c.last_seen.as_millis())),
+            ("first_seen", s(c.first_seen.to_string())),
+            ("last_seen", s(c.last_seen.to_string())),
+            ("version", n(version)),
+            ("expires_at", self.expires_at()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        if let Some(t) = c.last_notified {
+            item.insert("last_notified_ms".into(), n(t.as_millis()));
+        }
+        item
+    }
+
+    fn event_put(
+        &self,
+        s_: &Sighting,
+        pending: Option<&PendingNotification>,
+    ) -> Result<Put, StoreError> {
+        let mut item: Item = [
+            ("pk", s(Self::event_pk(s_))),
+            ("sk", s("EVENT")),
+            ("group_pk", s(Self::group_pk(s_))),
+            ("event_time", s(s_.event_time.to_string())),
+            ("expires_at", self.expires_at()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        if let Some(p) = pending {
+            let json = serde_json::to_string(p).map_err(|e| StoreError::Corrupt {
+                key: Self::event_pk(s_),
+                message: e.to_string(),
+            })?;
+            item.insert("pending".into(), s(json));
+        }
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(unavailable("build Put event"))
+    }
+
+    fn counter_put(
+        &self,
+        s_: &Sighting,
+        c: &Counters,
+        prev_version: Option<i64>,
+    ) -> Result<Put, StoreError> {
+        let version = prev_version.map_or(1, |v| v + 1);
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(self.counter_item(s_, c, version)));
+        put = match prev_version {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put
+                .condition_expression("#v = :v")
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", n(v)),
+        };
+        put.build().map_err(unavailable("build Put counter"))
+    }
+}
+
+/// What a failed transaction means.
+enum Cancelled {
+    /// The event item exists: counted before. Holds it when DynamoDB returned it.
+    Duplicate(Option<Item>),
+    /// Someone else moved the counter first, or a transaction conflict: try again.
+    Retry,
+}
+
+fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Cancelled> {
+    let TransactWriteItemsError::TransactionCanceledException(e) = err.as_service_error()? else {
+        return None;
+    };
+    let reasons = e.cancellation_reasons();
+    let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+    if code(0) == "ConditionalCheckFailed" {
+        let item = reasons.first().and_then(|r| r.item().cloned());
+        return Some(Cancelled::Duplicate(item));
+    }
+    Some(Cancelled::Retry)
+}
+
+impl CounterStore for DynamoStore {
+    async fn record(
+        &self,
+        sighting: &Sighting,
+        policy: &NotifyPolicy,
+    ) -> Result<Recorded, StoreError> {
+        let group_pk = Self::group_pk(sighting);
+        for attempt in 0..MAX_ATTEMPTS {
+            let current = self.counters(&group_pk).await?;
+            let (next, notify) = advance(current.as_ref().map(|(c, _)| c), sighting, policy);
+            let pending = notify.map(|reason| PendingNotification {
+                counters: next,
+                reason,
+            });
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .put(self.event_put(sighting, pending.as_ref())?)
+                        .build(),
+                )
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .put(self.counter_put(sighting, &next, current.map(|(_, v)| v))?)
+                        .build(),
+                )
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    return Ok(Recorded::Counted {
+                        counters: next,
+                        notify,
+                    });
+                }
+                Err(err) => match cancellation(&err) {
+                    Some(Cancelled::Duplicate(item)) => {
+                        let event_pk = Self::event_pk(sighting);
+                        let item = match item {
+                            Some(item) => Some(item),
+                            None => self.event_item(&event_pk).await?,
+                        };
+                        let pending = match item {
+                            Some(item) => Self::pending_of(&item, &event_pk)?,
+                            None => None,
+                        };
+                        return Ok(Recorded::Duplicate { pending });
+                    }
+                    Some(Cancelled::Retry) => backoff(attempt).await,
+                    None => return Err(unavailable("TransactWriteItems")(err)),
+                },
+            }
+        }
+        Err(StoreError::Contention {
+            group: group_pk,
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    async fn mark_notified(&self, sighting: &Sighting) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(Self::event_pk(sighting)))
+            .key("sk", s("EVENT"))
+            .update_expression("REMOVE #p SET notified_at = :t")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#p", "pending")
+            .expression_attribute_values(":t", s(Timestamp::now().to_string()))
+            .send()
+            .await
+            .map_err(unavailable("UpdateItem event"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+//! The Lambda function (cargo-lambda builds it as `bootstrap`). The
+//! composition root: read the config once, build the SDK clients once, hand
+//! them to the handler.
+
+// The SDK's nested futures are deep; computing their layout needs more than the default.
+#![recursion_limit = "256"]
+
+use signin_watch::lambda::config::LambdaConfig;
+use signin_watch::lambda::runtime;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = LambdaConfig::from_env().map_err(|e| format!("invalid configuration: {e}"))?;
+    let sdk = runtime::sdk_config(&config).await;
+    let handler = runtime::handler(&config, &sdk);
+    runtime::run(handler, config.metrics_namespace.clone()).await
+}

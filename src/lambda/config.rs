@@ -1,0 +1,140 @@
+//! The function's settings, from its environment, read once at init.
+
+use std::time::Duration;
+
+use crate::config::{ConfigError, DetectorConfig, parse_number};
+
+pub const TABLE: &str = "SIGNIN_WATCH_TABLE";
+pub const TOPIC_ARN: &str = "SIGNIN_WATCH_TOPIC_ARN";
+pub const RETENTION_DAYS: &str = "SIGNIN_WATCH_RETENTION_DAYS";
+pub const AWS_TIMEOUT_MS: &str = "SIGNIN_WATCH_AWS_TIMEOUT_MS";
+pub const AWS_ATTEMPT_TIMEOUT_MS: &str = "SIGNIN_WATCH_AWS_ATTEMPT_TIMEOUT_MS";
+pub const METRICS_NAMESPACE: &str = "SIGNIN_WATCH_METRICS_NAMESPACE";
+
+#[derive(Debug, Clone)]
+pub struct LambdaConfig {
+    pub table: String,
+    pub topic_arn: String,
+    /// How long counters and per-event items live (DynamoDB TTL). Longer than
+    /// any redelivery (EventBridge retries for 24 hours; a dead-letter queue
+    /// keeps messages up to 14 days), or a redriven event would count again.
+    pub retention_days: u32,
+    /// Whole SDK operation, retries included; below the function timeout.
+    pub operation_timeout: Duration,
+    pub attempt_timeout: Duration,
+    pub metrics_namespace: String,
+    pub detector: DetectorConfig,
+}
+
+impl LambdaConfig {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |var: &'static str| {
+            get(var)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| ConfigError::new(var, "", "required, and not set"))
+        };
+        let table = required(TABLE)?;
+        let topic_arn = required(TOPIC_ARN)?;
+        if !topic_arn.starts_with("arn:") || topic_arn.split(':').count() < 6 {
+            return Err(ConfigError::new(
+                TOPIC_ARN,
+                &topic_arn,
+                "expected an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+            ));
+        }
+        let retention_days = match get(RETENTION_DAYS) {
+            Some(v) => {
+                let days: u32 = parse_number(RETENTION_DAYS, &v, "whole days")?;
+                if days < 15 {
+                    return Err(ConfigError::new(
+                        RETENTION_DAYS,
+                        &v,
+                        "at least 15 days, so that an event redriven from a dead-letter queue is still recognised",
+                    ));
+                }
+                days
+            }
+            None => 90,
+        };
+        let millis = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match get(var) {
+                Some(v) => {
+                    let ms: u64 = parse_number(var, &v, "milliseconds")?;
+                    if ms == 0 {
+                        return Err(ConfigError::new(var, &v, "must be more than 0"));
+                    }
+                    Ok(Duration::from_millis(ms))
+                }
+                None => Ok(Duration::from_millis(default)),
+            }
+        };
+        let operation_timeout = millis(AWS_TIMEOUT_MS, 10_000)?;
+        let attempt_timeout = millis(AWS_ATTEMPT_TIMEOUT_MS, 3_000)?;
+        if attempt_timeout > operation_timeout {
+            return Err(ConfigError::new(
+                AWS_ATTEMPT_TIMEOUT_MS,
+                &attempt_timeout.as_millis().to_string(),
+                format!("longer than {AWS_TIMEOUT_MS}"),
+            ));
+        }
+        Ok(LambdaConfig {
+            table,
+            topic_arn,
+            retention_days,
+            operation_timeout,
+            attempt_timeout,
+            metrics_namespace: get(METRICS_NAMESPACE).unwrap_or_else(|| "SigninWatch".into()),
+            detector: DetectorConfig::from_lookup(&get)?,
+        })
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<LambdaConfig, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        LambdaConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    const BASE: [(&str, &str); 2] = [
+        (TABLE, "t"),
+        (TOPIC_ARN, "arn:aws:sns:us-east-1:111122223333:findings"),
+    ];
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&BASE).unwrap();
+        assert_eq!(c.retention_days, 90);
+        assert_eq!(c.operation_timeout, Duration::from_secs(10));
+        assert_eq!(c.metrics_namespace, "SigninWatch");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert_eq!(cfg(&[]).unwrap_err().var, TABLE);
+        assert_eq!(cfg(&[(TABLE, "t")]).unwrap_err().var, TOPIC_ARN);
+        for (var, value) in [
+            (TOPIC_ARN, "findings"),
+            (RETENTION_DAYS, "3"),
+            (RETENTION_DAYS, "ninety"),
+            (AWS_TIMEOUT_MS, "0"),
+            (AWS_ATTEMPT_TIMEOUT_MS, "20000"),
+            ("SIGNIN_WATCH_ESCALATION_TIERS", "x"),
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push((var, value));
+            let err = cfg(&pairs).unwrap_err();
+            assert_eq!(err.var, var, "{err}");
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! The function's handler: an adapter from Lambda payloads to the detector.
+//!
+//! Input: one EventBridge event per invocation (the record its `detail`), or
+//! an SQS batch whose bodies are EventBridge events. A bare CloudTrail record
+//! or an S3 log file also works, for `cargo lambda invoke` with a sample.
+//!
+//! Errors: a malformed event fails the invocation with a message that says
+//! what is wrong (so it lands in the failure destination: nothing lost); a
+//! transient AWS error fails it too (Lambda retries; the event then counts
+//! once and any owed notification is sent); an event that is not a sign-in
+//! is a no-op. In an SQS batch each message succeeds or fails on its own
+//! (`batchItemFailures`).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::detector::{Detector, Notifier, Outcome, ProcessError};
+use crate::domain::counter::CounterStore;
+use crate::domain::finding::Finding;
+use crate::domain::observed::Observed;
+use crate::domain::time::Timestamp;
+use crate::intake::{DecodeError, Decoded, decode, decode_document};
+
+use super::metrics::InvocationMetrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("malformed event: {0}")]
+    Malformed(#[from] DecodeError),
+    #[error("transient failure (the event will be retried): {0}")]
+    Transient(#[from] ProcessError),
+}
+
+/// One failed SQS message, in the shape Lambda's partial batch response wants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+/// What an invocation did; returned to the caller (`cargo lambda invoke`
+/// shows it) and summarised in the logs.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub records: u64,
+    pub signin_records: u64,
+    /// Every counted detection, as `replay` prints it.
+    pub detections: Vec<Finding>,
+    pub published: u64,
+    pub suppressed: u64,
+    pub duplicates: u64,
+    pub allowlisted: u64,
+    /// Present for SQS batches only.
+    #[serde(rename = "batchItemFailures", skip_serializing_if = "Option::is_none")]
+    pub batch_item_failures: Option<Vec<BatchItemFailure>>,
+}
+
+#[derive(Deserialize)]
+struct SqsProbe<'a> {
+    #[serde(borrow, rename = "Records")]
+    records: Option<Vec<SqsMessage<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct SqsMessage<'a> {
+    #[serde(borrow, rename = "messageId", default)]
+    message_id: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "eventSource", default)]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    body: Option<Cow<'a, str>>,
+}
+
+/// The SQS messages in `payload`, when it is an SQS event.
+fn sqs_messages(payload: &[u8]) -> Option<Vec<SqsMessage<'_>>> {
+    let probe: SqsProbe = serde_json::from_slice(payload).ok()?;
+    let records = probe.records?;
+    let all_sqs = !records.is_empty()
+        && records
+            .iter()
+            .all(|r| r.event_source.as_deref() == Some("aws:sqs") && r.message_id.is_some());
+    all_sqs.then_some(records)
+}
+
+pub struct Handler<S, N> {
+    detector: Detector<S>,
+    notifier: N,
+}
+
+impl<S: CounterStore, N: Notifier> Handler<S, N> {
+    pub fn new(detector: Detector<S>, notifier: N) -> Self {
+        Handler { detector, notifier }
+    }
+
+    pub fn detector(&self) -> &Detector<S> {
+        &self.detector
+    }
+
+    /// Handles one invocation's payload.
+    pub async fn handle(
+        &self,
+        payload: &[u8],
+    ) -> (Result<Summary, HandlerError>, InvocationMetrics) {
+        let mut summary = Summary::default();
+        let mut metrics = InvocationMetrics::default();
+        let result = match sqs_messages(payload) {
+            Some(messages) => {
+                let mut failures = Vec::new();
+                for m in messages {
+                    let id = m.message_id.as_deref().unwrap_or_default().to_owned();
+                    let body = m.body.as_deref().unwrap_or_default();
+                    if let Err(e) = self
+                        .event(body.as_bytes(), &mut summary, &mut metrics)
+                        .await
+                    {
+                        tracing::error!(message_id = %id, error = %e, "SQS message failed; it stays on the queue");
+                        failures.push(BatchItemFailure {
+                            item_identifier: id,
+                        });
+                    }
+                }
+                summary.batch_item_failures = Some(failures);
+                Ok(())
+            }
+            None => self.event(payload, &mut summary, &mut metrics).await,
+        };
+        (result.map(|()| summary), metrics)
+    }
+
+    async fn event(
+        &self,
+        bytes: &[u8],
+        summary: &mut Summary,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<(), HandlerError> {
+        let decoded = match decode(bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                metrics.malformed += 1;
+                return Err(e.into());
+            }
+        };
+        match decoded {
+            Decoded::Records(records) => {
+                for o in &records {
+                    self.record(o, summary, metrics).await?;
+                }
+            }
+            Decoded::Documents(docs) => {
+                for text in &docs {
+                    let o = decode_document(text).inspect_err(|_| metrics.malformed += 1)?;
+                    self.record(&o, summary, metrics).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        o: &Observed<'_>,
+        summary: &mut Summary,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<(), HandlerError> {
+        summary.records += 1;
+        metrics.records += 1;
+        if o.record.is_from_signin() {
+            summary.signin_records += 1;
+            metrics.signin_records += 1;
+        }
+        let outcome: Outcome = self
+            .detector
+            .process(&self.notifier, o, Timestamp::now())
+            .await?;
+        for rule in &outcome.duplicates {
+            summary.duplicates += 1;
+            metrics.rule(rule.key).duplicates += 1;
+        }
+        for (rule, hit) in &outcome.allowlisted {
+            summary.allowlisted += 1;
+            metrics.rule(rule.key).allowlisted += 1;
+            tracing::info!(rule = rule.key, allowlisted_by = %hit, "match let pass by an allowlist");
+        }
+        for d in outcome.detections {
+            let counts = metrics.rule(d.rule.key);
+            counts.detections += 1;
+            if d.notify() {
+                counts.published += 1;
+                summary.published += 1;
+            } else {
+                counts.suppressed += 1;
+                summary.suppressed += 1;
+            }
+            tracing::info!(
+                rule = d.rule.key,
+                finding_id = %d.finding.finding_id,
+                user = %d.finding.user,
+                src = %d.finding.src,
+                count = d.finding.count,
+                notify = d.notify(),
+                redelivered = d.redelivered,
+                "detection"
+            );
+            summary.detections.push(d.finding);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::memory_store::MemoryStore;
+    use crate::app::detector::{Detection, NotifyError};
+    use crate::domain::counter::NotifyPolicy;
+    use crate::domain::rules::RuleSet;
+    use std::sync::Mutex;
+
+    /// Records what was published; fails the first `fail` calls.
+    #[derive(Default)]
+    struct FakeNotifier {
+        sent: Mutex<Vec<String>>,
+        fail: Mutex<u32>,
+    }
+
+    impl Notifier for FakeNotifier {
+        async fn notify(&self, d: &Detection, _: &NotifyPolicy) -> Result<(), NotifyError> {
+            let mut fail = self.fail.lock().unwrap();
+            if *fail > 0 {
+                *fail -= 1;
+                return Err(NotifyError {
+                    finding_id: d.finding.finding_id.clone(),
+                    source: "injected".into(),
+                });
+            }
+            self.sent.lock().unwrap().push(d.finding.finding_id.clone());
+            Ok(())
+        }
+    }
+
+    fn handler(fail: u32) -> Handler<MemoryStore, FakeNotifier> {
+        let n = FakeNotifier {
+            fail: Mutex::new(fail),
+            ..Default::default()
+        };
+        Handler::new(
+            Detector::new(
+                RuleSet::default(),
+                NotifyPolicy::default(),
+                MemoryStore::new(),
+            ),
+            n,
+        )
+    }
+
+    fn sample(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_detection_is_published_once_even_when_delivered_twice() {
+        let h = handler(0);
+        let event = sample("rule1-failed-mfa-root.json");
+        let (first, m) = h.handle(&event).await;
+        let first = first.unwrap();
+        assert_eq!((first.detections.len(), first.published), (1, 1));
+        assert_eq!(m.rules["failed-mfa"].published, 1);
+        let (second, _) = h.handle(&event).await;
+        let second = second.unwrap();
+        assert_eq!(
+            (second.detections.len(), second.duplicates, second.published),
+            (0, 1, 0)
+        );
+        assert_eq!(h.notifier.sent.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_publish_is_sent_on_retry_without_counting_again() {
+        let h = handler(1);
+        let event = sample("rule2-federated-getsignintoken-no-mfa.json");
+        let (first, _) = h.handle(&event).await;
+        assert!(matches!(
+            first,
+            Err(HandlerError::Transient(ProcessError::Notify(_)))
+        ));
+        let (retry, _) = h.handle(&event).await;
+        let retry = retry.unwrap();
+        assert_eq!(retry.detections.len(), 1);
+        assert_eq!(retry.detections[0].count, 1, "not counted twice");
+        assert_eq!(h.notifier.sent.lock().unwrap().len(), 1);
+        let (again, _) = h.handle(&event).await;
+        assert_eq!(again.unwrap().duplicates, 1);
+        assert_eq!(
+            h.notifier.sent.lock().unwrap().len(),
+            1,
+            "no second publish after success"
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_events_fail_with_a_clear_message_and_non_signin_is_a_no_op() {
+        let h = handler(0);
+        let (r, m) = h.handle(b"{\"detail\": {\"eventName\": ").await;
+        let e = r.unwrap_err().to_string();
+        assert!(
+            e.starts_with("malformed event: not valid JSON") && e.contains("line 1"),
+            "{e}"
+        );
+        assert_eq!(m.malformed, 1);
+        let (r, _) = h.handle(&sample("unrelated-s3-create-bucket.json")).await;
+        let s = r.unwrap();
+        assert_eq!((s.records, s.signin_records, s.detections.len()), (1, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn sqs_batches_report_each_failed_message() {
+        let h = handler(0);
+        let body = String::from_utf8(sample("rule1-failed-mfa-iam-user.json")).unwrap();
+        let batch = serde_json::json!({"Records": [
+            {"messageId": "m-1", "eventSource": "aws:sqs", "body": body},
+            {"messageId": "m-2", "eventSource": "aws:sqs", "body": "not json"},
+            {"messageId": "m-3", "eventSource": "aws:sqs", "body": body},
+        ]});
+        let (r, _) = h.handle(batch.to_string().as_bytes()).await;
+        let s = r.unwrap();
+        assert_eq!(
+            s.batch_item_failures,
+            Some(vec![BatchItemFailure {
+                item_identifier: "m-2".into()
+            }])
+        );
+        assert_eq!((s.detections.len(), s.duplicates), (1, 1));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["batchItemFailures"][0]["itemIdentifier"], "m-2");
+    }
+}

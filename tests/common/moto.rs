@@ -1,0 +1,251 @@
+//! moto's server, a real AWS API emulator, on a free loopback port, one per
+//! test binary; and the resources a test needs on it (table, topic, queues).
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
+
+pub struct Moto {
+    pub endpoint: String,
+}
+
+/// The venv's Python (with moto), and the serial launcher in tools/.
+fn moto_command() -> (PathBuf, PathBuf) {
+    let python = std::env::var_os("MOTO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| super::repo_path(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "no Python with moto at {}: run `make test` (it installs moto[server] into .venv), or set MOTO_PYTHON",
+        python.display()
+    );
+    (python, super::repo_path("tools/moto_serial.py"))
+}
+
+/// The shared server, started on first use.
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let (python, launcher) = moto_command();
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let log = std::env::temp_dir().join(format!("signin-watch-moto-{port}.log"));
+        // A watchdog shell stops the server when this test process ends.
+        let script = format!(
+            "'{python}' '{launcher}' 127.0.0.1 {port} >'{log}' 2>&1 & m=$!; \
+             while kill -0 {pid} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 0.3; done; kill $m 2>/dev/null",
+            python = python.display(),
+            launcher = launcher.display(),
+            log = log.display(),
+            pid = std::process::id(),
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start; see {}", log.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto { endpoint: format!("http://127.0.0.1:{port}") }
+    })
+}
+
+/// An SDK configuration pointed at moto, the way a user's local run is:
+/// through the endpoint URL, with dummy credentials.
+pub async fn sdk() -> SdkConfig {
+    let m = moto();
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&m.endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        )
+        .load()
+        .await
+}
+
+/// A unique name for this test's resources.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The table as template.yaml defines it: `pk`/`sk` strings, TTL on `expires_at`.
+pub async fn create_table(sdk: &SdkConfig) -> String {
+    let name = unique("signin-watch");
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    ddb.create_table()
+        .table_name(&name)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create table");
+    ddb.update_time_to_live()
+        .table_name(&name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("enable TTL");
+    name
+}
+
+pub struct Topic {
+    pub arn: String,
+}
+
+pub async fn create_topic(sdk: &SdkConfig, fifo: bool) -> Topic {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let name = if fifo {
+        format!("{}.fifo", unique("findings"))
+    } else {
+        unique("findings")
+    };
+    let mut req = sns.create_topic().name(name);
+    if fifo {
+        req = req.attributes("FifoTopic", "true");
+    }
+    let arn = req
+        .send()
+        .await
+        .expect("create topic")
+        .topic_arn
+        .expect("topic ARN");
+    Topic { arn }
+}
+
+pub struct Queue {
+    pub url: String,
+}
+
+/// A queue subscribed to `topic`, raw or enveloped, with an optional filter policy.
+pub async fn subscribe_queue(
+    sdk: &SdkConfig,
+    topic: &Topic,
+    raw: bool,
+    filter_policy: Option<&str>,
+) -> Queue {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let fifo = topic.arn.ends_with(".fifo");
+    let name = if fifo {
+        format!("{}.fifo", unique("inbox"))
+    } else {
+        unique("inbox")
+    };
+    let mut req = sqs.create_queue().queue_name(&name);
+    if fifo {
+        req = req.attributes(QueueAttributeName::FifoQueue, "true");
+    }
+    let url = req
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue URL");
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("queue ARN");
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let mut sub = sns
+        .subscribe()
+        .topic_arn(&topic.arn)
+        .protocol("sqs")
+        .endpoint(arn);
+    if raw {
+        sub = sub.attributes("RawMessageDelivery", "true");
+    }
+    if let Some(policy) = filter_policy {
+        sub = sub.attributes("FilterPolicy", policy);
+    }
+    sub.send().await.expect("subscribe");
+    Queue { url }
+}
+
+/// Every message waiting on the queue (until one receive comes back empty).
+pub async fn drain(sdk: &SdkConfig, queue: &Queue) -> Vec<Message> {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let mut out = Vec::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&queue.url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .expect("receive")
+            .messages
+            .unwrap_or_default();
+        if got.is_empty() {
+            return out;
+        }
+        for m in &got {
+            if let Some(handle) = m.receipt_handle() {
+                sqs.delete_message()
+                    .queue_url(&queue.url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+        out.extend(got);
+    }
+}

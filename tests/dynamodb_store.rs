@@ -1,0 +1,92 @@
+//! The DynamoDB store keeps the counter store contract, against moto's server.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::moto;
+use common::store_contract as contract;
+use signin_watch::adapters::dynamodb_store::DynamoStore;
+
+async fn store() -> DynamoStore {
+    let sdk = moto::sdk().await;
+    let table = moto::create_table(&sdk).await;
+    DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table, 90)
+}
+
+#[tokio::test]
+async fn counts_each_event_once() {
+    contract::counts_each_event_once(&store().await).await;
+}
+
+#[tokio::test]
+async fn min_and_max_hold_out_of_order() {
+    contract::min_and_max_hold_out_of_order(&store().await).await;
+}
+
+#[tokio::test]
+async fn an_unconfirmed_notification_is_owed_on_redelivery() {
+    contract::an_unconfirmed_notification_is_owed_on_redelivery(&store().await).await;
+}
+
+#[tokio::test]
+async fn window_and_tiers_decide_notifications() {
+    contract::window_and_tiers_decide_notifications(&store().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sightings_count_exactly() {
+    contract::concurrent_sightings_count_exactly(Arc::new(store().await), 50).await;
+}
+
+#[tokio::test]
+async fn items_follow_the_documented_layout() {
+    let s = store().await;
+    let sighting = contract::sighting("layout", "ev-layout", 0);
+    let policy = Default::default();
+    signin_watch::domain::counter::CounterStore::record(&s, &sighting, &policy)
+        .await
+        .unwrap();
+    let sdk = moto::sdk().await;
+    let items = aws_sdk_dynamodb::Client::new(&sdk)
+        .scan()
+        .table_name(s.table())
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap();
+    assert_eq!(items.len(), 2);
+    let counter = items
+        .iter()
+        .find(|i| i["sk"].as_s().unwrap() == "COUNTER")
+        .expect("counter item");
+    assert!(
+        counter["pk"]
+            .as_s()
+            .unwrap()
+            .starts_with("GROUP#55349868-5583-466f-98ab-d3beb321961e#111122223333#layout#")
+    );
+    assert_eq!(counter["cnt"].as_n().unwrap(), "1");
+    assert_eq!(counter["user_name"].as_s().unwrap(), "layout");
+    assert!(
+        counter["expires_at"]
+            .as_n()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > 1_700_000_000
+    );
+    let event = items
+        .iter()
+        .find(|i| i["sk"].as_s().unwrap() == "EVENT")
+        .expect("event item");
+    assert_eq!(
+        event["pk"].as_s().unwrap(),
+        "EVENT#55349868-5583-466f-98ab-d3beb321961e#ev-layout"
+    );
+    assert!(
+        event.contains_key("pending"),
+        "the first detection's notification is owed until confirmed"
+    );
+}
