@@ -1,1 +1,375 @@
+//! The function's handler end to end against moto's server: real DynamoDB
+//! items, real SNS messages read back through SQS subscriptions.
+
 mod common;
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_sdk_sqs::types::Message;
+use aws_smithy_mocks::{mock, mock_client};
+use serde_json::Value;
+
+use common::moto::{self, Queue, Topic};
+use signin_watch::adapters::dynamodb_store::DynamoStore;
+use signin_watch::adapters::sns::SnsPublisher;
+use signin_watch::app::detector::{Detector, Notifier};
+use signin_watch::config::DetectorConfig;
+use signin_watch::domain::counter::Counters;
+use signin_watch::lambda::handler::{Handler, HandlerError, Summary};
+
+const RULE1: &str = "55349868-5583-466f-98ab-d3beb321961e";
+const RULE2: &str = "1f45720e-5ea8-11ef-90d2-f661ea17fbce";
+
+struct Env {
+    sdk: SdkConfig,
+    table: String,
+    topic: Topic,
+}
+
+impl Env {
+    async fn new(fifo: bool) -> Env {
+        let sdk = moto::sdk().await;
+        let table = moto::create_table(&sdk).await;
+        let topic = moto::create_topic(&sdk, fifo).await;
+        Env { sdk, table, topic }
+    }
+
+    fn store(&self) -> DynamoStore {
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.table, 90)
+    }
+
+    fn handler_with<N: Notifier>(&self, notifier: N) -> Handler<DynamoStore, N> {
+        let c = DetectorConfig::default();
+        Handler::new(Detector::new(c.rules, c.policy, self.store()), notifier)
+    }
+
+    fn handler(&self) -> Handler<DynamoStore, SnsPublisher> {
+        self.handler_with(SnsPublisher::new(
+            aws_sdk_sns::Client::new(&self.sdk),
+            &self.topic.arn,
+        ))
+    }
+
+    async fn counters(&self, group: &str) -> Counters {
+        self.store()
+            .counters(&format!("GROUP#{group}"))
+            .await
+            .expect("read")
+            .expect("counter item")
+            .0
+    }
+}
+
+fn sample(name: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(common::repo_path(&format!("events/{name}"))).unwrap())
+        .unwrap()
+}
+
+/// The sample with another eventID and eventTime.
+fn variant(name: &str, event_id: &str, time: &str) -> Vec<u8> {
+    let mut v = sample(name);
+    v["detail"]["eventID"] = Value::from(event_id);
+    v["detail"]["eventTime"] = Value::from(time);
+    v["time"] = Value::from(time);
+    serde_json::to_vec(&v).unwrap()
+}
+
+async fn ok(h: &Handler<DynamoStore, impl Notifier>, payload: &[u8]) -> Summary {
+    h.handle(payload).await.0.expect("handled")
+}
+
+fn attr<'a>(m: &'a Message, name: &str) -> &'a str {
+    m.message_attributes()
+        .and_then(|a| a.get(name))
+        .and_then(|v| v.string_value())
+        .unwrap_or_else(|| panic!("attribute {name}"))
+}
+
+#[tokio::test]
+async fn every_sample_gives_the_expected_items_and_messages() {
+    let env = Env::new(false).await;
+    let raw = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let enveloped = moto::subscribe_queue(&env.sdk, &env.topic, false, None).await;
+    let high_only = moto::subscribe_queue(
+        &env.sdk,
+        &env.topic,
+        true,
+        Some(r#"{"severity":["high","critical"]}"#),
+    )
+    .await;
+    let rule2_only = moto::subscribe_queue(
+        &env.sdk,
+        &env.topic,
+        true,
+        Some(&format!(r#"{{"rule_id":["{RULE2}"]}}"#)),
+    )
+    .await;
+    let handler = env.handler();
+    let expected: &[(&str, Option<&str>)] = &[
+        ("rule1-failed-mfa-iam-user.json", Some(RULE1)),
+        ("rule1-failed-mfa-root.json", Some(RULE1)),
+        ("rule1-near-miss-failed-password-no-mfa.json", None),
+        ("rule1-near-miss-success-with-mfa.json", None),
+        ("rule2-allowlisted-broker.json", Some(RULE2)),
+        ("rule2-federated-getsignintoken-no-mfa.json", Some(RULE2)),
+        ("rule2-near-miss-federated-with-mfa.json", None),
+        ("rule2-near-miss-sso-role-getsignintoken.json", None),
+        ("unrelated-mistyped-user-name.json", None),
+        ("unrelated-s3-create-bucket.json", None),
+    ];
+    assert_eq!(
+        expected.len(),
+        common::event_files().len(),
+        "every file in events/ is listed"
+    );
+    for (file, rule) in expected {
+        let event = sample(file);
+        let summary = ok(&handler, &serde_json::to_vec(&event).unwrap()).await;
+        let raw_msgs = moto::drain(&env.sdk, &raw).await;
+        let env_msgs = moto::drain(&env.sdk, &enveloped).await;
+        let rule2_msgs = moto::drain(&env.sdk, &rule2_only).await;
+        let Some(rule) = rule else {
+            assert!(
+                summary.detections.is_empty() && raw_msgs.is_empty() && env_msgs.is_empty(),
+                "{file}"
+            );
+            continue;
+        };
+        assert_eq!(
+            (summary.detections.len(), summary.published),
+            (1, 1),
+            "{file}"
+        );
+        let finding = &summary.detections[0];
+        assert_eq!(
+            env.counters(&finding.group).await.count,
+            1,
+            "{file}: counter item"
+        );
+
+        // Raw delivery: the body is the JSON finding; attributes for filter policies.
+        assert_eq!(raw_msgs.len(), 1, "{file}");
+        let body: Value = serde_json::from_str(raw_msgs[0].body().unwrap()).unwrap();
+        assert_eq!(body["rule_id"], *rule);
+        assert_eq!(body["event_id"], event["detail"]["eventID"]);
+        assert_eq!(body["finding_id"], finding.finding_id.as_str());
+        assert_eq!(attr(&raw_msgs[0], "rule_id"), *rule);
+        assert_eq!(attr(&raw_msgs[0], "severity"), "medium");
+        assert_eq!(
+            attr(&raw_msgs[0], "risk_score"),
+            if *rule == RULE1 { "50" } else { "47" }
+        );
+        assert_eq!(attr(&raw_msgs[0], "user"), finding.user);
+        let mitre: Vec<String> = serde_json::from_str(attr(&raw_msgs[0], "mitre")).unwrap();
+        assert_eq!(mitre, finding.mitre);
+
+        // Enveloped delivery: SNS's envelope around the same finding, with the subject.
+        assert_eq!(env_msgs.len(), 1, "{file}");
+        let envelope: Value = serde_json::from_str(env_msgs[0].body().unwrap()).unwrap();
+        assert_eq!(envelope["Type"], "Notification");
+        let subject = envelope["Subject"].as_str().unwrap();
+        assert!(
+            subject.len() < 100 && subject.is_ascii() && subject.contains(&finding.user),
+            "{subject}"
+        );
+        let inner: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+        assert_eq!(inner["finding_id"], finding.finding_id.as_str());
+        assert_eq!(
+            envelope["MessageAttributes"]["risk_score"]["Type"],
+            "Number"
+        );
+
+        assert_eq!(
+            rule2_msgs.len(),
+            usize::from(*rule == RULE2),
+            "{file}: rule_id filter policy"
+        );
+    }
+    assert!(
+        moto::drain(&env.sdk, &high_only).await.is_empty(),
+        "a severity filter for high lets nothing medium through"
+    );
+}
+
+#[tokio::test]
+async fn the_same_event_five_times_counts_once_and_publishes_once() {
+    let env = Env::new(false).await;
+    let queue = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let handler = env.handler();
+    let event = serde_json::to_vec(&sample("rule1-failed-mfa-iam-user.json")).unwrap();
+    let mut group = String::new();
+    for i in 0..5 {
+        let s = ok(&handler, &event).await;
+        if i == 0 {
+            group = s.detections[0].group.clone();
+        } else {
+            assert_eq!((s.detections.len(), s.duplicates), (0, 1));
+        }
+    }
+    assert_eq!(env.counters(&group).await.count, 1);
+    assert_eq!(moto::drain(&env.sdk, &queue).await.len(), 1);
+}
+
+#[tokio::test]
+async fn out_of_order_delivery_keeps_min_and_max() {
+    let env = Env::new(false).await;
+    let queue = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let handler = env.handler();
+    let f = "rule1-failed-mfa-iam-user.json";
+    let mut group = String::new();
+    for (id, t) in [
+        ("late", "2026-11-20T09:40:00Z"),
+        ("early", "2026-11-20T09:00:00Z"),
+        ("mid", "2026-11-20T09:20:00Z"),
+    ] {
+        group = ok(&handler, &variant(f, id, t)).await.detections[0]
+            .group
+            .clone();
+    }
+    let c = env.counters(&group).await;
+    assert_eq!(c.count, 3);
+    assert_eq!(c.first_seen.to_string(), "2026-11-20T09:00:00Z");
+    assert_eq!(c.last_seen.to_string(), "2026-11-20T09:40:00Z");
+    assert_eq!(
+        moto::drain(&env.sdk, &queue).await.len(),
+        1,
+        "the later ones fall inside the window"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_invocations_on_one_group() {
+    let env = Env::new(false).await;
+    let queue = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let handler = Arc::new(env.handler());
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let h = handler.clone();
+        let payload = variant(
+            "rule2-federated-getsignintoken-no-mfa.json",
+            &format!("burst-{i}"),
+            "2026-11-20T13:30:05Z",
+        );
+        tasks.spawn(async move { h.handle(&payload).await.0.expect("handled") });
+    }
+    let mut group = String::new();
+    while let Some(s) = tasks.join_next().await {
+        group = s.expect("task").detections[0].group.clone();
+    }
+    assert_eq!(env.counters(&group).await.count, 50);
+    let messages = moto::drain(&env.sdk, &queue).await;
+    let mut counts: Vec<u64> = messages
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<Value>(m.body().unwrap()).unwrap()["count"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        [1, 5, 25],
+        "first detection and the escalation tiers, nothing else"
+    );
+}
+
+#[tokio::test]
+async fn a_fifo_topic_deduplicates_a_republished_finding() {
+    let env = Env::new(true).await;
+    let queue = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&env.sdk), &env.topic.arn);
+    let handler = env.handler();
+    let summary = ok(
+        &handler,
+        &serde_json::to_vec(&sample("rule1-failed-mfa-root.json")).unwrap(),
+    )
+    .await;
+    assert_eq!(summary.published, 1);
+    // Publish the same finding again, as a retry after a lost confirmation would.
+    let detection = signin_watch::app::detector::Detection {
+        rule: &signin_watch::domain::rules::FAILED_MFA,
+        finding: summary.detections[0].clone(),
+        sighting: signin_watch::domain::counter::Sighting {
+            key: signin_watch::domain::counter::GroupKey {
+                rule_id: RULE1.into(),
+                account: "111122223333".into(),
+                user: "root".into(),
+                src: "198.51.100.77".into(),
+            },
+            event_id: summary.detections[0].event_id.clone(),
+            event_time: summary.detections[0].event_time,
+        },
+        redelivered: true,
+    };
+    publisher
+        .notify(&detection, &Default::default())
+        .await
+        .expect("republish");
+    let messages = moto::drain(&env.sdk, &queue).await;
+    assert_eq!(messages.len(), 1, "FIFO deduplication by finding id");
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_sent_by_the_retry_exactly_once() {
+    let env = Env::new(false).await;
+    let queue = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let event = serde_json::to_vec(&sample("rule2-federated-getsignintoken-no-mfa.json")).unwrap();
+
+    // First delivery: SNS fails (injected), after the counter was committed.
+    let failing = mock!(aws_sdk_sns::Client::publish).then_error(|| {
+        aws_sdk_sns::operation::publish::PublishError::InternalErrorException(
+            aws_sdk_sns::types::error::InternalErrorException::builder()
+                .message("injected")
+                .build(),
+        )
+    });
+    let broken = mock_client!(aws_sdk_sns, [&failing]);
+    let (first, _) = env
+        .handler_with(SnsPublisher::new(broken, &env.topic.arn))
+        .handle(&event)
+        .await;
+    assert!(
+        matches!(first, Err(HandlerError::Transient(_))),
+        "{first:?}"
+    );
+    assert!(moto::drain(&env.sdk, &queue).await.is_empty());
+
+    // Lambda retries: the notification is sent, the event not counted again.
+    let handler = env.handler();
+    let retry = ok(&handler, &event).await;
+    assert_eq!((retry.detections.len(), retry.published), (1, 1));
+    assert_eq!(retry.detections[0].count, 1);
+    assert_eq!(env.counters(&retry.detections[0].group).await.count, 1);
+    // A retry after a successful publish publishes nothing.
+    let again = ok(&handler, &event).await;
+    assert_eq!((again.detections.len(), again.duplicates), (0, 1));
+    assert_eq!(
+        moto::drain(&env.sdk, &queue).await.len(),
+        1,
+        "exactly one message"
+    );
+}
+
+#[tokio::test]
+async fn sqs_batches_fail_only_the_bad_messages() {
+    let env = Env::new(false).await;
+    let queue: Queue = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let body =
+        String::from_utf8(serde_json::to_vec(&sample("rule1-failed-mfa-root.json")).unwrap())
+            .unwrap();
+    let batch = serde_json::json!({"Records": [
+        {"messageId": "a", "eventSource": "aws:sqs", "body": body},
+        {"messageId": "b", "eventSource": "aws:sqs", "body": "{\"detail\": 12"},
+    ]});
+    let s = ok(&env.handler(), batch.to_string().as_bytes()).await;
+    let failures: Vec<_> = s
+        .batch_item_failures
+        .unwrap()
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect();
+    assert_eq!(failures, ["b"]);
+    assert_eq!(moto::drain(&env.sdk, &queue).await.len(), 1);
+}

@@ -110,7 +110,7 @@ pub fn decode_item(bytes: &[u8], f: &mut dyn FnMut(Observed<'_>)) -> Result<usiz
     match decode(bytes)? {
         Decoded::Records(records) => {
             let n = records.len();
-            records.into_iter().for_each(|o| f(o));
+            records.into_iter().for_each(f);
             Ok(n)
         }
         Decoded::Documents(docs) => {

@@ -17,6 +17,8 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName
 
 pub struct Moto {
     pub endpoint: String,
+    /// The watchdog shell; it ends by itself with this process.
+    _watchdog: std::process::Child,
 }
 
 /// The venv's Python (with moto), and the serial launcher in tools/.
@@ -48,7 +50,7 @@ pub fn moto() -> &'static Moto {
             log = log.display(),
             pid = std::process::id(),
         );
-        Command::new("sh")
+        let watchdog = Command::new("sh")
             .args(["-c", &script])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -60,7 +62,7 @@ pub fn moto() -> &'static Moto {
             assert!(Instant::now() < deadline, "moto_server did not start; see {}", log.display());
             std::thread::sleep(Duration::from_millis(50));
         }
-        Moto { endpoint: format!("http://127.0.0.1:{port}") }
+        Moto { endpoint: format!("http://127.0.0.1:{port}"), _watchdog: watchdog }
     })
 }
 
