@@ -14,7 +14,7 @@ EVENT ?= events/rule1-failed-mfa-iam-user.json
 # cargo-lambda finds the venv's zig only when the venv comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo replay venv test test-rust lint bench bench-shared local invoke local-stop clean
+.PHONY: help demo replay venv test test-rust lint bench bench-lambda bench-shared build local invoke local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ lint: ## Formatting and clippy, warnings as errors
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-features --all-targets -- -D warnings
 
+build: venv ## Release arm64 function with cargo-lambda: target/lambda/signin-watch-lambda/bootstrap.zip
+	rustup target add aarch64-unknown-linux-gnu 2>/dev/null || true
+	$(CARGO) lambda build --release --arm64 --features lambda --bin signin-watch-lambda --output-format zip
+
 local: venv ## moto on 127.0.0.1:$(MOTO_PORT) with table, topic and a subscribed queue; then `cargo lambda watch`
 	mkdir -p $(LOCAL)
 	$(PY) tools/moto_serial.py 127.0.0.1 $(MOTO_PORT) > $(LOCAL)/moto.log 2>&1 & echo $$! > $(LOCAL)/moto.pid
@@ -63,6 +67,11 @@ local-stop: ## Stop the local moto server
 bench: ## Criterion rule benchmark and the 1 GiB replay throughput/RSS benchmark
 	$(CARGO) bench --bench rules
 	$(CARGO) bench --bench replay
+
+bench-lambda: ## Cold start (init, first invoke, peak RSS) of the release function, and its arm64 zip size
+	$(CARGO) bench --features lambda --bench cold_start
+	$(MAKE) --no-print-directory build
+	@ls -l target/lambda/signin-watch-lambda/bootstrap.zip
 
 bench-shared: ## Replay benchmark on ../shared/perf's generator (1.08 GB), checked against its expected counts
 	mkdir -p target/perf

@@ -21,6 +21,34 @@ use signin_watch::lambda::handler::{Handler, HandlerError, Summary};
 const RULE1: &str = "55349868-5583-466f-98ab-d3beb321961e";
 const RULE2: &str = "1f45720e-5ea8-11ef-90d2-f661ea17fbce";
 
+/// Counts the requests a client sends, by operation.
+#[derive(Debug, Default, Clone)]
+struct RequestCounter(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+    fn read_before_transmit(
+        &self,
+        _: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let op = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| m.name().to_owned());
+        self.0.lock().unwrap().push(op.unwrap_or_default());
+        Ok(())
+    }
+}
+
+impl RequestCounter {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
 struct Env {
     sdk: SdkConfig,
     table: String,
@@ -350,6 +378,52 @@ async fn a_failed_publish_is_sent_by_the_retry_exactly_once() {
         1,
         "exactly one message"
     );
+}
+
+#[tokio::test]
+async fn requests_per_detection_stay_within_budget() {
+    let env = Env::new(false).await;
+    let (ddb_calls, sns_calls) = (RequestCounter::default(), RequestCounter::default());
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&env.sdk)
+            .interceptor(ddb_calls.clone())
+            .build(),
+    );
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&env.sdk)
+            .interceptor(sns_calls.clone())
+            .build(),
+    );
+    let c = DetectorConfig::default();
+    let handler = Handler::new(
+        Detector::new(c.rules, c.policy, DynamoStore::new(ddb, &env.table, 90)),
+        SnsPublisher::new(sns, &env.topic.arn),
+    );
+
+    // A record no rule matches costs no AWS call at all.
+    for file in [
+        "rule1-near-miss-success-with-mfa.json",
+        "unrelated-s3-create-bucket.json",
+    ] {
+        ok(&handler, &serde_json::to_vec(&sample(file)).unwrap()).await;
+        assert_eq!(
+            (ddb_calls.take().len(), sns_calls.take().len()),
+            (0, 0),
+            "{file}"
+        );
+    }
+    // A notifying detection: read, transact, confirm; one publish.
+    let f = "rule1-failed-mfa-iam-user.json";
+    ok(&handler, &variant(f, "budget-1", "2026-11-20T09:00:00Z")).await;
+    assert_eq!(
+        ddb_calls.take(),
+        ["GetItem", "TransactWriteItems", "UpdateItem"]
+    );
+    assert_eq!(sns_calls.take(), ["Publish"]);
+    // A detection folded into the counter: read and transact only.
+    ok(&handler, &variant(f, "budget-2", "2026-11-20T09:01:00Z")).await;
+    assert_eq!(ddb_calls.take(), ["GetItem", "TransactWriteItems"]);
+    assert!(sns_calls.take().is_empty());
 }
 
 #[tokio::test]

@@ -11,7 +11,14 @@ use signin_watch::lambda::runtime;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = LambdaConfig::from_env().map_err(|e| format!("invalid configuration: {e}"))?;
+    let config = match LambdaConfig::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            // Plain text on stderr (Lambda logs it as the init failure), not Rust's Debug form.
+            eprintln!("signin-watch: invalid configuration: {e}");
+            std::process::exit(1);
+        }
+    };
     let sdk = runtime::sdk_config(&config).await;
     let handler = runtime::handler(&config, &sdk);
     runtime::run(handler, config.metrics_namespace.clone()).await

@@ -36,6 +36,7 @@ pub fn with_records(path: &std::path::Path, mut f: impl FnMut(Observed<'_>)) {
 
 #[cfg(feature = "lambda")]
 pub mod moto;
+pub mod runtime_api;
 pub mod store_contract;
 
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {

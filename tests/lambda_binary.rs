@@ -1,0 +1,116 @@
+//! The real function binary, started as Lambda starts it (a Runtime API on
+//! loopback), talking to moto's server through `AWS_ENDPOINT_URL`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::moto;
+use common::runtime_api::{Reply, RuntimeApi};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_signin-watch-lambda");
+
+fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(common::repo_path(&format!("events/{name}"))).unwrap()
+}
+
+#[tokio::test]
+async fn the_binary_serves_invocations_end_to_end() {
+    let sdk = moto::sdk().await;
+    let table = moto::create_table(&sdk).await;
+    let topic = moto::create_topic(&sdk, false).await;
+    let queue = moto::subscribe_queue(&sdk, &topic, true, None).await;
+    let api = RuntimeApi::start();
+    let endpoint = moto::moto().endpoint.clone();
+    let mut child = api.spawn(
+        BINARY,
+        &[
+            ("AWS_ENDPOINT_URL", &endpoint),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("SIGNIN_WATCH_TABLE", &table),
+            ("SIGNIN_WATCH_TOPIC_ARN", &topic.arn),
+        ],
+    );
+    api.push_event(&sample("rule1-failed-mfa-iam-user.json"));
+    api.push_event(&sample("rule1-failed-mfa-iam-user.json"));
+    // Lambda only delivers valid JSON; a malformed event is JSON that is not an event.
+    api.push_event(b"{\"detail\": \"a string, not a record\"}");
+    api.push_event(&sample("unrelated-s3-create-bucket.json"));
+    let replies = api.replies(4, Duration::from_secs(60));
+    child.kill().expect("stop the function");
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        replies.len(),
+        4,
+        "replies: {replies:#?}\nstdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let summary = |r: &Reply| -> serde_json::Value {
+        match r {
+            Reply::Response { body, .. } => serde_json::from_str(body).expect("JSON summary"),
+            other => panic!("expected a response, got {other:?}"),
+        }
+    };
+    let first = summary(&replies[0]);
+    assert_eq!(first["published"], 1);
+    assert_eq!(first["detections"][0]["user"], "alice");
+    assert_eq!(summary(&replies[1])["duplicates"], 1);
+    match &replies[2] {
+        Reply::Error { body, .. } => {
+            assert!(
+                body.contains(
+                    "malformed event: the EventBridge event's detail is not a CloudTrail record"
+                ),
+                "{body}"
+            )
+        }
+        other => panic!("a malformed event must fail the invocation: {other:?}"),
+    }
+    assert_eq!(summary(&replies[3])["records"], 1);
+    assert_eq!(moto::drain(&sdk, &queue).await.len(), 1);
+    // Metrics in Embedded Metric Format on stdout, one set per invocation.
+    let emf: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| l.contains("\"_aws\""))
+        .map(|l| serde_json::from_str(l).expect("EMF is JSON"))
+        .collect();
+    assert!(
+        emf.iter()
+            .any(|m| m["Rule"] == "failed-mfa" && m["FindingsPublished"] == 1),
+        "{stdout}"
+    );
+    assert!(emf.iter().any(|m| m["MalformedRecords"] == 1), "{stdout}");
+    // Logs are JSON (Lambda's JSON log format) and never carry the whole event.
+    assert!(
+        !stdout.contains("Mozilla/5.0"),
+        "the event must not be logged: {stdout}"
+    );
+}
+
+#[test]
+fn an_invalid_setting_fails_the_init_naming_the_variable() {
+    let api = RuntimeApi::start();
+    let child = api.spawn(
+        BINARY,
+        &[
+            ("SIGNIN_WATCH_TABLE", "t"),
+            ("SIGNIN_WATCH_TOPIC_ARN", "arn:aws:sns:us-east-1:1:x"),
+            ("SIGNIN_WATCH_ESCALATION_TIERS", "5,many"),
+        ],
+    );
+    let out = child.wait_with_output().expect("the function exits");
+    assert!(!out.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("SIGNIN_WATCH_ESCALATION_TIERS=\"5,many\""),
+        "{all}"
+    );
+}
