@@ -6,6 +6,10 @@ CARGO ?= cargo
 EVENTS ?= events
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# SAM CLI has its own venv: its boto3 pin conflicts with moto's.
+SAM_VENV ?= .venv-sam
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+STACK ?= signin-watch
 # Outside the crate: `cargo lambda watch` restarts on any file change inside it.
 LOCAL ?= $(or $(TMPDIR),/tmp)/signin-watch-local
 MOTO_PORT ?= 5123
@@ -14,17 +18,17 @@ EVENT ?= events/rule1-failed-mfa-iam-user.json
 # cargo-lambda finds the venv's zig only when the venv comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo replay venv test test-rust lint bench bench-lambda bench-shared build local invoke local-stop clean
+.PHONY: help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust lint bench bench-lambda bench-shared build local invoke local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 demo: ## Replay events/ through both rules with in-memory counters and print the findings
-	$(CARGO) run --release --bin signin-watch -- replay --format text $(EVENTS)
-	$(CARGO) run --release --bin signin-watch -- replay $(EVENTS)
+	$(CARGO) run --release --no-default-features --bin signin-watch -- replay --format text $(EVENTS)
+	$(CARGO) run --release --no-default-features --bin signin-watch -- replay $(EVENTS)
 
 replay: ## Replay PATHS="..." (files or directories) and print JSON findings
-	$(CARGO) run --release --bin signin-watch -- replay $(PATHS)
+	$(CARGO) run --release --no-default-features --bin signin-watch -- replay $(PATHS)
 
 venv: $(VENV)/.installed ## moto[server] and cargo-lambda (with zig) from PyPI, into .venv
 
@@ -33,7 +37,14 @@ $(VENV)/.installed: requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-test: venv lint test-rust ## Install what the tests need and run them all
+venv-sam: $(SAM_VENV)/.installed ## AWS SAM CLI from PyPI, into .venv-sam
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	test -x $(SAM_VENV)/bin/python || python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+test: venv venv-sam lint validate test-sam-build test-rust ## Install what the tests need and run them all
 
 test-rust: ## Unit, integration (moto), corpus and CLI tests, debug profile
 	$(CARGO) test --all-features --all-targets
@@ -45,6 +56,31 @@ lint: ## Formatting and clippy, warnings as errors
 build: venv ## Release arm64 function with cargo-lambda: target/lambda/signin-watch-lambda/bootstrap.zip
 	rustup target add aarch64-unknown-linux-gnu 2>/dev/null || true
 	$(CARGO) lambda build --release --arm64 --features lambda --bin signin-watch-lambda --output-format zip
+
+validate: venv venv-sam ## cfn-lint and `sam validate --lint` on template.yaml and deploy/forwarder.yaml
+	$(VENV)/bin/cfn-lint template.yaml deploy/forwarder.yaml
+	$(SAM) validate --lint --template-file template.yaml
+	$(SAM) validate --lint --template-file deploy/forwarder.yaml
+
+test-sam-build: venv venv-sam ## `sam build` offline must produce the bootstrap
+	tools/check_sam_build.sh
+
+deploy: venv venv-sam ## sam build, then sam deploy (--guided the first time, which saves samconfig.toml)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM) build --beta-features
+	if grep -q '^region' samconfig.toml; then $(SAM) deploy; else $(SAM) deploy --guided; fi
+
+deploy-cargo-lambda: build ## cargo lambda deploy into the stack's function, same settings: STACK=signin-watch (needs the AWS CLI)
+	out() { aws cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
+	fn=$$(out FunctionArn) && table=$$(out CounterTableName) && topic=$$(out FindingsTopicArn) && \
+	$(CARGO) lambda deploy --binary-name signin-watch-lambda --runtime provided.al2023 --memory 128 --timeout 30 \
+	  --merge-env --env-var SIGNIN_WATCH_TABLE=$$table --env-var SIGNIN_WATCH_TOPIC_ARN=$$topic "$$fn"
+
+deploy-forwarder: venv-sam ## The forwarder in REGION=... sending to HOME_REGION=... (default us-east-1)
+	$(SAM) deploy --template-file deploy/forwarder.yaml --stack-name $(STACK)-forwarder --region $(REGION) \
+	  --capabilities CAPABILITY_IAM --parameter-overrides HomeRegion=$(or $(HOME_REGION),us-east-1) --no-fail-on-empty-changeset
+
+logs: venv-sam ## Tail the deployed function's logs
+	$(SAM) logs --stack-name $(STACK) --name SigninWatchFunction --tail
 
 local: venv ## moto on 127.0.0.1:$(MOTO_PORT) with table, topic and a subscribed queue; then `cargo lambda watch`
 	mkdir -p $(LOCAL)

@@ -1,0 +1,370 @@
+//! template.yaml and deploy/forwarder.yaml, checked offline: lint, the
+//! EventBridge pattern in moto's EventBridge, and least privilege against
+//! what the code really calls.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use aws_sdk_eventbridge::types::{PutEventsRequestEntry, Target};
+use serde_json::Value;
+
+use common::moto;
+use signin_watch::domain::record::CloudTrailRecord;
+use signin_watch::domain::rules::RuleSet;
+
+/// The template as CloudFormation reads it (cfn-lint's loader, in the venv).
+fn template(path: &str) -> Value {
+    let python = common::repo_path(".venv/bin/python");
+    let out = Command::new(&python)
+        .arg(common::repo_path("tools/template_json.py"))
+        .arg(common::repo_path(path))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run `make test` to install the venv",
+                python.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("template JSON")
+}
+
+fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
+    t["Resources"]
+        .get(name)
+        .unwrap_or_else(|| panic!("resource {name}"))
+}
+
+#[test]
+fn cfn_lint_reports_nothing() {
+    let out = Command::new(common::repo_path(".venv/bin/cfn-lint"))
+        .args(["template.yaml", "deploy/forwarder.yaml"])
+        .current_dir(common::repo_path(""))
+        .output()
+        .expect("cfn-lint runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "cfn-lint:\n{report}"
+    );
+}
+
+#[test]
+fn the_forwarder_filters_exactly_as_the_detector() {
+    let main = template("template.yaml");
+    let fwd = template("deploy/forwarder.yaml");
+    assert_eq!(
+        resource(&main, "SigninEventsRule")["Properties"]["EventPattern"],
+        resource(&fwd, "ForwardSigninEventsRule")["Properties"]["EventPattern"]
+    );
+}
+
+#[test]
+fn deployment_settings_are_as_documented() {
+    let t = template("template.yaml");
+    let f = &resource(&t, "SigninWatchFunction")["Properties"];
+    assert_eq!(f["Runtime"], "provided.al2023");
+    assert_eq!(f["Architectures"], serde_json::json!(["arm64"]));
+    assert_eq!(f["MemorySize"], 128);
+    assert!(
+        f["Timeout"].as_u64().unwrap() * 1000 > 10_000,
+        "function timeout above the SDK's operation timeout"
+    );
+    assert_eq!(
+        f["Environment"]["Variables"]["SIGNIN_WATCH_AWS_TIMEOUT_MS"],
+        "10000"
+    );
+    assert_eq!(f["LoggingConfig"]["LogFormat"], "JSON");
+    assert_eq!(
+        resource(&t, "SigninWatchFunction")["Metadata"]["BuildMethod"],
+        "rust-cargolambda"
+    );
+    let table = resource(&t, "CounterTable");
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    assert_eq!(table["Properties"]["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        table["Properties"]["TimeToLiveSpecification"]["AttributeName"],
+        "expires_at"
+    );
+    assert_eq!(
+        table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    // Every variable the function reads that has a parameter is set from it.
+    let vars = f["Environment"]["Variables"].as_object().unwrap();
+    for var in [
+        signin_watch::config::SUPPRESSION_MINUTES,
+        signin_watch::config::ESCALATION_TIERS,
+        signin_watch::config::DISABLED_RULES,
+        signin_watch::config::RULE2_ALLOW_ISSUERS,
+        signin_watch::config::RULE2_ALLOW_USER_AGENTS,
+        signin_watch::config::RULE2_ALLOW_CIDRS,
+        signin_watch::lambda::config::TABLE,
+        signin_watch::lambda::config::TOPIC_ARN,
+        signin_watch::lambda::config::RETENTION_DAYS,
+    ] {
+        assert!(vars.contains_key(var), "{var} is not set by the template");
+    }
+}
+
+/// IAM actions a source file's SDK calls need. `TransactWriteItems` is
+/// authorised per item: a `Put` needs `PutItem`, and so on.
+const CALLS: &[(&str, &str)] = &[
+    (".get_item()", "dynamodb:GetItem"),
+    (".put_item()", "dynamodb:PutItem"),
+    (".update_item()", "dynamodb:UpdateItem"),
+    (".delete_item()", "dynamodb:DeleteItem"),
+    (".query()", "dynamodb:Query"),
+    (".scan()", "dynamodb:Scan"),
+    (".batch_write_item()", "dynamodb:BatchWriteItem"),
+    (".batch_get_item()", "dynamodb:BatchGetItem"),
+    ("Put::builder()", "dynamodb:PutItem"),
+    ("Update::builder()", "dynamodb:UpdateItem"),
+    ("Delete::builder()", "dynamodb:DeleteItem"),
+    ("ConditionCheck::builder()", "dynamodb:ConditionCheckItem"),
+    (".publish()", "sns:Publish"),
+    (".publish_batch()", "sns:Publish"),
+];
+
+fn actions_the_code_calls() -> BTreeSet<&'static str> {
+    let mut found = BTreeSet::new();
+    for file in [
+        "src/adapters/dynamodb_store.rs",
+        "src/adapters/sns/publisher.rs",
+    ] {
+        let code = std::fs::read_to_string(common::repo_path(file)).expect("adapter source");
+        found.extend(
+            CALLS
+                .iter()
+                .filter(|(call, _)| code.contains(call))
+                .map(|(_, action)| *action),
+        );
+    }
+    // The transaction itself must be there for the Put rule above to mean anything.
+    assert!(
+        found.contains("dynamodb:GetItem") && found.contains("sns:Publish"),
+        "{found:?}"
+    );
+    found
+}
+
+fn as_list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+#[test]
+fn iam_grants_exactly_what_the_code_calls() {
+    let t = template("template.yaml");
+    let policies = resource(&t, "SigninWatchFunction")["Properties"]["Policies"]
+        .as_array()
+        .expect("inline policies");
+    let mut by_sid: BTreeMap<String, (Vec<String>, Value)> = BTreeMap::new();
+    for policy in policies {
+        for st in policy["Statement"].as_array().expect("statements") {
+            // A conditional statement: {"Fn::If": [cond, statement, AWS::NoValue]}.
+            let st = st.get("Fn::If").and_then(|v| v.get(1)).unwrap_or(st);
+            assert_eq!(st["Effect"], "Allow");
+            let sid = st["Sid"]
+                .as_str()
+                .expect("every statement has a Sid")
+                .to_owned();
+            let resource = st["Resource"].clone();
+            assert_ne!(resource, Value::from("*"), "{sid}: no wildcard resources");
+            by_sid.insert(sid, (as_list(&st["Action"]), resource));
+        }
+    }
+    // What the code calls, on the table and the topic.
+    let mut granted: BTreeSet<String> = BTreeSet::new();
+    for sid in ["Counters", "Findings"] {
+        granted.extend(
+            by_sid
+                .get(sid)
+                .unwrap_or_else(|| panic!("statement {sid}"))
+                .0
+                .iter()
+                .cloned(),
+        );
+    }
+    let called: BTreeSet<String> = actions_the_code_calls()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        granted, called,
+        "template grants (left) vs actions the code calls (right)"
+    );
+    assert_eq!(
+        by_sid["Counters"].1,
+        serde_json::json!({"Fn::GetAtt": ["CounterTable", "Arn"]})
+    );
+    assert_eq!(
+        by_sid["Findings"].1,
+        serde_json::json!({"Ref": "FindingsTopic"})
+    );
+    // Beyond the code: Lambda's failure destination, and a customer key when one is given.
+    let platform: BTreeMap<&str, Vec<&str>> = [
+        ("FailureDestination", vec!["sqs:SendMessage"]),
+        (
+            "FindingsTopicKey",
+            vec!["kms:GenerateDataKey", "kms:Decrypt"],
+        ),
+    ]
+    .into();
+    for (sid, (actions, _)) in &by_sid {
+        if sid == "Counters" || sid == "Findings" {
+            continue;
+        }
+        let allowed = platform
+            .get(sid.as_str())
+            .unwrap_or_else(|| panic!("unexpected statement {sid}: {actions:?}"));
+        assert_eq!(actions, allowed, "{sid}");
+    }
+}
+
+#[tokio::test]
+async fn the_eventbridge_pattern_passes_exactly_what_the_rules_could_match() {
+    let t = template("template.yaml");
+    let pattern = resource(&t, "SigninEventsRule")["Properties"]["EventPattern"].to_string();
+    let sdk = moto::sdk().await;
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let rule = moto::unique("signin-events");
+    events
+        .put_rule()
+        .name(&rule)
+        .event_pattern(&pattern)
+        .send()
+        .await
+        .expect("put rule");
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let url = sqs
+        .create_queue()
+        .queue_name(moto::unique("rule-target"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    events
+        .put_targets()
+        .rule(&rule)
+        .targets(Target::builder().id("q").arn(arn).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    // Every sample, plus case variants AWS's own documents show.
+    let mut samples: Vec<(String, Value)> = common::event_files()
+        .iter()
+        .map(|f| {
+            (
+                common::file_name(f),
+                serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap(),
+            )
+        })
+        .collect();
+    let variant = |name: &str, edit: &dyn Fn(&mut Value)| {
+        let mut v: Value = serde_json::from_slice(
+            &std::fs::read(common::repo_path(&format!("events/{name}"))).unwrap(),
+        )
+        .unwrap();
+        edit(&mut v);
+        v
+    };
+    samples.push((
+        "rule2 with the older eventType spelling".into(),
+        variant("rule2-federated-getsignintoken-no-mfa.json", &|v| {
+            v["detail"]["eventType"] = "AwsConsoleSignin".into();
+            v["detail"]["eventID"] = "variant-casing".into();
+        }),
+    ));
+    samples.push((
+        "rule1 under the other detail-type spelling".into(),
+        variant("rule1-failed-mfa-iam-user.json", &|v| {
+            v["detail-type"] = "AWS Console Sign-In via CloudTrail".into();
+            v["detail"]["eventID"] = "variant-detail-type".into();
+        }),
+    ));
+
+    let mut expected = BTreeSet::new();
+    for (name, event) in &samples {
+        let detail = event["detail"].to_string();
+        let record: CloudTrailRecord = serde_json::from_str(&detail).expect("record");
+        if !RuleSet::default().evaluate(&record).is_empty() {
+            expected.insert(event["detail"]["eventID"].as_str().unwrap().to_owned());
+        }
+        let entry = PutEventsRequestEntry::builder()
+            .source(event["source"].as_str().unwrap())
+            .detail_type(event["detail-type"].as_str().unwrap())
+            .detail(event["detail"].to_string())
+            .event_bus_name("default")
+            .build();
+        let out = events
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .expect("put events");
+        assert_eq!(out.failed_entry_count, 0, "{name}");
+    }
+    let mut arrived = BTreeSet::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if got.is_empty() {
+            break;
+        }
+        for m in got {
+            let body: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            arrived.insert(body["detail"]["eventID"].as_str().unwrap().to_owned());
+            sqs.delete_message()
+                .queue_url(&url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(
+        expected.len(),
+        6,
+        "four samples and two variants match a rule: {expected:?}"
+    );
+    assert_eq!(
+        arrived, expected,
+        "events the pattern let through (left) vs those a rule matches (right)"
+    );
+}
