@@ -20,6 +20,8 @@ fi
 .venv-sam/bin/sam build --beta-features --template-file "$template" --build-dir target/sam-build >/dev/null
 boot=target/sam-build/SigninWatchFunction/bootstrap
 test -x "$boot" || { echo "check_sam_build: no bootstrap at $boot" >&2; exit 1; }
-want=$([ "$arch" = arm64 ] && echo aarch64 || echo x86-64)
-file "$boot" | grep -q "$want" || { echo "check_sam_build: $boot is not $want: $(file "$boot")" >&2; exit 1; }
+# ELF e_machine (bytes 18-19): 0xb7 aarch64, 0x3e x86-64.
+machine=$(python3 -c 'import sys; b=open(sys.argv[1],"rb").read(20); print("elf" if b[:4]==b"\x7fELF" else "not-elf", hex(int.from_bytes(b[18:20],"little")))' "$boot")
+want=$([ "$arch" = arm64 ] && echo "elf 0xb7" || echo "elf 0x3e")
+[ "$machine" = "$want" ] || { echo "check_sam_build: $boot is '$machine', expected '$want' ($arch)" >&2; exit 1; }
 echo "check_sam_build: sam build produced $boot ($arch, $(du -h "$boot" | cut -f1))"
