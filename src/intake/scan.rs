@@ -181,12 +181,23 @@ fn classify_avx2(block: &[u8; 64]) -> Masks {
             let h = _mm256_movemask_epi8(_mm256_cmpeq_epi8(b, c)) as u32 as u64;
             l | (h << 32)
         };
+        // Backslashes and newlines are rare: one test for both, masks only when present.
+        let eq = |a: __m256i, c: u8| _mm256_cmpeq_epi8(a, _mm256_set1_epi8(c as i8));
+        let rare = _mm256_or_si256(
+            _mm256_or_si256(eq(lo, b'\\'), eq(lo, b'\n')),
+            _mm256_or_si256(eq(hi, b'\\'), eq(hi, b'\n')),
+        );
+        let (backslash, newline) = if _mm256_testz_si256(rare, rare) == 1 {
+            (0, 0)
+        } else {
+            (m(lo, hi, b'\\'), m(lo, hi, b'\n'))
+        };
         Masks {
             quote: m(lo, hi, b'"'),
-            backslash: m(lo, hi, b'\\'),
+            backslash,
             open: m(flo, fhi, b'{'),
             close: m(flo, fhi, b'}'),
-            newline: m(lo, hi, b'\n'),
+            newline,
         }
     }
 }
@@ -416,6 +427,7 @@ impl State {
         self.gap_from = until;
     }
 
+    #[inline(always)]
     fn open(&mut self, buf: &[u8], pos: usize, line: Line, events: &mut Vec<Event>) {
         // Inside an object a nested value follows a `:`; anything else means
         // the value around it was cut short and this bracket starts a new one.
@@ -472,6 +484,7 @@ impl State {
         }
     }
 
+    #[inline(always)]
     fn close(&mut self, buf: &[u8], pos: usize, line: Line, events: &mut Vec<Event>) {
         if self.depth == 0 {
             events.push(Event::Garbage {
