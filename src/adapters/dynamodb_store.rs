@@ -120,17 +120,7 @@ impl DynamoStore {
 
     /// The group's counters and their version, read consistently.
     pub async fn counters(&self, group_pk: &str) -> Result<Option<(Counters, i64)>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(group_pk))
-            .key("sk", s("COUNTER"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable("GetItem counter"))?;
-        let Some(item) = out.item else {
+        let Some(item) = self.get(group_pk, "COUNTER", "GetItem counter").await? else {
             return Ok(None);
         };
         let last_notified = get_n(&item, "last_notified_ms", group_pk)?.map(Timestamp::from_millis);
@@ -161,17 +151,23 @@ impl DynamoStore {
         }
     }
 
-    async fn event_item(&self, pk: &str) -> Result<Option<Item>, StoreError> {
+    /// One item, read consistently (a write just before is always seen).
+    async fn get(
+        &self,
+        pk: &str,
+        sk: &str,
+        operation: &'static str,
+    ) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .key("pk", s(pk))
-            .key("sk", s("EVENT"))
+            .key("sk", s(sk))
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable("GetItem event"))?;
+            .map_err(unavailable(operation))?;
         Ok(out.item)
     }
 
@@ -314,7 +310,7 @@ impl CounterStore for DynamoStore {
                         let event_pk = Self::event_pk(sighting);
                         let item = match item {
                             Some(item) => Some(item),
-                            None => self.event_item(&event_pk).await?,
+                            None => self.get(&event_pk, "EVENT", "GetItem event").await?,
                         };
                         let pending = match item {
                             Some(item) => Self::pending_of(&item, &event_pk)?,
