@@ -72,7 +72,7 @@ deploy: venv venv-sam ## sam build, then sam deploy (--guided the first time, wh
 deploy-cargo-lambda: build ## cargo lambda deploy into the stack's function, same settings: STACK=signin-watch (needs the AWS CLI)
 	out() { aws cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs[?OutputKey=='$$1'].OutputValue" --output text; }; \
 	fn=$$(out FunctionArn) && table=$$(out CounterTableName) && topic=$$(out FindingsTopicArn) && \
-	$(CARGO) lambda deploy --binary-name signin-watch-lambda --runtime provided.al2023 --memory 128 --timeout 30 \
+	$(CARGO) lambda deploy --binary-name signin-watch-lambda --runtime provided.al2023 --memory 128 --timeout 60 \
 	  --merge-env --env-var SIGNIN_WATCH_TABLE=$$table --env-var SIGNIN_WATCH_TOPIC_ARN=$$topic "$$fn"
 
 deploy-forwarder: venv-sam ## The forwarder in REGION=... sending to HOME_REGION=... (default us-east-1)

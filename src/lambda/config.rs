@@ -68,8 +68,10 @@ impl LambdaConfig {
                 None => Ok(Duration::from_millis(default)),
             }
         };
-        let operation_timeout = millis(AWS_TIMEOUT_MS, 10_000)?;
-        let attempt_timeout = millis(AWS_ATTEMPT_TIMEOUT_MS, 3_000)?;
+        // A detection chains up to four calls (read, transaction, publish,
+        // confirm): 4 x 5 s stays inside the 60 s function timeout.
+        let operation_timeout = millis(AWS_TIMEOUT_MS, 5_000)?;
+        let attempt_timeout = millis(AWS_ATTEMPT_TIMEOUT_MS, 2_000)?;
         if attempt_timeout > operation_timeout {
             return Err(ConfigError::new(
                 AWS_ATTEMPT_TIMEOUT_MS,
@@ -115,7 +117,8 @@ mod tests {
     fn defaults() {
         let c = cfg(&BASE).unwrap();
         assert_eq!(c.retention_days, 90);
-        assert_eq!(c.operation_timeout, Duration::from_secs(10));
+        assert_eq!(c.operation_timeout, Duration::from_secs(5));
+        assert_eq!(c.attempt_timeout, Duration::from_secs(2));
         assert_eq!(c.metrics_namespace, "SigninWatch");
     }
 
