@@ -47,7 +47,8 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 test: venv venv-sam lint validate test-sam-build test-rust ## Install what the tests need and run them all
 
 test-rust: ## Unit, integration (moto), corpus and CLI tests, debug profile
-	$(CARGO) test --all-features --all-targets
+	$(CARGO) test --all-features --benches    # each benchmark once, small, as a smoke test
+	$(CARGO) test --all-features --lib --bins --tests
 
 lint: ## Formatting and clippy, warnings as errors
 	$(CARGO) fmt --check
