@@ -16,8 +16,6 @@ pub struct Principal {
     pub arn: Option<String>,
     /// The role or user that issued a temporary session (ARN, else name).
     pub session_issuer: Option<String>,
-    /// The session issuer's name, for allowlists that name it.
-    pub session_issuer_name: Option<String>,
 }
 
 /// Names the user the way the detection rules' authors do:
@@ -74,7 +72,6 @@ pub fn principal(record: &CloudTrailRecord<'_>) -> Principal {
         identity_type: kind.map(str::to_owned),
         arn: arn.map(str::to_owned),
         session_issuer: issuer_arn.or(issuer_name).map(str::to_owned),
-        session_issuer_name: issuer_name.map(str::to_owned),
     }
 }
 
@@ -141,7 +138,6 @@ mod tests {
             p.session_issuer.as_deref(),
             Some("arn:aws:iam::1:user/broker")
         );
-        assert_eq!(p.session_issuer_name.as_deref(), Some("broker"));
         let p = who(r#"{"type":"FederatedUser","principalId":"111122223333:stratus_red_team"}"#);
         assert_eq!(p.user, "stratus_red_team");
     }

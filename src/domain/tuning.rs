@@ -5,7 +5,6 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use super::identity::principal;
 use super::record::CloudTrailRecord;
 
 /// Which allowlist entry let a matching record pass.
@@ -46,14 +45,12 @@ impl Allowlist {
         if self.is_empty() {
             return None;
         }
-        if !self.issuers.is_empty() {
-            let who = principal(record);
+        if let Some(issuer) = record.session_issuer().filter(|_| !self.issuers.is_empty()) {
+            let arn = issuer.arn.as_deref().filter(|a| !a.is_empty());
+            let name = issuer.user_name.as_deref().filter(|n| !n.is_empty());
             for entry in &self.issuers {
-                let by_arn = who.session_issuer.as_deref() == Some(entry.as_str());
-                let by_name = who
-                    .session_issuer_name
-                    .as_deref()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(entry));
+                let by_arn = arn == Some(entry.as_str());
+                let by_name = name.is_some_and(|n| n.eq_ignore_ascii_case(entry));
                 if by_arn || by_name {
                     return Some(AllowlistHit::Issuer(entry.clone()));
                 }

@@ -178,7 +178,6 @@ mod tests {
                 identity_type: Some("IAMUser".into()),
                 arn: None,
                 session_issuer: None,
-                session_issuer_name: None,
             },
             src: "203.0.113.7".into(),
             user_agent: Some(agent.into()),
