@@ -22,7 +22,7 @@ use crate::domain::observed::Observed;
 use crate::domain::time::Timestamp;
 use crate::intake::{DecodeError, Decoded, decode, decode_document};
 
-use super::metrics::InvocationMetrics;
+use super::metrics::{InvocationMetrics, RuleCounts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
@@ -54,6 +54,28 @@ pub struct Summary {
     /// Present for SQS batches only.
     #[serde(rename = "batchItemFailures", skip_serializing_if = "Option::is_none")]
     pub batch_item_failures: Option<Vec<BatchItemFailure>>,
+}
+
+impl Summary {
+    /// The summary of an invocation: its detections, with the counts taken
+    /// from the metrics it emits, so the two always agree.
+    fn new(
+        metrics: &InvocationMetrics,
+        detections: Vec<Finding>,
+        batch_item_failures: Option<Vec<BatchItemFailure>>,
+    ) -> Self {
+        let total = |f: fn(&RuleCounts) -> u64| metrics.rules.values().map(f).sum();
+        Summary {
+            records: metrics.records,
+            signin_records: metrics.signin_records,
+            detections,
+            published: total(|c| c.published),
+            suppressed: total(|c| c.suppressed),
+            duplicates: total(|c| c.duplicates),
+            allowlisted: total(|c| c.allowlisted),
+            batch_item_failures,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -102,8 +124,9 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
         &self,
         payload: &[u8],
     ) -> (Result<Summary, HandlerError>, InvocationMetrics) {
-        let mut summary = Summary::default();
+        let mut detections = Vec::new();
         let mut metrics = InvocationMetrics::default();
+        let mut batch_item_failures = None;
         let result = match sqs_messages(payload) {
             Some(messages) => {
                 let mut failures = Vec::new();
@@ -111,7 +134,7 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
                     let id = m.message_id.as_deref().unwrap_or_default().to_owned();
                     let body = m.body.as_deref().unwrap_or_default();
                     if let Err(e) = self
-                        .event(body.as_bytes(), &mut summary, &mut metrics)
+                        .event(body.as_bytes(), &mut detections, &mut metrics)
                         .await
                     {
                         tracing::error!(message_id = %id, error = %e, "SQS message failed; it stays on the queue");
@@ -120,18 +143,19 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
                         });
                     }
                 }
-                summary.batch_item_failures = Some(failures);
+                batch_item_failures = Some(failures);
                 Ok(())
             }
-            None => self.event(payload, &mut summary, &mut metrics).await,
+            None => self.event(payload, &mut detections, &mut metrics).await,
         };
-        (result.map(|()| summary), metrics)
+        let result = result.map(|()| Summary::new(&metrics, detections, batch_item_failures));
+        (result, metrics)
     }
 
     async fn event(
         &self,
         bytes: &[u8],
-        summary: &mut Summary,
+        detections: &mut Vec<Finding>,
         metrics: &mut InvocationMetrics,
     ) -> Result<(), HandlerError> {
         let decoded = match decode(bytes) {
@@ -144,13 +168,13 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
         match decoded {
             Decoded::Records(records) => {
                 for o in &records {
-                    self.record(o, summary, metrics).await?;
+                    self.record(o, detections, metrics).await?;
                 }
             }
             Decoded::Documents(docs) => {
                 for text in &docs {
                     let o = decode_document(text).inspect_err(|_| metrics.malformed += 1)?;
-                    self.record(&o, summary, metrics).await?;
+                    self.record(&o, detections, metrics).await?;
                 }
             }
         }
@@ -160,13 +184,11 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
     async fn record(
         &self,
         o: &Observed<'_>,
-        summary: &mut Summary,
+        detections: &mut Vec<Finding>,
         metrics: &mut InvocationMetrics,
     ) -> Result<(), HandlerError> {
-        summary.records += 1;
         metrics.records += 1;
         if o.record.is_from_signin() {
-            summary.signin_records += 1;
             metrics.signin_records += 1;
         }
         let outcome: Outcome = self
@@ -174,11 +196,9 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
             .process(&self.notifier, o, Timestamp::now())
             .await?;
         for rule in &outcome.duplicates {
-            summary.duplicates += 1;
             metrics.rule(rule.key).duplicates += 1;
         }
         for (rule, hit) in &outcome.allowlisted {
-            summary.allowlisted += 1;
             metrics.rule(rule.key).allowlisted += 1;
             tracing::info!(rule = rule.key, allowlisted_by = %hit, "match let pass by an allowlist");
         }
@@ -187,10 +207,8 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
             counts.detections += 1;
             if d.notify() {
                 counts.published += 1;
-                summary.published += 1;
             } else {
                 counts.suppressed += 1;
-                summary.suppressed += 1;
             }
             tracing::info!(
                 rule = d.rule.key,
@@ -202,7 +220,7 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
                 redelivered = d.redelivered,
                 "detection"
             );
-            summary.detections.push(d.finding);
+            detections.push(d.finding);
         }
         Ok(())
     }
