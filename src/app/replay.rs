@@ -157,7 +157,7 @@ fn scan_file(
         Splitter::new(reader).run(|scanned| {
             match scanned {
                 Scanned::Item(span, bytes) => {
-                    if !prefilter.is_candidate(bytes) {
+                    if !(span.may_be_candidate && prefilter.is_candidate(bytes)) {
                         records += 1;
                         return;
                     }

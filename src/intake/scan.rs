@@ -10,11 +10,15 @@
 //!
 //! The scan works 64 bytes at a time on bit masks (the simdjson "stage 1"
 //! idea): find quotes and backslashes, work out which bytes are inside
-//! strings, and keep only the brackets outside them. On x86-64 the masks come
-//! from SSE2 (part of the baseline, so no runtime detection); elsewhere from a
-//! portable loop.
+//! strings, and keep only the brackets outside them. The same pass marks
+//! items holding a prefilter fingerprint ([`ItemSpan::may_be_candidate`]), so
+//! the needles are searched for only in those. On x86-64 the masks come from
+//! AVX2 when the CPU has it (with PCLMULQDQ for the string mask), else from
+//! SSE2; elsewhere from a portable loop.
 
 use std::io::{self, Read};
+
+use super::prefilter::{FINGERPRINT_GAP, FINGERPRINTS};
 
 /// Largest single item kept in memory; a larger one is reported and skipped.
 pub const MAX_ITEM_BYTES: usize = 16 << 20;
@@ -29,6 +33,9 @@ pub struct ItemSpan {
     pub line: u64,
     /// 0-based index of the item in the stream.
     pub index: u64,
+    /// False when the item certainly holds neither prefilter needle (it
+    /// lacks both fingerprints); true means: ask the [`Prefilter`](super::Prefilter).
+    pub may_be_candidate: bool,
 }
 
 /// Text in the stream that is not part of any item, or an item that cannot be kept.
@@ -64,6 +71,7 @@ enum Event {
         start: usize,
         end: usize,
         line: u64,
+        may_be_candidate: bool,
     },
     Garbage {
         at: usize,
@@ -109,9 +117,16 @@ struct State {
     gap_from: usize,
     /// Newlines seen before the current block.
     lines: u64,
+    /// Fingerprint first bytes in the previous block's last `FINGERPRINT_GAP` bytes.
+    fingerprint_carry: u64,
+    /// One past the last fingerprint seen (buffer index); 0 for none.
+    fingerprint_end: usize,
 }
 
 struct Masks {
+    /// Bytes that could start a prefilter fingerprint, and bytes that could end one.
+    first: u64,
+    last: u64,
     quote: u64,
     backslash: u64,
     open: u64,
@@ -155,7 +170,11 @@ fn classify(block: &[u8; 64]) -> Masks {
             }
             m
         };
+        let [(f0, l0), (f1, l1)] = FINGERPRINTS;
+        let byte = |c: u8| mask(_mm_set1_epi8(c as i8));
         Masks {
+            first: byte(f0) | byte(f1),
+            last: byte(l0) | byte(l1),
             quote: mask(quote),
             backslash: mask(backslash),
             open: folded(open),
@@ -192,7 +211,15 @@ fn classify_avx2(block: &[u8; 64]) -> Masks {
         } else {
             (m(lo, hi, b'\\'), m(lo, hi, b'\n'))
         };
+        let pair = |a: __m256i, b: __m256i, c: u8, d: u8| -> u64 {
+            let l = _mm256_movemask_epi8(_mm256_or_si256(eq(a, c), eq(a, d))) as u32 as u64;
+            let h = _mm256_movemask_epi8(_mm256_or_si256(eq(b, c), eq(b, d))) as u32 as u64;
+            l | (h << 32)
+        };
+        let [(f0, l0), (f1, l1)] = FINGERPRINTS;
         Masks {
+            first: pair(lo, hi, f0, f1),
+            last: pair(lo, hi, l0, l1),
             quote: m(lo, hi, b'"'),
             backslash,
             open: m(flo, fhi, b'{'),
@@ -203,17 +230,45 @@ fn classify_avx2(block: &[u8; 64]) -> Masks {
 }
 
 /// Scans the whole blocks of `buf[from..to]` (`to - from` a multiple of 64).
+///
+/// Most blocks of CloudTrail text hold no backslash and no raw newline; they
+/// take a short path (carry-less multiply for the string mask, brackets only
+/// when there are some) and leave the general [`State::block`] to the rest.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,popcnt,bmi1")]
+#[target_feature(enable = "avx2,popcnt,bmi1,pclmulqdq")]
 fn scan_avx2(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut Vec<Event>) {
-    let mut at = from;
-    while at < to {
-        let Some(block) = buf[at..].first_chunk::<64>() else {
+    use std::arch::x86_64::*;
+    let ones = _mm_set1_epi8(-1);
+    let mut in_string = state.in_string;
+    let Some(range) = buf.get(from..to) else {
+        return;
+    };
+    for (i, block) in range.chunks_exact(64).enumerate() {
+        let at = from + 64 * i;
+        let Some(block) = block.first_chunk::<64>() else {
             break;
         };
-        state.block(buf, at, classify_avx2(block), events);
-        at += 64;
+        let m = classify_avx2(block);
+        state.note_fingerprints(at, &m);
+        if (m.backslash | m.newline) != 0 || state.escape_carry {
+            state.in_string = in_string;
+            state.block_general(buf, at, m, events);
+            in_string = state.in_string;
+        } else {
+            let prefix = _mm_cvtsi128_si64(_mm_clmulepi64_si128(
+                _mm_set_epi64x(0, m.quote as i64),
+                ones,
+                0,
+            )) as u64;
+            let inside = prefix ^ in_string;
+            in_string = ((inside as i64) >> 63) as u64;
+            let structural = (m.open | m.close) & !inside;
+            if structural != 0 {
+                state.brackets(buf, at, structural, m.open, 0, events);
+            }
+        }
     }
+    state.in_string = in_string;
 }
 
 fn scan_portable(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut Vec<Event>) {
@@ -222,7 +277,9 @@ fn scan_portable(state: &mut State, buf: &[u8], from: usize, to: usize, events: 
         let Some(block) = buf[at..].first_chunk::<64>() else {
             break;
         };
-        state.block(buf, at, classify(block), events);
+        let m = classify(block);
+        state.note_fingerprints(at, &m);
+        state.block(buf, at, m, events);
         at += 64;
     }
 }
@@ -237,7 +294,7 @@ fn scan_blocks(
 ) {
     #[cfg(target_arch = "x86_64")]
     if avx2 {
-        // SAFETY: `avx2` is true only when the CPU reported AVX2, POPCNT and BMI1.
+        // SAFETY: `avx2` is true only when the CPU reported AVX2, PCLMULQDQ, POPCNT and BMI1.
         unsafe { scan_avx2(state, buf, from, to, events) };
         return;
     }
@@ -249,6 +306,7 @@ fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
             && std::arch::is_x86_feature_detected!("popcnt")
             && std::arch::is_x86_feature_detected!("bmi1")
     }
@@ -262,14 +320,23 @@ fn has_avx2() -> bool {
 #[inline(always)]
 fn classify(block: &[u8; 64]) -> Masks {
     let mut m = Masks {
+        first: 0,
+        last: 0,
         quote: 0,
         backslash: 0,
         open: 0,
         close: 0,
         newline: 0,
     };
+    let [(f0, l0), (f1, l1)] = FINGERPRINTS;
     for (i, &b) in block.iter().enumerate() {
         let bit = 1u64 << i;
+        if b == f0 || b == f1 {
+            m.first |= bit;
+        }
+        if b == l0 || b == l1 {
+            m.last |= bit;
+        }
         match b {
             b'"' => m.quote |= bit,
             b'\\' => m.backslash |= bit,
@@ -332,6 +399,23 @@ impl State {
             top_start: 0,
             gap_from: 0,
             lines: 0,
+            fingerprint_carry: 0,
+            fingerprint_end: 0,
+        }
+    }
+
+    /// Remembers where the last fingerprint in the block at `at` is. Called
+    /// before the block's brackets: an item closing in the block may be
+    /// marked for a later fingerprint, never missed.
+    #[inline(always)]
+    fn note_fingerprints(&mut self, at: usize, m: &Masks) {
+        let inside = m.first & (m.last >> FINGERPRINT_GAP);
+        let across = self.fingerprint_carry & m.last;
+        self.fingerprint_carry = m.first >> (64 - FINGERPRINT_GAP);
+        if inside != 0 {
+            self.fingerprint_end = at + 64 - inside.leading_zeros() as usize;
+        } else if across != 0 {
+            self.fingerprint_end = at;
         }
     }
 
@@ -358,21 +442,9 @@ impl State {
             } else {
                 (1u64 << cut.trailing_zeros()) - 1
             };
-            let mut structural = (m.open | m.close) & !in_string & segment & until;
-            while structural != 0 {
-                let bit = structural.trailing_zeros();
-                structural &= structural - 1;
-                let pos = at + bit as usize;
-                let line = Line {
-                    before_block: self.lines,
-                    newlines: m.newline,
-                    bit,
-                };
-                if m.open & (1u64 << bit) != 0 {
-                    self.open(buf, pos, line, events);
-                } else {
-                    self.close(buf, pos, line, events);
-                }
+            let structural = (m.open | m.close) & !in_string & segment & until;
+            if structural != 0 {
+                self.brackets(buf, at, structural, m.open, m.newline, events);
             }
             if cut == 0 {
                 self.in_string = ((in_string as i64) >> 63) as u64;
@@ -388,6 +460,39 @@ impl State {
             }
         }
         self.lines += u64::from(m.newline.count_ones());
+    }
+
+    #[inline(never)]
+    fn block_general(&mut self, buf: &[u8], at: usize, m: Masks, events: &mut Vec<Event>) {
+        self.block(buf, at, m, events)
+    }
+
+    /// Handles the brackets `structural` marks in the block at `at`.
+    #[inline(always)]
+    fn brackets(
+        &mut self,
+        buf: &[u8],
+        at: usize,
+        mut structural: u64,
+        open: u64,
+        newlines: u64,
+        events: &mut Vec<Event>,
+    ) {
+        while structural != 0 {
+            let bit = structural.trailing_zeros();
+            structural &= structural - 1;
+            let pos = at + bit as usize;
+            let line = Line {
+                before_block: self.lines,
+                newlines,
+                bit,
+            };
+            if open & (1u64 << bit) != 0 {
+                self.open(buf, pos, line, events);
+            } else {
+                self.close(buf, pos, line, events);
+            }
+        }
     }
 
     /// The value being read was cut short; what follows `resume` starts afresh.
@@ -505,6 +610,7 @@ impl State {
                         start,
                         end: pos + 1,
                         line: start_line,
+                        may_be_candidate: self.fingerprint_end > start,
                     });
                 }
                 self.oversized = false;
@@ -538,6 +644,7 @@ impl State {
 
     fn shift(&mut self, by: usize) {
         self.gap_from = self.gap_from.saturating_sub(by);
+        self.fingerprint_end = self.fingerprint_end.saturating_sub(by);
         self.top_start = self.top_start.saturating_sub(by);
         if let Some((start, line)) = self.item {
             self.item = Some((start - by, line));
@@ -611,8 +718,9 @@ impl<R: Read> Splitter<R> {
                 let mut tail = [b' '; 64];
                 let rest = &data[scanned..];
                 tail[..rest.len()].copy_from_slice(rest);
-                self.state
-                    .block(data, scanned, classify(&tail), &mut self.events);
+                let m = classify(&tail);
+                self.state.note_fingerprints(scanned, &m);
+                self.state.block(data, scanned, m, &mut self.events);
                 let end = self.filled;
                 let line = self.state.lines + 1;
                 self.finish(end, line);
@@ -662,12 +770,18 @@ impl<R: Read> Splitter<R> {
     fn emit(&mut self, f: &mut impl FnMut(Scanned<'_>)) {
         for ev in self.events.drain(..) {
             match ev {
-                Event::Item { start, end, line } => {
+                Event::Item {
+                    start,
+                    end,
+                    line,
+                    may_be_candidate,
+                } => {
                     let span = ItemSpan {
                         start: self.base + start as u64,
                         end: self.base + end as u64,
                         line,
                         index: self.index,
+                        may_be_candidate,
                     };
                     self.index += 1;
                     f(Scanned::Item(span, &self.buf[start..end]));
@@ -732,15 +846,29 @@ impl<R: Read> Splitter<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intake::Prefilter;
 
     fn split(input: &[u8]) -> (Vec<String>, Vec<Malformed>, Vec<u64>) {
+        split_with(input, has_avx2())
+    }
+
+    /// Splits with the AVX2 path (where the CPU has it) or without.
+    fn split_with(input: &[u8], avx2: bool) -> (Vec<String>, Vec<Malformed>, Vec<u64>) {
         let mut items = Vec::new();
         let mut bad = Vec::new();
         let mut lines = Vec::new();
-        Splitter::new(input)
+        let mut splitter = Splitter::new(input);
+        splitter.avx2 &= avx2;
+        splitter
             .run(|s| match s {
                 Scanned::Item(span, bytes) => {
                     assert_eq!((span.end - span.start) as usize, bytes.len());
+                    // The fingerprint may mark too much, never too little.
+                    assert!(
+                        span.may_be_candidate || !Prefilter::default().is_candidate(bytes),
+                        "a candidate left unmarked: {}",
+                        String::from_utf8_lossy(bytes)
+                    );
                     items.push(String::from_utf8(bytes.to_vec()).unwrap());
                     lines.push(span.line);
                 }
@@ -878,36 +1006,90 @@ mod tests {
         out
     }
 
+    /// Which items the splitter marks as possible candidates.
+    fn marked(input: &[u8], avx2: bool) -> Vec<bool> {
+        let mut out = Vec::new();
+        let mut splitter = Splitter::new(input);
+        splitter.avx2 &= avx2;
+        splitter
+            .run(|s| {
+                if let Scanned::Item(span, _) = s {
+                    out.push(span.may_be_candidate)
+                }
+            })
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn only_items_with_a_fingerprint_are_marked() {
+        // Needles at every offset, so across 64-byte blocks too. Each needle
+        // sits over 64 bytes after the item before it ends: a block where one
+        // item ends and a fingerprint follows marks that item too (harmless,
+        // and CloudTrail records are far longer than a block).
+        let (mut input, mut want) = (String::new(), Vec::new());
+        for pad in 64..134 {
+            let x = "x".repeat(pad);
+            for (text, marked) in [
+                ("MFAUsed", true),
+                ("signin.amazonaws.com", true),
+                ("kms.amazonaws.com", false),
+            ] {
+                input.push_str(&format!("{{\"a\":\"{x}{text}\"}}\n"));
+                want.push(marked);
+            }
+        }
+        // A false alarm, which the prefilter proper clears.
+        input.push_str(&format!("{{\"d\":\"{}MxA\"}}\n", "x".repeat(64)));
+        want.push(true);
+        for avx2 in [false, true] {
+            assert_eq!(marked(input.as_bytes(), avx2), want, "avx2: {avx2}");
+        }
+    }
+
+    fn string_part() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![
+            proptest::strategy::Just("\\\\".to_string()),
+            proptest::strategy::Just("\\\"".to_string()),
+            proptest::strategy::Just("\\n".to_string()),
+            proptest::strategy::Just("MFAUsed".to_string()),
+            proptest::strategy::Just("signin.amazonaws.com".to_string()),
+            "[a-zA-Mg {}\\[\\],:]{0,70}",
+        ]
+    }
+
     proptest::proptest! {
         #[test]
         fn agrees_with_a_byte_at_a_time_reference(
             values in proptest::collection::vec(
-                proptest::collection::vec(
-                    proptest::prop_oneof![
-                        proptest::strategy::Just("\\\\".to_string()),
-                        proptest::strategy::Just("\\\"".to_string()),
-                        proptest::strategy::Just("\\n".to_string()),
-                        "[a-z {}\\[\\],:]{0,70}",
-                    ],
-                    0..12,
-                ),
+                proptest::collection::vec(string_part(), 0..12),
                 1..40,
-            )
+            ),
+            records_file in proptest::bool::ANY,
         ) {
             // Each value is an object whose string field holds escapes (runs of
-            // escaped backslashes, escaped quotes) and brackets, across blocks.
-            let mut input = String::new();
-            for parts in &values {
-                let body: String = parts.concat();
-                input.push_str(&format!("{{\"k\":\"{body}\",\"n\":[{{}}]}}\n"));
-            }
-            let want: Vec<String> = reference(input.as_bytes())
-                .into_iter()
-                .map(|(s, e)| input[s..e].to_string())
+            // escaped backslashes, escaped quotes), brackets and needles,
+            // across blocks; as JSON Lines or as one CloudTrail S3 log file.
+            let objects: Vec<String> = values
+                .iter()
+                .map(|parts| format!("{{\"k\":\"{}\",\"n\":[{{}},[]]}}", parts.concat()))
                 .collect();
-            let (got, bad, _) = split(input.as_bytes());
-            proptest::prop_assert!(bad.is_empty(), "{:?}", bad);
-            proptest::prop_assert_eq!(got, want);
+            let input = if records_file {
+                format!("{{\"Records\":[{}]}}", objects.join(","))
+            } else {
+                objects.iter().map(|o| format!("{o}\n")).collect()
+            };
+            let inner = if records_file { &input[12..input.len() - 2] } else { &input[..] };
+            let want: Vec<String> = reference(inner.as_bytes())
+                .into_iter()
+                .map(|(s, e)| inner[s..e].to_string())
+                .collect();
+            proptest::prop_assert_eq!(&want, &objects);
+            for avx2 in [false, true] {
+                let (got, bad, _) = split_with(input.as_bytes(), avx2);
+                proptest::prop_assert!(bad.is_empty(), "{:?}", bad);
+                proptest::prop_assert_eq!(&got, &want);
+            }
         }
     }
 }
