@@ -462,6 +462,8 @@ impl State {
         self.lines += u64::from(m.newline.count_ones());
     }
 
+    /// [`State::block`], kept out of line so the AVX2 loop stays small.
+    #[cfg(target_arch = "x86_64")]
     #[inline(never)]
     fn block_general(&mut self, buf: &[u8], at: usize, m: Masks, events: &mut Vec<Event>) {
         self.block(buf, at, m, events)
