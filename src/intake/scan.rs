@@ -240,14 +240,7 @@ fn scan_avx2(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut
     use std::arch::x86_64::*;
     let ones = _mm_set1_epi8(-1);
     let mut in_string = state.in_string;
-    let Some(range) = buf.get(from..to) else {
-        return;
-    };
-    for (i, block) in range.chunks_exact(64).enumerate() {
-        let at = from + 64 * i;
-        let Some(block) = block.first_chunk::<64>() else {
-            break;
-        };
+    for (at, block) in blocks(buf, from, to) {
         let m = classify_avx2(block);
         state.note_fingerprints(at, &m);
         if (m.backslash | m.newline) != 0 || state.escape_carry {
@@ -272,16 +265,21 @@ fn scan_avx2(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut
 }
 
 fn scan_portable(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut Vec<Event>) {
-    let mut at = from;
-    while at < to {
-        let Some(block) = buf[at..].first_chunk::<64>() else {
-            break;
-        };
+    for (at, block) in blocks(buf, from, to) {
         let m = classify(block);
         state.note_fingerprints(at, &m);
         state.block(buf, at, m, events);
-        at += 64;
     }
+}
+
+/// The whole 64-byte blocks of `buf[from..to]`, each with its buffer index.
+#[inline(always)]
+fn blocks(buf: &[u8], from: usize, to: usize) -> impl Iterator<Item = (usize, &[u8; 64])> {
+    let (whole, _) = buf.get(from..to).unwrap_or_default().as_chunks::<64>();
+    whole
+        .iter()
+        .enumerate()
+        .map(move |(i, b)| (from + 64 * i, b))
 }
 
 fn scan_blocks(
