@@ -22,7 +22,7 @@ use crate::domain::counter::StoreError;
 use crate::domain::rules::RuleSet;
 use crate::domain::time::Timestamp;
 use crate::intake::source::{self, SourceError};
-use crate::intake::{Prefilter, Scanned, Splitter, decode_item};
+use crate::intake::{ItemKind, Prefilter, Scanned, Splitter, decode_item};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
@@ -103,6 +103,7 @@ pub enum ReplayError {
 /// An item a worker found that the detector must see.
 struct Candidate {
     bytes: Vec<u8>,
+    kind: ItemKind,
 }
 
 /// A problem with one record, to report with its file and place.
@@ -163,7 +164,7 @@ fn scan_file(
                     }
                     let mut wanted = false;
                     let mut signin = 0;
-                    let decoded = decode_item(bytes, &mut |observed| {
+                    let decoded = decode_item(bytes, span.kind, &mut |observed| {
                         signin += u64::from(observed.record.is_from_signin());
                         wanted |= !rules.evaluate(&observed.record).is_empty();
                     });
@@ -174,6 +175,7 @@ fn scan_file(
                             if wanted {
                                 pieces.push(Piece::Candidate(Candidate {
                                     bytes: bytes.to_vec(),
+                                    kind: span.kind,
                                 }));
                             }
                         }
@@ -294,7 +296,7 @@ pub fn replay(
                                 detect(
                                     &runtime,
                                     &detector,
-                                    &c.bytes,
+                                    &c,
                                     fallback_time,
                                     options.format,
                                     out,
@@ -363,7 +365,7 @@ pub fn replay(
 fn detect(
     runtime: &tokio::runtime::Runtime,
     detector: &Detector<MemoryStore>,
-    bytes: &[u8],
+    candidate: &Candidate,
     fallback_time: Timestamp,
     format: Format,
     out: &mut dyn Write,
@@ -371,7 +373,7 @@ fn detect(
 ) -> Result<(), ReplayError> {
     let mut observed_all = Vec::new();
     // Already decoded once by the worker, so this cannot fail; a failure is skipped.
-    let _ = decode_item(bytes, &mut |o| {
+    let _ = decode_item(&candidate.bytes, candidate.kind, &mut |o| {
         observed_all.push(runtime.block_on(detector.observe(&o, fallback_time)))
     });
     for outcome in observed_all {

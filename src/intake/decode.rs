@@ -95,6 +95,22 @@ pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
     Ok(Decoded::Records(vec![Observed::bare(record)]))
 }
 
+/// Reads an element of a CloudTrail log file's `Records` array.
+pub fn decode_record(bytes: &[u8]) -> Result<Observed<'_>, DecodeError> {
+    serde_json::from_slice(bytes)
+        .map(Observed::bare)
+        .map_err(|source| {
+            if source.is_data() {
+                DecodeError::NotARecord {
+                    what: "an element of Records",
+                    source,
+                }
+            } else {
+                DecodeError::Json(source)
+            }
+        })
+}
+
 /// Parses one `lookup-events` document.
 pub fn decode_document(text: &str) -> Result<Observed<'_>, DecodeError> {
     serde_json::from_str(text)
@@ -105,8 +121,26 @@ pub fn decode_document(text: &str) -> Result<Observed<'_>, DecodeError> {
         })
 }
 
+/// What the splitter knows of an item from where it found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    /// Any shape [`decode`] reads.
+    Any,
+    /// An element of a CloudTrail log file's `Records` array: a record,
+    /// whatever keys it holds; parsed once, without asking which shape it has.
+    Record,
+}
+
 /// Calls `f` with every record in `bytes` (see [`decode`]); returns how many.
-pub fn decode_item(bytes: &[u8], f: &mut dyn FnMut(Observed<'_>)) -> Result<usize, DecodeError> {
+pub fn decode_item(
+    bytes: &[u8],
+    kind: ItemKind,
+    f: &mut dyn FnMut(Observed<'_>),
+) -> Result<usize, DecodeError> {
+    if kind == ItemKind::Record {
+        f(decode_record(bytes)?);
+        return Ok(1);
+    }
     match decode(bytes)? {
         Decoded::Records(records) => {
             let n = records.len();
@@ -128,7 +162,7 @@ mod tests {
 
     fn names(json: &str) -> Result<Vec<String>, DecodeError> {
         let mut out = Vec::new();
-        decode_item(json.as_bytes(), &mut |o| {
+        decode_item(json.as_bytes(), ItemKind::Any, &mut |o| {
             out.push(o.record.event_name().unwrap_or("-").to_owned());
         })?;
         Ok(out)
@@ -155,6 +189,32 @@ mod tests {
         assert_eq!(
             names(r#"{"Events":[{"CloudTrailEvent":"{\"eventName\":\"E\"}"}]}"#).unwrap(),
             ["E"]
+        );
+    }
+
+    #[test]
+    fn an_element_of_records_is_read_as_a_record() {
+        // Whatever keys it holds: `detail` here is just an unknown field.
+        let mut got = Vec::new();
+        let n = decode_item(
+            br#"{"eventName":"F","detail":{"eventName":"G"}}"#,
+            ItemKind::Record,
+            &mut |o| got.push(o.record.event_name().map(str::to_owned)),
+        )
+        .unwrap();
+        assert_eq!((n, got), (1, vec![Some("F".to_owned())]));
+        let e = decode_record(br#"{"eventName":"A""#).unwrap_err();
+        assert!(e.to_string().starts_with("not valid JSON"), "{e}");
+        let e = decode_record(br#"{"eventName":["A"]}"#).map(|_| ());
+        assert!(
+            e.is_ok(),
+            "a field of the wrong type reads as absent: {e:?}"
+        );
+        let e = decode_record(br#""A""#).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("an element of Records is not a CloudTrail record object"),
+            "{e}"
         );
     }
 

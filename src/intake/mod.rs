@@ -6,6 +6,8 @@ pub mod prefilter;
 pub mod scan;
 pub mod source;
 
-pub use decode::{DecodeError, Decoded, decode, decode_document, decode_item};
+pub use decode::{
+    DecodeError, Decoded, ItemKind, decode, decode_document, decode_item, decode_record,
+};
 pub use prefilter::Prefilter;
 pub use scan::{ItemSpan, Malformed, Scanned, Splitter};

@@ -18,6 +18,7 @@
 
 use std::io::{self, Read};
 
+use super::decode::ItemKind;
 use super::prefilter::{FINGERPRINT_GAP, FINGERPRINTS};
 
 /// Largest single item kept in memory; a larger one is reported and skipped.
@@ -36,6 +37,8 @@ pub struct ItemSpan {
     /// False when the item certainly holds neither prefilter needle (it
     /// lacks both fingerprints); true means: ask the [`Prefilter`](super::Prefilter).
     pub may_be_candidate: bool,
+    /// What the item's place in the stream says it is.
+    pub kind: ItemKind,
 }
 
 /// Text in the stream that is not part of any item, or an item that cannot be kept.
@@ -72,6 +75,7 @@ enum Event {
         end: usize,
         line: u64,
         may_be_candidate: bool,
+        kind: ItemKind,
     },
     Garbage {
         at: usize,
@@ -611,6 +615,11 @@ impl State {
                         end: pos + 1,
                         line: start_line,
                         may_be_candidate: self.fingerprint_end > start,
+                        kind: if self.mode == Mode::Records {
+                            ItemKind::Record
+                        } else {
+                            ItemKind::Any
+                        },
                     });
                 }
                 self.oversized = false;
@@ -775,6 +784,7 @@ impl<R: Read> Splitter<R> {
                     end,
                     line,
                     may_be_candidate,
+                    kind,
                 } => {
                     let span = ItemSpan {
                         start: self.base + start as u64,
@@ -782,6 +792,7 @@ impl<R: Read> Splitter<R> {
                         line,
                         index: self.index,
                         may_be_candidate,
+                        kind,
                     };
                     self.index += 1;
                     f(Scanned::Item(span, &self.buf[start..end]));
@@ -903,6 +914,20 @@ mod tests {
         assert_eq!(items, vec![r#"{"a":1}"#, r#"{"b":2}"#]);
         assert!(bad.is_empty());
         assert_eq!(lines, vec![3, 4]);
+    }
+
+    #[test]
+    fn only_elements_of_records_are_known_records() {
+        let input = br#"{"Records":[{"detail":{}}]} {"a":1} [{"b":2}]"#;
+        let mut kinds = Vec::new();
+        Splitter::new(&input[..])
+            .run(|s| {
+                if let Scanned::Item(span, _) = s {
+                    kinds.push(span.kind)
+                }
+            })
+            .unwrap();
+        assert_eq!(kinds, [ItemKind::Record, ItemKind::Any, ItemKind::Any]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use signin_watch::domain::observed::Observed;
-use signin_watch::intake::decode_item;
+use signin_watch::intake::{ItemKind, decode_item};
 
 pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
@@ -31,7 +31,8 @@ pub fn file_name(p: &std::path::Path) -> String {
 /// Decodes one sample file and hands each record to `f`.
 pub fn with_records(path: &std::path::Path, mut f: impl FnMut(Observed<'_>)) {
     let bytes = std::fs::read(path).expect("readable sample");
-    decode_item(&bytes, &mut f).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    decode_item(&bytes, ItemKind::Any, &mut f)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 #[cfg(feature = "lambda")]
