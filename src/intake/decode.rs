@@ -72,14 +72,7 @@ pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
     if let Some(records) = probe.records {
         return records
             .iter()
-            .map(|raw| {
-                serde_json::from_str(raw.get())
-                    .map(Observed::bare)
-                    .map_err(|source| DecodeError::NotARecord {
-                        what: "an element of Records",
-                        source,
-                    })
-            })
+            .map(|raw| decode_record(raw.get().as_bytes()))
             .collect::<Result<_, _>>()
             .map(Decoded::Records);
     }
