@@ -56,9 +56,9 @@ pub enum Decoded<'a> {
 /// its `detail-type`), a bare CloudTrail record, a CloudTrail log file
 /// `{"Records":[...]}`, or `lookup-events` output.
 pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
-    let probe: Probe = serde_json::from_slice(bytes).map_err(DecodeError::Json)?;
+    let probe: Probe = parse(bytes).map_err(DecodeError::Json)?;
     if let Some(detail) = probe.detail {
-        let envelope: Envelope = serde_json::from_slice(bytes).map_err(DecodeError::Json)?;
+        let envelope: Envelope = parse(bytes).map_err(DecodeError::Json)?;
         let record: CloudTrailRecord =
             serde_json::from_str(detail.get()).map_err(|source| DecodeError::NotARecord {
                 what: "the EventBridge event's detail",
@@ -84,24 +84,32 @@ pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
                 .collect(),
         ));
     }
-    let record: CloudTrailRecord = serde_json::from_slice(bytes).map_err(DecodeError::Json)?;
+    let record: CloudTrailRecord = parse(bytes).map_err(DecodeError::Json)?;
     Ok(Decoded::Records(vec![Observed::bare(record)]))
 }
 
 /// Reads an element of a CloudTrail log file's `Records` array.
 pub fn decode_record(bytes: &[u8]) -> Result<Observed<'_>, DecodeError> {
-    serde_json::from_slice(bytes)
-        .map(Observed::bare)
-        .map_err(|source| {
-            if source.is_data() {
-                DecodeError::NotARecord {
-                    what: "an element of Records",
-                    source,
-                }
-            } else {
-                DecodeError::Json(source)
+    parse(bytes).map(Observed::bare).map_err(|source| {
+        if source.is_data() {
+            DecodeError::NotARecord {
+                what: "an element of Records",
+                source,
             }
-        })
+        } else {
+            DecodeError::Json(source)
+        }
+    })
+}
+
+/// Parses JSON text. One UTF-8 check of the whole text costs less than
+/// serde_json's check of each string it borrows; text that fails it goes to
+/// the byte parser, which reads it as it always did and says where it fails.
+fn parse<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    }
 }
 
 /// Parses one `lookup-events` document.
@@ -209,6 +217,31 @@ mod tests {
                 .starts_with("an element of Records is not a CloudTrail record object"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_read_as_before() {
+        // It skips the one-pass check; the byte parser reads what it can
+        // and says where it fails.
+        let bad = b"{\"eventName\":\"A\xff\"}";
+        for e in [
+            decode_record(bad).map(|_| ()).unwrap_err(),
+            decode_item(bad, ItemKind::Any, &mut |_| {})
+                .map(|_| ())
+                .unwrap_err(),
+        ] {
+            assert!(e.to_string().starts_with("not valid JSON"), "{e}");
+            assert!(e.to_string().contains("column"), "{e}");
+        }
+        let ignored = b"{\"eventName\":\"A\",\"x\":\"\xff\"}";
+        let mut got = Vec::new();
+        for kind in [ItemKind::Record, ItemKind::Any] {
+            decode_item(ignored, kind, &mut |o| {
+                got.push(o.record.event_name().map(str::to_owned))
+            })
+            .unwrap();
+        }
+        assert_eq!(got, [Some("A".to_owned()), Some("A".to_owned())]);
     }
 
     #[test]
