@@ -128,6 +128,11 @@ struct State {
     /// `kinds` holds the kind of every open bracket below this depth; above
     /// it, brackets handled in bulk left their kinds unrecorded.
     known_below: u32,
+    /// The next block goes the general way: it may start with an escaped
+    /// byte, or with blanks after a line break (so a bracket in it may start
+    /// a line). Kept by the AVX2 loop only.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    general_next: bool,
     /// In `Mode::Object`: no nested value seen yet, so a `[` at depth 2 may
     /// still open `Records`. (Read by the AVX2 loop only.)
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -224,6 +229,25 @@ fn classify_avx2(block: &[u8; 64]) -> Masks {
     }
 }
 
+/// Where the blanks (see [`is_blank`]) are in a block.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn blanks_avx2(block: &[u8; 64]) -> u64 {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller checked for AVX2; unaligned loads within the array.
+    unsafe {
+        let p = block.as_ptr() as *const __m256i;
+        let half = |x: __m256i| {
+            let eq = |c: u8| _mm256_cmpeq_epi8(x, _mm256_set1_epi8(c as i8));
+            _mm256_movemask_epi8(_mm256_or_si256(
+                _mm256_or_si256(eq(b' '), eq(b'\t')),
+                eq(b'\r'),
+            )) as u32 as u64
+        };
+        half(_mm256_loadu_si256(p)) | (half(_mm256_loadu_si256(p.add(1))) << 32)
+    }
+}
+
 /// What the AVX2 loop needs of most blocks.
 #[cfg(target_arch = "x86_64")]
 struct Hot {
@@ -232,8 +256,6 @@ struct Hot {
     quote: u64,
     open: u64,
     close: u64,
-    /// Bytes below `!` (whitespace and control characters) or above ASCII.
-    loose: u64,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -256,14 +278,11 @@ fn classify_hot_avx2(block: &[u8; 64]) -> Hot {
         // `{` | 0x20 == `[` | 0x20 == `{`; likewise `}` and `]`.
         let case = _mm256_set1_epi8(0x20);
         let (flo, fhi) = (_mm256_or_si256(lo, case), _mm256_or_si256(hi, case));
-        // Signed: bytes above ASCII count as below `!`.
-        let bang = _mm256_set1_epi8(b'!' as i8);
         Hot {
             rare: _mm256_testz_si256(rare, rare) == 0,
             quote: bits(eq(lo, b'"'), eq(hi, b'"')),
             open: bits(eq(flo, b'{'), eq(fhi, b'{')),
             close: bits(eq(flo, b'}'), eq(fhi, b'}')),
-            loose: bits(_mm256_cmpgt_epi8(bang, lo), _mm256_cmpgt_epi8(bang, hi)),
         }
     }
 }
@@ -312,9 +331,6 @@ fn scan_avx2(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut
     let ones = _mm_set1_epi8(-1);
     let mut in_string = state.in_string;
     let mut found = _mm256_setzero_si256();
-    // An open bracket right after whitespace (or at the start) may need its
-    // container's kind; see `State::open`.
-    let mut loose_carry = from.checked_sub(1).map_or(1, |i| u64::from(loose(buf[i])));
     // Kept in registers; written back before the slow ways, read after.
     let (mut depth, mut known_below, mut floor) = (state.depth, state.known_below, state.floor());
     let (blocks, _) = buf.get(from..to).unwrap_or_default().as_chunks::<64>();
@@ -335,8 +351,6 @@ fn scan_avx2(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut
         let ahead = aheads.get(i).unwrap_or(&last_ahead);
         let m = classify_hot_avx2(block);
         let here = fingerprints_avx2(block, ahead);
-        let loose_before = (m.loose << 1) | loose_carry;
-        loose_carry = m.loose >> 63;
         let prefix = _mm_cvtsi128_si64(_mm_clmulepi64_si128(
             _mm_set_epi64x(0, m.quote as i64),
             ones,
@@ -347,14 +361,14 @@ fn scan_avx2(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut
         let close = m.close & !inside;
         let closes = close.count_ones();
         let lowest = depth as i32 - closes as i32;
-        if m.rare || state.escape_carry {
+        if m.rare || state.general_next {
             (state.depth, state.known_below) = (depth, known_below);
             state.note_found(&mut found, at, here);
             state.in_string = in_string;
             state.block_general(buf, at, block, events);
             in_string = state.in_string;
             (depth, known_below, floor) = (state.depth, state.known_below, state.floor());
-        } else if lowest > floor && open & loose_before == 0 {
+        } else if lowest > floor {
             in_string = ((inside as i64) >> 63) as u64;
             depth = depth + open.count_ones() - closes;
             known_below = known_below.min(lowest as u32);
@@ -373,11 +387,11 @@ fn scan_avx2(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut
     state.in_string = in_string;
 }
 
-/// A byte after which an open bracket may need its container's kind: whitespace,
-/// a control character or a byte above ASCII.
+/// Spaces, tabs and carriage returns: what may stand between a line break
+/// and the start of a line's text.
 #[inline(always)]
-fn loose(b: u8) -> bool {
-    (b as i8) < b'!' as i8
+fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r')
 }
 
 fn scan_portable(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut Vec<Event>) {
@@ -516,6 +530,7 @@ impl State {
             fingerprint_carry: 0,
             fingerprint_end: 0,
             known_below: 0,
+            general_next: false,
             records_possible: false,
         }
     }
@@ -622,7 +637,18 @@ impl State {
     #[target_feature(enable = "avx2,popcnt,bmi1")]
     #[inline(never)]
     fn block_general(&mut self, buf: &[u8], at: usize, block: &[u8; 64], events: &mut Vec<Event>) {
-        self.block(buf, at, classify_avx2(block), events)
+        let m = classify_avx2(block);
+        let newline = m.newline;
+        self.block(buf, at, m, events);
+        let blank = blanks_avx2(block);
+        // Blanks from the last line break (or, without one, from the start
+        // when the line break came before) to the end of the block.
+        let after_break = match newline.leading_zeros() {
+            64 => self.general_next && blank == !0,
+            0 => true,
+            lz => blank >> (64 - lz) == (1u64 << lz) - 1,
+        };
+        self.general_next = self.escape_carry || after_break;
     }
 
     /// Handles the brackets `structural` marks in the block at `at`.
@@ -693,14 +719,13 @@ impl State {
 
     #[inline(always)]
     fn open(&mut self, buf: &[u8], pos: usize, line: Line, events: &mut Vec<Event>) {
-        // Inside an object a nested value follows a `:`. A bracket that
-        // follows whitespace (a line break, say) and no `:` there means the
-        // value around it was cut short and this bracket starts a new one.
-        // (Directly after other text, it is a syntax error in that value,
-        // which the parser reports.)
+        // Inside an object a nested value follows a `:`. A bracket that starts
+        // a line, with no `:` before it, means the line before was cut short
+        // and this bracket starts a new value. (Elsewhere on a line it is a
+        // syntax error in the value around it, which the parser reports.)
         if self.depth >= 1
             && self.depth <= 128
-            && pos.checked_sub(1).is_none_or(|i| loose(buf[i]))
+            && buf[..pos].iter().rev().find(|&&b| !is_blank(b)) == Some(&b'\n')
             && buf[..pos].iter().rev().find(|b| !b.is_ascii_whitespace()) != Some(&b':')
             && self.in_object(buf, pos)
         {
@@ -1208,7 +1233,8 @@ mod tests {
         // kinds; where a cut needs them, they are read again. The padding puts
         // `"a":{` and `"a":[` in such blocks, after a sibling of the other
         // kind, and the bracket after the line break in a block of its own.
-        let (pad, indent) = ("x".repeat(70), " ".repeat(70));
+        // The indent fills at least one block with blanks.
+        let (pad, indent) = ("x".repeat(70), " ".repeat(140));
         let cut = format!(
             "{{\"p\":[1],\"r\":\"{pad}\",\"a\":{{\"b\":\"{pad}\",\"c\":1,\n{indent}{{\"e\":\"{pad}\"}}\n"
         );
@@ -1228,10 +1254,10 @@ mod tests {
     }
 
     #[test]
-    fn a_bracket_right_after_other_text_is_a_syntax_error_not_a_cut() {
-        // Lines end in a line break: without one (or other whitespace) before
-        // it, a misplaced bracket is a syntax error in the record, which stays
-        // whole and is reported when parsed.
+    fn a_bracket_inside_a_line_is_a_syntax_error_not_a_cut() {
+        // A line cut short ends in a line break: a misplaced bracket that does
+        // not start a line is a syntax error in the record, which stays whole
+        // and is reported when parsed.
         let pad = "x".repeat(70);
         let input = format!("{{\"r\":\"{pad}\",\"a\":1,{{\"b\":2}}}}\n{{\"c\":3}}\n");
         for avx2 in [false, true] {
@@ -1403,8 +1429,8 @@ mod tests {
             pretty in proptest::bool::ANY,
         ) {
             // Nested objects and arrays, compact (where most blocks are
-            // counted in bulk) or pretty-printed (where loose brackets need
-            // their container's kind).
+            // counted in bulk) or pretty-printed (where a bracket that starts
+            // a line needs its container's kind).
             let objects: Vec<String> = values
                 .into_iter()
                 .map(|v| {
