@@ -141,6 +141,7 @@ fn scan_file(
     rules: &RuleSet,
     tx: &mpsc::Sender<Message>,
     progress: Arc<AtomicU64>,
+    buffer: &mut Vec<u8>,
 ) {
     let prefilter = Prefilter::default();
     let mut records = 0u64;
@@ -155,7 +156,7 @@ fn scan_file(
         }
     };
     let result = source::open(path, progress).and_then(|reader| {
-        Splitter::new(reader).run(|scanned| {
+        Splitter::with_buffer(reader, std::mem::take(buffer)).run(|scanned| {
             match scanned {
                 Scanned::Item(span, bytes) => {
                     if !(span.may_be_candidate && prefilter.is_candidate(bytes)) {
@@ -203,11 +204,18 @@ fn scan_file(
         })
     });
     flush(&mut pieces);
+    let error = match result {
+        Ok(spent) => {
+            *buffer = spent;
+            None
+        }
+        Err(e) => Some(e.to_string()),
+    };
     let _ = tx.send(Message::Done {
         file,
         records,
         signin_records,
-        error: result.err().map(|e| e.to_string()),
+        error,
     });
 }
 
@@ -259,10 +267,11 @@ pub fn replay(
             let (files, next_file, progress, rules) =
                 (&files, &next_file, &progress, &config.rules);
             scope.spawn(move || {
+                let mut buffer = Vec::new();
                 loop {
                     let i = next_file.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };
-                    scan_file(i, path, rules, &tx, progress.clone());
+                    scan_file(i, path, rules, &tx, progress.clone(), &mut buffer);
                 }
             });
         }

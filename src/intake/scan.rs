@@ -924,7 +924,7 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
 /// in memory.
 pub struct Splitter<R> {
     reader: R,
-    /// `buf[..filled]` holds data; the rest is spare room, zeroed once.
+    /// `buf[..filled]` holds data; the rest is spare room, initialised once.
     buf: Vec<u8>,
     filled: usize,
     avx2: bool,
@@ -937,9 +937,16 @@ pub struct Splitter<R> {
 
 impl<R: Read> Splitter<R> {
     pub fn new(reader: R) -> Self {
+        Self::with_buffer(reader, Vec::new())
+    }
+
+    /// A splitter that reads into `buf` (whatever it holds), such as the one
+    /// an earlier [`Splitter::run`] returned: a thread reading many files
+    /// then allocates and clears its buffer once, not once per file.
+    pub fn with_buffer(reader: R, buf: Vec<u8>) -> Self {
         Splitter {
             reader,
-            buf: Vec::new(),
+            buf,
             filled: 0,
             avx2: has_avx2(),
             base: 0,
@@ -949,7 +956,8 @@ impl<R: Read> Splitter<R> {
         }
     }
 
-    pub fn run(mut self, mut f: impl FnMut(Scanned<'_>)) -> io::Result<()> {
+    /// Splits the whole stream; returns the buffer, for [`Splitter::with_buffer`].
+    pub fn run(mut self, mut f: impl FnMut(Scanned<'_>)) -> io::Result<Vec<u8>> {
         let mut scanned = 0usize;
         let mut eof = false;
         loop {
@@ -981,7 +989,7 @@ impl<R: Read> Splitter<R> {
                 let line = self.state.lines + 1;
                 self.finish(end, line);
                 self.emit(&mut f);
-                return Ok(());
+                return Ok(self.buf);
             }
             self.emit(&mut f);
             scanned = self.compact(scanned, &mut f);
