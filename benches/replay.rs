@@ -4,10 +4,11 @@
 //!
 //!   cargo bench --bench replay                 # 1 GiB (BENCH_MB=... to change)
 //!
-//! Reports: JSON Lines on one core (GB/s); gzip decompression alone on both
-//! cores with the same library (MB/s of JSON); the S3 layout replayed on both
-//! cores (MB/s of JSON, and as a share of decompression alone); peak RSS;
-//! and checks the detections against the generator's expected counts.
+//! Reports: JSON Lines on one core (GB/s); the structural scan alone on S3
+//! JSON in memory (ns per byte); gzip decompression alone on both cores with
+//! the same library (MB/s of JSON); the S3 layout replayed on both cores (MB/s
+//! of JSON, and as a share of decompression alone, run in turns with it);
+//! peak RSS; and checks the detections against the generator's expected counts.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -18,6 +19,7 @@ use std::time::Instant;
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
+use signin_watch::intake::{Scanned, Splitter};
 
 /// xorshift64*: deterministic, dependency-free.
 struct Rng(u64);
@@ -428,6 +430,39 @@ fn main() {
         jsonl_bytes as f64 / 1e9 / best,
         best,
         summary
+    );
+
+    // The scan alone, on S3 files already in memory (few enough to stay in
+    // cache): the part of the replay where this project's code spends most
+    // of its time.
+    let blobs: Vec<Vec<u8>> = files
+        .iter()
+        .take(8)
+        .map(|f| {
+            let mut v = Vec::new();
+            MultiGzDecoder::new(File::open(f).expect("open"))
+                .read_to_end(&mut v)
+                .expect("gunzip");
+            v
+        })
+        .collect();
+    let blob_bytes: usize = blobs.iter().map(Vec::len).sum();
+    let mut scan_s = f64::MAX;
+    let mut buffer = Vec::new();
+    for _ in 0..5 {
+        let (t, mut items) = (Instant::now(), 0u64);
+        for b in &blobs {
+            buffer = Splitter::with_buffer(&b[..], std::mem::take(&mut buffer))
+                .run(|s| items += u64::from(matches!(s, Scanned::Item(..))))
+                .expect("scan");
+        }
+        scan_s = scan_s.min(t.elapsed().as_secs_f64());
+        std::hint::black_box(items);
+    }
+    println!(
+        "scan_only_1_core: {:.3} ns per byte of S3 JSON ({:.0} MB in memory, best of 5)",
+        scan_s * 1e9 / blob_bytes as f64,
+        blob_bytes as f64 / 1e6
     );
 
     // Gunzip alone and the S3 replay take turns, so drift in the machine's
