@@ -128,6 +128,10 @@ struct State {
     /// `kinds` holds the kind of every open bracket below this depth; above
     /// it, brackets handled in bulk left their kinds unrecorded.
     known_below: u32,
+    /// Where the kinds were last read again, and the depth there: the next
+    /// reading in the same item starts from here, so an item is read again
+    /// at most once in all, however many brackets need their kinds.
+    relearned_at: Option<(usize, u32)>,
     /// The next block goes the general way: it may start with an escaped
     /// byte, or with blanks after a line break (so a bracket in it may start
     /// a line). Kept by the AVX2 loop only.
@@ -553,6 +557,7 @@ impl State {
             fingerprint_carry: 0,
             fingerprint_end: 0,
             known_below: 0,
+            relearned_at: None,
             general_next: false,
             records_possible: false,
         }
@@ -716,6 +721,7 @@ impl State {
         self.depth = 0;
         self.kinds = 0;
         self.known_below = 0;
+        self.relearned_at = None;
         self.mode = Mode::Top;
         self.gap_from = resume;
         self.escape_carry = false;
@@ -815,19 +821,26 @@ impl State {
         index < self.known_below && (self.kinds >> index) & 1 == 1
     }
 
-    /// Reads the kinds of the open brackets again from the current item's
-    /// start up to `pos`, when blocks counted in bulk left them unrecorded.
-    /// Where the start is gone (an item too large to keep), they stay
-    /// unknown and no cut is seen.
+    /// Reads the kinds of the open brackets again up to `pos`, when blocks
+    /// counted in bulk left them unrecorded: from where they were last read
+    /// in this item, else from its start. (Brackets still open from before
+    /// that point kept their bits: only opening a bracket writes one.) Where
+    /// the start is gone (an item too large to keep), they stay unknown and
+    /// no cut is seen.
     #[cold]
     fn relearn_kinds(&mut self, buf: &[u8], pos: usize) {
-        let (from, mut depth) = match (self.mode, self.item) {
+        let (mut from, mut depth) = match (self.mode, self.item) {
             (_, None) => return,
             (Mode::Object, Some((start, _))) => (start, 0u32),
             (Mode::Array, Some((start, _))) => (start, 1),
             (Mode::Records, Some((start, _))) => (start, 2),
             (Mode::Top, Some(_)) => return,
         };
+        if let Some((at, depth_there)) = self.relearned_at
+            && at > from
+        {
+            (from, depth) = (at, depth_there);
+        }
         let mut kinds = self.kinds;
         let (mut in_string, mut escaped) = (false, false);
         for &b in &buf[from..pos] {
@@ -857,6 +870,7 @@ impl State {
         if depth == self.depth {
             self.kinds = kinds;
             self.known_below = depth.min(128);
+            self.relearned_at = Some((pos, depth));
         }
     }
 
@@ -922,6 +936,9 @@ impl State {
         self.gap_from = self.gap_from.saturating_sub(by);
         self.fingerprint_end = self.fingerprint_end.saturating_sub(by);
         self.top_start = self.top_start.saturating_sub(by);
+        self.relearned_at = self
+            .relearned_at
+            .and_then(|(at, depth)| Some((at.checked_sub(by)?, depth)));
         if let Some((start, line)) = self.item {
             self.item = Some((start - by, line));
         }
@@ -1281,6 +1298,25 @@ mod tests {
             let (items, bad, _) = split_with(array.as_bytes(), avx2);
             assert_eq!(items, vec![array.trim_end()], "avx2: {avx2}");
             assert!(bad.is_empty(), "{bad:#?}");
+        }
+    }
+
+    #[test]
+    fn kinds_read_again_twice_in_one_item() {
+        // `"a":[` and `"c":{` are both opened in blocks counted in bulk; the
+        // second reading starts where the first stopped, and still finds
+        // that `{` opened "c": the line after it starts a new value.
+        let (pad, indent) = ("x".repeat(70), " ".repeat(140));
+        let input = format!(
+            "{{\"p\":{{\"q\":1}},\"r\":\"{pad}\",\"a\":[{indent}\n{{\"b\":1}}],\"s\":\"{pad}\",\"c\":{{\"t\":\"{pad}\",\"u\":1,\n{indent}{{\"e\":\"{pad}\"}}\n"
+        );
+        for avx2 in [false, true] {
+            let (items, bad, lines) = split_with(input.as_bytes(), avx2);
+            assert_eq!(items, vec![format!("{{\"e\":\"{pad}\"}}")], "avx2: {avx2}");
+            assert_eq!(lines, vec![3]);
+            assert_eq!(bad.len(), 1, "{bad:#?}");
+            assert_eq!(bad[0].line, 1);
+            assert!(bad[0].message.contains("cut short"), "{bad:#?}");
         }
     }
 
