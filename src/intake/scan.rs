@@ -204,49 +204,37 @@ fn classify(block: &[u8; 64]) -> Masks {
     }
 }
 
+/// All the masks of a block, for the general way: the hot ones plus
+/// backslashes and newlines.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt,bmi1")]
 fn classify_avx2(block: &[u8; 64]) -> Masks {
-    use std::arch::x86_64::*;
-    // SAFETY: the caller checked for AVX2; unaligned loads within the array.
-    unsafe {
-        let p = block.as_ptr() as *const __m256i;
-        let (lo, hi) = (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)));
-        let case = _mm256_set1_epi8(0x20);
-        let (flo, fhi) = (_mm256_or_si256(lo, case), _mm256_or_si256(hi, case));
-        let m = |a: __m256i, b: __m256i, c: u8| -> u64 {
-            let c = _mm256_set1_epi8(c as i8);
-            let l = _mm256_movemask_epi8(_mm256_cmpeq_epi8(a, c)) as u32 as u64;
-            let h = _mm256_movemask_epi8(_mm256_cmpeq_epi8(b, c)) as u32 as u64;
-            l | (h << 32)
-        };
-        Masks {
-            // Fingerprints are found by `fingerprints_avx2`.
-            first: 0,
-            last: 0,
-            quote: m(lo, hi, b'"'),
-            backslash: m(lo, hi, b'\\'),
-            open: m(flo, fhi, b'{'),
-            close: m(flo, fhi, b'}'),
-            newline: m(lo, hi, b'\n'),
-        }
+    let hot = classify_hot_avx2(block);
+    Masks {
+        // Fingerprints are found by `fingerprints_avx2`.
+        first: 0,
+        last: 0,
+        quote: hot.quote,
+        backslash: bytes_in_avx2(block, b"\\"),
+        open: hot.open,
+        close: hot.close,
+        newline: bytes_in_avx2(block, b"\n"),
     }
 }
 
-/// Where the blanks (see [`is_blank`]) are in a block.
+/// Where the bytes of `block` are any of `set`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn blanks_avx2(block: &[u8; 64]) -> u64 {
+fn bytes_in_avx2(block: &[u8; 64], set: &[u8]) -> u64 {
     use std::arch::x86_64::*;
     // SAFETY: the caller checked for AVX2; unaligned loads within the array.
     unsafe {
         let p = block.as_ptr() as *const __m256i;
         let half = |x: __m256i| {
-            let eq = |c: u8| _mm256_cmpeq_epi8(x, _mm256_set1_epi8(c as i8));
-            _mm256_movemask_epi8(_mm256_or_si256(
-                _mm256_or_si256(eq(b' '), eq(b'\t')),
-                eq(b'\r'),
-            )) as u32 as u64
+            let any = set.iter().fold(_mm256_setzero_si256(), |acc, &c| {
+                _mm256_or_si256(acc, _mm256_cmpeq_epi8(x, _mm256_set1_epi8(c as i8)))
+            });
+            _mm256_movemask_epi8(any) as u32 as u64
         };
         half(_mm256_loadu_si256(p)) | (half(_mm256_loadu_si256(p.add(1))) << 32)
     }
@@ -416,9 +404,11 @@ fn scan_avx2(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut
 
 /// Spaces, tabs and carriage returns: what may stand between a line break
 /// and the start of a line's text.
+const BLANKS: &[u8] = b" \t\r";
+
 #[inline(always)]
 fn is_blank(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r')
+    BLANKS.contains(&b)
 }
 
 fn scan_portable(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut Vec<Event>) {
@@ -668,7 +658,7 @@ impl State {
         let m = classify_avx2(block);
         let newline = m.newline;
         self.block(buf, at, m, events);
-        let blank = blanks_avx2(block);
+        let blank = bytes_in_avx2(block, BLANKS);
         // Blanks from the last line break (or, without one, from the start
         // when the line break came before) to the end of the block.
         let after_break = match newline.leading_zeros() {
