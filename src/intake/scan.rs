@@ -327,13 +327,82 @@ fn fingerprints_avx2(block: &[u8; 64], ahead: &[u8; 64]) -> [std::arch::x86_64::
     }
 }
 
+/// The bytes of a block inside strings, from its unescaped quotes and the
+/// string state before it (all ones inside a string): a prefix XOR, as one
+/// carry-less multiplication by all ones.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2,pclmulqdq")]
+#[inline]
+fn inside_strings_clmul(quote: u64, in_string: u64) -> u64 {
+    use std::arch::x86_64::*;
+    let prefix = _mm_clmulepi64_si128(_mm_set_epi64x(0, quote as i64), _mm_set1_epi8(-1), 0);
+    _mm_cvtsi128_si64(prefix) as u64 ^ in_string
+}
+
+/// What the bulk loop carries from block to block, kept in registers.
+#[cfg(target_arch = "x86_64")]
+struct Bulk {
+    in_string: u64,
+    depth: u32,
+    known_below: u32,
+    /// Fingerprints gathered in blocks counted in bulk.
+    found: std::arch::x86_64::__m256i,
+}
+
+/// Counts the brackets of `blocks[i..]` in bulk while it may: up to the first
+/// block that holds a backslash or a raw newline, or whose brackets may start
+/// or end an item (the depth would reach `floor`). Returns that block's index,
+/// or `blocks.len()`. `aheads[i]` holds the bytes `FINGERPRINT_GAP` after
+/// `blocks[i]`.
+///
+/// A function of its own, so that what it carries stays in registers: inlined
+/// into the loop with the slow ways, it went through the stack.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,bmi1,pclmulqdq")]
+#[inline(never)]
+fn bulk_avx2(
+    blocks: &[[u8; 64]],
+    aheads: &[[u8; 64]],
+    mut i: usize,
+    floor: i32,
+    c: &mut Bulk,
+) -> usize {
+    use std::arch::x86_64::*;
+    let (mut in_string, mut depth, mut known_below, mut found) =
+        (c.in_string, c.depth, c.known_below, c.found);
+    let n = blocks.len().min(aheads.len());
+    while i < n {
+        let (block, ahead) = (&blocks[i], &aheads[i]);
+        let m = classify_hot_avx2(block);
+        let inside = inside_strings_clmul(m.quote, in_string);
+        let closes = (m.close & !inside).count_ones();
+        let lowest = depth as i32 - closes as i32;
+        if m.rare || lowest <= floor {
+            break;
+        }
+        let here = fingerprints_avx2(block, ahead);
+        in_string = ((inside as i64) >> 63) as u64;
+        depth = depth + (m.open & !inside).count_ones() - closes;
+        known_below = known_below.min(lowest as u32);
+        found = _mm256_or_si256(found, _mm256_or_si256(here[0], here[1]));
+        i += 1;
+    }
+    *c = Bulk {
+        in_string,
+        depth,
+        known_below,
+        found,
+    };
+    i
+}
+
 /// Scans the whole blocks of `buf[from..to]` (`to - from` a multiple of 64).
 ///
 /// Most blocks of CloudTrail text hold no backslash and no raw newline, and
 /// their brackets neither start nor end an item: they only move the depth.
-/// Such a block costs a few bit operations and no branch that is hard to
-/// predict. The rest go through the bracket-by-bracket [`State::brackets`] or
-/// the general [`State::block`].
+/// [`bulk_avx2`] takes runs of such blocks at a few bit operations each, with
+/// no branch that is hard to predict. The rest go one at a time through the
+/// bracket-by-bracket [`State::brackets`] or the general [`State::block`].
 ///
 /// Fingerprints in blocks counted in bulk are gathered in a vector. Before a
 /// block that takes a slow way (where items start and end) they are noted as
@@ -343,11 +412,6 @@ fn fingerprints_avx2(block: &[u8; 64], ahead: &[u8; 64]) -> [std::arch::x86_64::
 #[target_feature(enable = "avx2,popcnt,bmi1,pclmulqdq")]
 fn scan_avx2(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut Vec<Event>) {
     use std::arch::x86_64::*;
-    let ones = _mm_set1_epi8(-1);
-    let mut in_string = state.in_string;
-    let mut found = _mm256_setzero_si256();
-    // Kept in registers; written back before the slow ways, read after.
-    let (mut depth, mut known_below, mut floor) = (state.depth, state.known_below, state.floor());
     let (blocks, _) = buf.get(from..to).unwrap_or_default().as_chunks::<64>();
     let gap = FINGERPRINT_GAP as usize;
     let (aheads, _) = buf.get(from + gap..).unwrap_or_default().as_chunks::<64>();
@@ -361,45 +425,25 @@ fn scan_avx2(state: &mut State, buf: &[u8], from: usize, to: usize, events: &mut
         let n = rest.len().min(64);
         last_ahead[..n].copy_from_slice(&rest[..n]);
     }
-    let mut at = from;
-    for (i, block) in blocks.iter().enumerate() {
-        let ahead = aheads.get(i).unwrap_or(&last_ahead);
-        let m = classify_hot_avx2(block);
-        let here = fingerprints_avx2(block, ahead);
-        let prefix = _mm_cvtsi128_si64(_mm_clmulepi64_si128(
-            _mm_set_epi64x(0, m.quote as i64),
-            ones,
-            0,
-        )) as u64;
-        let inside = prefix ^ in_string;
-        let open = m.open & !inside;
-        let close = m.close & !inside;
-        let closes = close.count_ones();
-        let lowest = depth as i32 - closes as i32;
-        if m.rare || state.general_next {
-            (state.depth, state.known_below) = (depth, known_below);
-            state.note_found(&mut found, at, here);
-            state.in_string = in_string;
-            state.block_general(buf, at, block, events);
-            in_string = state.in_string;
-            (depth, known_below, floor) = (state.depth, state.known_below, state.floor());
-        } else if lowest > floor {
-            in_string = ((inside as i64) >> 63) as u64;
-            depth = depth + open.count_ones() - closes;
-            known_below = known_below.min(lowest as u32);
-            found = _mm256_or_si256(found, _mm256_or_si256(here[0], here[1]));
-        } else {
-            in_string = ((inside as i64) >> 63) as u64;
-            (state.depth, state.known_below) = (depth, known_below);
-            state.note_found(&mut found, at, here);
-            state.brackets(buf, at, open | close, m.open, 0, events);
-            (depth, known_below, floor) = (state.depth, state.known_below, state.floor());
+    let mut c = Bulk {
+        in_string: state.in_string,
+        depth: state.depth,
+        known_below: state.known_below,
+        found: _mm256_setzero_si256(),
+    };
+    let mut i = 0;
+    while i < blocks.len() {
+        if !state.general_next {
+            i = bulk_avx2(blocks, aheads, i, state.floor(), &mut c);
         }
-        at += 64;
+        let Some(block) = blocks.get(i) else { break };
+        let ahead = aheads.get(i).unwrap_or(&last_ahead);
+        state.one_block_avx2(buf, from + 64 * i, block, ahead, &mut c, events);
+        i += 1;
     }
-    (state.depth, state.known_below) = (depth, known_below);
-    state.note_found(&mut found, to, [_mm256_setzero_si256(); 2]);
-    state.in_string = in_string;
+    (state.depth, state.known_below) = (c.depth, c.known_below);
+    state.note_found(&mut c.found, to, [_mm256_setzero_si256(); 2]);
+    state.in_string = c.in_string;
 }
 
 /// Spaces, tabs and carriage returns: what may stand between a line break
@@ -648,6 +692,48 @@ impl State {
             }
         }
         self.lines += u64::from(m.newline.count_ones());
+    }
+
+    /// One block of the AVX2 loop that [`bulk_avx2`] left: it goes the
+    /// general way, bracket by bracket, or (at the end of the stream, where
+    /// it lacks the bytes after it) in bulk.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,popcnt,bmi1,pclmulqdq")]
+    #[inline(never)]
+    fn one_block_avx2(
+        &mut self,
+        buf: &[u8],
+        at: usize,
+        block: &[u8; 64],
+        ahead: &[u8; 64],
+        c: &mut Bulk,
+        events: &mut Vec<Event>,
+    ) {
+        use std::arch::x86_64::*;
+        let m = classify_hot_avx2(block);
+        let here = fingerprints_avx2(block, ahead);
+        let inside = inside_strings_clmul(m.quote, c.in_string);
+        let open = m.open & !inside;
+        let close = m.close & !inside;
+        let lowest = c.depth as i32 - close.count_ones() as i32;
+        (self.depth, self.known_below) = (c.depth, c.known_below);
+        if m.rare || self.general_next {
+            self.note_found(&mut c.found, at, here);
+            self.in_string = c.in_string;
+            self.block_general(buf, at, block, events);
+            c.in_string = self.in_string;
+        } else if lowest > self.floor() {
+            c.in_string = ((inside as i64) >> 63) as u64;
+            c.depth = c.depth + open.count_ones() - close.count_ones();
+            c.known_below = c.known_below.min(lowest as u32);
+            c.found = _mm256_or_si256(c.found, _mm256_or_si256(here[0], here[1]));
+            return;
+        } else {
+            c.in_string = ((inside as i64) >> 63) as u64;
+            self.note_found(&mut c.found, at, here);
+            self.brackets(buf, at, open | close, m.open, 0, events);
+        }
+        (c.depth, c.known_below) = (self.depth, self.known_below);
     }
 
     /// [`State::block`] for the AVX2 loop, kept out of line so the loop stays small.
