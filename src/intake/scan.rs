@@ -351,9 +351,9 @@ struct Bulk {
 
 /// Counts the brackets of `blocks[i..]` in bulk while it may: up to the first
 /// block that holds a backslash or a raw newline, or whose brackets may start
-/// or end an item (the depth would reach `floor`). Returns that block's index,
-/// or `blocks.len()`. `aheads[i]` holds the bytes `FINGERPRINT_GAP` after
-/// `blocks[i]`.
+/// or end an item (the depth may reach `floor`). Returns that block's index,
+/// else where `aheads` (`aheads[i]` holds the bytes `FINGERPRINT_GAP` after
+/// `blocks[i]`) or `blocks` runs out.
 ///
 /// A function of its own, so that what it carries stays in registers: inlined
 /// into the loop with the slow ways, it went through the stack.
