@@ -341,12 +341,29 @@ fn inside_strings_clmul(quote: u64, in_string: u64) -> u64 {
 
 /// What the bulk loop carries from block to block, kept in registers.
 #[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
 struct Bulk {
     in_string: u64,
     depth: u32,
     known_below: u32,
     /// Fingerprints gathered in blocks counted in bulk.
     found: std::arch::x86_64::__m256i,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Bulk {
+    /// Counts one block in bulk, given its brackets, its bytes inside
+    /// strings (`inside`), the lowest depth it may reach and its fingerprints.
+    #[target_feature(enable = "avx2,popcnt")]
+    #[inline]
+    fn count(&mut self, m: &Hot, inside: u64, lowest: i32, here: [std::arch::x86_64::__m256i; 2]) {
+        use std::arch::x86_64::*;
+        self.in_string = ((inside as i64) >> 63) as u64;
+        self.depth =
+            self.depth + (m.open & !inside).count_ones() - (m.close & !inside).count_ones();
+        self.known_below = self.known_below.min(lowest as u32);
+        self.found = _mm256_or_si256(self.found, _mm256_or_si256(here[0], here[1]));
+    }
 }
 
 /// Counts the brackets of `blocks[i..]` in bulk while it may: up to the first
@@ -367,32 +384,21 @@ fn bulk_avx2(
     floor: i32,
     c: &mut Bulk,
 ) -> usize {
-    use std::arch::x86_64::*;
-    let (mut in_string, mut depth, mut known_below, mut found) =
-        (c.in_string, c.depth, c.known_below, c.found);
+    // A local copy, written back once: kept in registers.
+    let mut b = *c;
     let n = blocks.len().min(aheads.len());
     while i < n {
         let (block, ahead) = (&blocks[i], &aheads[i]);
         let m = classify_hot_avx2(block);
-        let inside = inside_strings_clmul(m.quote, in_string);
-        let closes = (m.close & !inside).count_ones();
-        let lowest = depth as i32 - closes as i32;
+        let inside = inside_strings_clmul(m.quote, b.in_string);
+        let lowest = b.depth as i32 - (m.close & !inside).count_ones() as i32;
         if m.rare || lowest <= floor {
             break;
         }
-        let here = fingerprints_avx2(block, ahead);
-        in_string = ((inside as i64) >> 63) as u64;
-        depth = depth + (m.open & !inside).count_ones() - closes;
-        known_below = known_below.min(lowest as u32);
-        found = _mm256_or_si256(found, _mm256_or_si256(here[0], here[1]));
+        b.count(&m, inside, lowest, fingerprints_avx2(block, ahead));
         i += 1;
     }
-    *c = Bulk {
-        in_string,
-        depth,
-        known_below,
-        found,
-    };
+    *c = b;
     i
 }
 
@@ -709,25 +715,22 @@ impl State {
         c: &mut Bulk,
         events: &mut Vec<Event>,
     ) {
-        use std::arch::x86_64::*;
         let m = classify_hot_avx2(block);
         let here = fingerprints_avx2(block, ahead);
         let inside = inside_strings_clmul(m.quote, c.in_string);
         let open = m.open & !inside;
         let close = m.close & !inside;
         let lowest = c.depth as i32 - close.count_ones() as i32;
+        if !m.rare && !self.general_next && lowest > self.floor() {
+            c.count(&m, inside, lowest, here);
+            return;
+        }
         (self.depth, self.known_below) = (c.depth, c.known_below);
         if m.rare || self.general_next {
             self.note_found(&mut c.found, at, here);
             self.in_string = c.in_string;
             self.block_general(buf, at, block, events);
             c.in_string = self.in_string;
-        } else if lowest > self.floor() {
-            c.in_string = ((inside as i64) >> 63) as u64;
-            c.depth = c.depth + open.count_ones() - close.count_ones();
-            c.known_below = c.known_below.min(lowest as u32);
-            c.found = _mm256_or_si256(c.found, _mm256_or_si256(here[0], here[1]));
-            return;
         } else {
             c.in_string = ((inside as i64) >> 63) as u64;
             self.note_found(&mut c.found, at, here);
