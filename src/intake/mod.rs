@@ -10,4 +10,4 @@ pub use decode::{
     DecodeError, Decoded, ItemKind, decode, decode_document, decode_item, decode_record,
 };
 pub use prefilter::Prefilter;
-pub use scan::{ItemSpan, Malformed, Scanned, Splitter};
+pub use scan::{ItemSpan, Malformed, READ_CHUNK, Scanned, Splitter};

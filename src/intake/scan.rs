@@ -23,7 +23,8 @@ use super::prefilter::{FINGERPRINT_GAP, FINGERPRINTS};
 
 /// Largest single item kept in memory; a larger one is reported and skipped.
 pub const MAX_ITEM_BYTES: usize = 16 << 20;
-const READ_CHUNK: usize = 128 << 10;
+/// Bytes asked of the reader at a time.
+pub const READ_CHUNK: usize = 128 << 10;
 
 /// A span of one record (or envelope) in the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1052,6 +1053,8 @@ pub struct Splitter<R> {
     state: State,
     events: Vec<Event>,
     index: u64,
+    /// Bytes asked of the reader at a time ([`READ_CHUNK`], smaller in tests).
+    chunk: usize,
 }
 
 impl<R: Read> Splitter<R> {
@@ -1072,7 +1075,15 @@ impl<R: Read> Splitter<R> {
             state: State::new(),
             events: Vec::new(),
             index: 0,
+            chunk: READ_CHUNK,
         }
+    }
+
+    /// Reads `chunk` bytes at a time, to put chunk boundaries anywhere.
+    #[cfg(test)]
+    fn with_chunk(mut self, chunk: usize) -> Self {
+        self.chunk = chunk.max(1);
+        self
     }
 
     /// Splits the whole stream; returns the buffer, for [`Splitter::with_buffer`].
@@ -1117,10 +1128,10 @@ impl<R: Read> Splitter<R> {
 
     /// Reads up to one chunk more; returns true at end of stream.
     fn fill(&mut self) -> io::Result<bool> {
-        if self.buf.len() < self.filled + READ_CHUNK {
-            self.buf.resize(self.filled + READ_CHUNK, 0);
+        let goal = self.filled + self.chunk;
+        if self.buf.len() < goal {
+            self.buf.resize(goal, 0);
         }
-        let goal = self.filled + READ_CHUNK;
         while self.filled < goal {
             match self.reader.read(&mut self.buf[self.filled..goal]) {
                 Ok(0) => return Ok(true),
@@ -1234,15 +1245,20 @@ mod tests {
     use crate::intake::Prefilter;
 
     fn split(input: &[u8]) -> (Vec<String>, Vec<Malformed>, Vec<u64>) {
-        split_with(input, has_avx2())
+        split_with(input, has_avx2(), READ_CHUNK)
     }
 
-    /// Splits with the AVX2 path (where the CPU has it) or without.
-    fn split_with(input: &[u8], avx2: bool) -> (Vec<String>, Vec<Malformed>, Vec<u64>) {
+    /// Splits with the AVX2 path (where the CPU has it) or without, reading
+    /// `chunk` bytes at a time.
+    fn split_with(
+        input: &[u8],
+        avx2: bool,
+        chunk: usize,
+    ) -> (Vec<String>, Vec<Malformed>, Vec<u64>) {
         let mut items = Vec::new();
         let mut bad = Vec::new();
         let mut lines = Vec::new();
-        let mut splitter = Splitter::new(input);
+        let mut splitter = Splitter::new(input).with_chunk(chunk);
         splitter.avx2 &= avx2;
         splitter
             .run(|s| match s {
@@ -1369,12 +1385,12 @@ mod tests {
             "{{\"p\":{{\"q\":1}},\"r\":\"{pad}\",\"a\":[{indent}\n{{\"b\":1}},\n{indent}{{\"c\":\"{pad}\"}}]}}\n"
         );
         for avx2 in [false, true] {
-            let (items, bad, lines) = split_with(cut.as_bytes(), avx2);
+            let (items, bad, lines) = split_with(cut.as_bytes(), avx2, READ_CHUNK);
             assert_eq!(items, vec![format!("{{\"e\":\"{pad}\"}}")], "avx2: {avx2}");
             assert_eq!(lines, vec![2]);
             assert_eq!(bad.len(), 1, "{bad:#?}");
             assert!(bad[0].message.contains("cut short"), "{bad:#?}");
-            let (items, bad, _) = split_with(array.as_bytes(), avx2);
+            let (items, bad, _) = split_with(array.as_bytes(), avx2, READ_CHUNK);
             assert_eq!(items, vec![array.trim_end()], "avx2: {avx2}");
             assert!(bad.is_empty(), "{bad:#?}");
         }
@@ -1390,7 +1406,7 @@ mod tests {
             "{{\"p\":{{\"q\":1}},\"r\":\"{pad}\",\"a\":[{indent}\n{{\"b\":1}}],\"s\":\"{pad}\",\"c\":{{\"t\":\"{pad}\",\"u\":1,\n{indent}{{\"e\":\"{pad}\"}}\n"
         );
         for avx2 in [false, true] {
-            let (items, bad, lines) = split_with(input.as_bytes(), avx2);
+            let (items, bad, lines) = split_with(input.as_bytes(), avx2, READ_CHUNK);
             assert_eq!(items, vec![format!("{{\"e\":\"{pad}\"}}")], "avx2: {avx2}");
             assert_eq!(lines, vec![3]);
             assert_eq!(bad.len(), 1, "{bad:#?}");
@@ -1407,7 +1423,7 @@ mod tests {
         let pad = "x".repeat(70);
         let input = format!("{{\"r\":\"{pad}\",\"a\":1,{{\"b\":2}}}}\n{{\"c\":3}}\n");
         for avx2 in [false, true] {
-            let (items, bad, _) = split_with(input.as_bytes(), avx2);
+            let (items, bad, _) = split_with(input.as_bytes(), avx2, READ_CHUNK);
             assert_eq!(items.len(), 2, "avx2: {avx2}: {items:?}");
             assert!(items[0].ends_with(r#""a":1,{"b":2}}"#));
             assert!(bad.is_empty(), "{bad:#?}");
@@ -1466,9 +1482,9 @@ mod tests {
     }
 
     /// Which items the splitter marks as possible candidates.
-    fn marked(input: &[u8], avx2: bool) -> Vec<bool> {
+    fn marked(input: &[u8], avx2: bool, chunk: usize) -> Vec<bool> {
         let mut out = Vec::new();
-        let mut splitter = Splitter::new(input);
+        let mut splitter = Splitter::new(input).with_chunk(chunk);
         splitter.avx2 &= avx2;
         splitter
             .run(|s| {
@@ -1501,8 +1517,13 @@ mod tests {
         // A false alarm, which the prefilter proper clears.
         input.push_str(&format!("{{\"d\":\"{}MxA\"}}\n", "x".repeat(64)));
         want.push(true);
+        // Read whole, and a few bytes at a time: a fingerprint's two bytes
+        // may come in different reads.
         for avx2 in [false, true] {
-            assert_eq!(marked(input.as_bytes(), avx2), want, "avx2: {avx2}");
+            for chunk in [READ_CHUNK, 1, 2, 3, 65, 66, 67, 190] {
+                let got = marked(input.as_bytes(), avx2, chunk);
+                assert_eq!(got, want, "avx2: {avx2}, chunk: {chunk}");
+            }
         }
     }
 
@@ -1541,6 +1562,7 @@ mod tests {
         objects: &[String],
         records_file: bool,
         joiner: &str,
+        chunk: usize,
     ) -> Result<(), proptest::test_runner::TestCaseError> {
         let input = if records_file {
             format!("{{\"Records\":[{}]}}", objects.join(joiner))
@@ -1557,10 +1579,14 @@ mod tests {
             .map(|(s, e)| inner[s..e].to_string())
             .collect();
         proptest::prop_assert_eq!(&want, objects);
+        // Whole, and read `chunk` bytes at a time: items and blocks cut
+        // across reads anywhere.
         for avx2 in [false, true] {
-            let (got, bad, _) = split_with(input.as_bytes(), avx2);
-            proptest::prop_assert!(bad.is_empty(), "{:?}", bad);
-            proptest::prop_assert_eq!(&got, &want);
+            for chunk in [READ_CHUNK, chunk] {
+                let (got, bad, _) = split_with(input.as_bytes(), avx2, chunk);
+                proptest::prop_assert!(bad.is_empty(), "{:?}", bad);
+                proptest::prop_assert_eq!(&got, &want);
+            }
         }
         Ok(())
     }
@@ -1573,6 +1599,7 @@ mod tests {
                 1..40,
             ),
             records_file in proptest::bool::ANY,
+            chunk in 1usize..300,
         ) {
             // Each value is an object whose string field holds escapes (runs of
             // escaped backslashes, escaped quotes), brackets and needles,
@@ -1581,7 +1608,7 @@ mod tests {
                 .iter()
                 .map(|parts| format!("{{\"k\":\"{}\",\"n\":[{{}},[]]}}", parts.concat()))
                 .collect();
-            splits_like_the_reference(&objects, records_file, ",")?;
+            splits_like_the_reference(&objects, records_file, ",", chunk)?;
         }
 
         #[test]
@@ -1589,6 +1616,7 @@ mod tests {
             values in proptest::collection::vec(nested_value(), 1..24),
             records_file in proptest::bool::ANY,
             pretty in proptest::bool::ANY,
+            chunk in 1usize..300,
         ) {
             // Nested objects and arrays, compact (where most blocks are
             // counted in bulk) or pretty-printed (where a bracket that starts
@@ -1605,7 +1633,7 @@ mod tests {
                     .unwrap()
                 })
                 .collect();
-            splits_like_the_reference(&objects, records_file, ",\n")?;
+            splits_like_the_reference(&objects, records_file, ",\n", chunk)?;
         }
     }
 }
