@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -103,6 +103,10 @@ pub fn open(path: &Path, progress: Arc<AtomicU64>) -> io::Result<Box<dyn Read + 
         counter: progress,
     };
     if got == 2 && magic == [0x1f, 0x8b] {
+        // The `bufread` decoder inflates straight from this buffer. The
+        // `read` one would copy it into a 32 KiB buffer of its own, and so
+        // give inflate at most 32 KiB of input per call: more calls, each
+        // ending with a copy of the last 32 KiB of output into its window.
         Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(
             256 << 10,
             reader,
