@@ -1350,28 +1350,40 @@ mod tests {
 
     #[test]
     fn garbage_and_truncation_are_reported_with_lines() {
-        let (items, bad, _) = split(b"{\"a\":1}\nnot json\n{\"b\":2}\n{\"c\":");
-        assert_eq!(items, vec![r#"{"a":1}"#, r#"{"b":2}"#]);
-        assert_eq!(bad.len(), 2, "{bad:#?}");
-        assert_eq!(bad[0].line, 2);
-        assert!(bad[0].message.contains("not json"));
-        assert_eq!(bad[1].line, 4);
-        assert!(bad[1].message.contains("cut short"));
+        let input = b"{\"a\":1}\nnot json\n{\"b\":2}\n{\"c\":";
+        for chunk in [READ_CHUNK, 1, 4, 9] {
+            let (items, bad, _) = split_with(input, has_avx2(), chunk);
+            assert_eq!(items, vec![r#"{"a":1}"#, r#"{"b":2}"#], "chunk: {chunk}");
+            assert_eq!(bad.len(), 2, "chunk: {chunk}: {bad:#?}");
+            assert_eq!(bad[0].line, 2);
+            assert!(
+                bad[0].message.contains("not json"),
+                "chunk: {chunk}: {bad:#?}"
+            );
+            assert_eq!(bad[1].line, 4);
+            assert!(bad[1].message.contains("cut short"));
+        }
     }
 
     #[test]
     fn a_line_cut_short_does_not_swallow_the_next_ones() {
         // Cut inside a string, and cut between a comma and the next key.
-        let (items, bad, lines) =
-            split(b"{\"a\":\"tru\n{\"b\":2}\n{\"c\":{\"d\":1},\n{\"e\":{\"f\":[{}]}}\n");
-        assert_eq!(items, vec![r#"{"b":2}"#, r#"{"e":{"f":[{}]}}"#]);
-        assert_eq!(lines, vec![2, 4]);
-        assert_eq!(
-            bad.iter().map(|b| b.line).collect::<Vec<_>>(),
-            vec![1, 3],
-            "{bad:#?}"
-        );
-        assert!(bad.iter().all(|b| b.message.contains("cut short")));
+        let input = b"{\"a\":\"tru\n{\"b\":2}\n{\"c\":{\"d\":1},\n{\"e\":{\"f\":[{}]}}\n";
+        for chunk in [READ_CHUNK, 1, 4, 9] {
+            let (items, bad, lines) = split_with(input, has_avx2(), chunk);
+            assert_eq!(
+                items,
+                vec![r#"{"b":2}"#, r#"{"e":{"f":[{}]}}"#],
+                "chunk: {chunk}"
+            );
+            assert_eq!(lines, vec![2, 4]);
+            assert_eq!(
+                bad.iter().map(|b| b.line).collect::<Vec<_>>(),
+                vec![1, 3],
+                "chunk: {chunk}: {bad:#?}"
+            );
+            assert!(bad.iter().all(|b| b.message.contains("cut short")));
+        }
     }
 
     #[test]
