@@ -201,6 +201,56 @@ fn reads_the_s3_layout_from_a_directory() {
     );
 }
 
+fn gzip(text: &str) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    gz.finish().unwrap()
+}
+
+fn event_id(name: &str) -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sample(name)).unwrap()).unwrap();
+    v["detail"]["eventID"].clone()
+}
+
+#[test]
+fn every_gzip_member_is_read_and_a_damaged_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two members in one file, as `cat a.gz b.gz > c.gz` makes.
+    let (root, iam) = (
+        "rule1-failed-mfa-root.json",
+        "rule1-failed-mfa-iam-user.json",
+    );
+    let two = dir.path().join("two-members.jsonl.gz");
+    let members = [
+        gzip(&format!("{}\n", record_line(root))),
+        gzip(&format!("{}\n", record_line(iam))),
+    ];
+    std::fs::write(&two, members.concat()).unwrap();
+    let out = replay(&[&two.display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ids: Vec<_> = lines(&out).iter().map(|f| f["event_id"].clone()).collect();
+    assert_eq!(ids, [event_id(root), event_id(iam)]);
+
+    // The same S3 file without its last 12 bytes: the end of the deflate
+    // stream and the gzip trailer (checksum and length) are missing.
+    let body = format!(
+        "{{\"Records\":[{},{}]}}",
+        record_line(root),
+        record_line(iam)
+    );
+    let whole = gzip(&body);
+    let cut = dir.path().join("cut.json.gz");
+    std::fs::write(&cut, &whole[..whole.len() - 12]).unwrap();
+    let out = replay(&[&cut.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}: reading stopped", cut.display())),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn text_format_renders_the_email() {
     let out = replay(&["--format", "text", &sample("rule1-failed-mfa-root.json")]);
