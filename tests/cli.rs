@@ -35,11 +35,16 @@ fn sample(name: &str) -> String {
         .to_string()
 }
 
-/// The sample's CloudTrail record as one compact line.
-fn record_line(name: &str) -> String {
+/// The sample's CloudTrail record.
+fn detail(name: &str) -> serde_json::Value {
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(sample(name)).unwrap()).unwrap();
-    v["detail"].to_string()
+    v["detail"].clone()
+}
+
+/// The sample's CloudTrail record as one compact line.
+fn record_line(name: &str) -> String {
+    detail(name).to_string()
 }
 
 #[test]
@@ -155,18 +160,19 @@ fn invalid_settings_name_the_variable() {
     );
 }
 
+fn gzip(text: &str) -> Vec<u8> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(text.as_bytes()).unwrap();
+    gz.finish().unwrap()
+}
+
 fn write_s3_file(dir: &Path, names: &[&str]) -> String {
     let records: Vec<String> = names.iter().map(|n| record_line(n)).collect();
     let body = format!("{{\"Records\":[{}]}}", records.join(","));
     let sub = dir.join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20");
     std::fs::create_dir_all(&sub).unwrap();
     let path = sub.join("111122223333_CloudTrail_us-east-1_20261120T0920Z_abc.json.gz");
-    let mut gz = GzEncoder::new(
-        std::fs::File::create(&path).unwrap(),
-        Compression::default(),
-    );
-    gz.write_all(body.as_bytes()).unwrap();
-    gz.finish().unwrap();
+    std::fs::write(&path, gzip(&body)).unwrap();
     path.display().to_string()
 }
 
@@ -201,18 +207,6 @@ fn reads_the_s3_layout_from_a_directory() {
     );
 }
 
-fn gzip(text: &str) -> Vec<u8> {
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(text.as_bytes()).unwrap();
-    gz.finish().unwrap()
-}
-
-fn event_id(name: &str) -> serde_json::Value {
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(sample(name)).unwrap()).unwrap();
-    v["detail"]["eventID"].clone()
-}
-
 #[test]
 fn every_gzip_member_is_read_and_a_damaged_file_is_reported() {
     let dir = tempfile::tempdir().unwrap();
@@ -230,7 +224,13 @@ fn every_gzip_member_is_read_and_a_damaged_file_is_reported() {
     let out = replay(&[&two.display().to_string()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let ids: Vec<_> = lines(&out).iter().map(|f| f["event_id"].clone()).collect();
-    assert_eq!(ids, [event_id(root), event_id(iam)]);
+    assert_eq!(
+        ids,
+        [
+            detail(root)["eventID"].clone(),
+            detail(iam)["eventID"].clone()
+        ]
+    );
 
     // The same S3 file without its last 12 bytes: the end of the deflate
     // stream and the gzip trailer (checksum and length) are missing.
