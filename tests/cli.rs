@@ -166,9 +166,14 @@ fn gzip(text: &str) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
-fn write_s3_file(dir: &Path, names: &[&str]) -> String {
+/// A CloudTrail S3 log file's text holding the samples' records.
+fn records_file(names: &[&str]) -> String {
     let records: Vec<String> = names.iter().map(|n| record_line(n)).collect();
-    let body = format!("{{\"Records\":[{}]}}", records.join(","));
+    format!("{{\"Records\":[{}]}}", records.join(","))
+}
+
+fn write_s3_file(dir: &Path, names: &[&str]) -> String {
+    let body = records_file(names);
     let sub = dir.join("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20");
     std::fs::create_dir_all(&sub).unwrap();
     let path = sub.join("111122223333_CloudTrail_us-east-1_20261120T0920Z_abc.json.gz");
@@ -232,14 +237,10 @@ fn every_gzip_member_is_read_and_a_damaged_file_is_reported() {
         ]
     );
 
-    // The same S3 file without its last 12 bytes: the end of the deflate
-    // stream and the gzip trailer (checksum and length) are missing.
-    let body = format!(
-        "{{\"Records\":[{},{}]}}",
-        record_line(root),
-        record_line(iam)
-    );
-    let whole = gzip(&body);
+    // An S3 file of the same two records without its last 12 bytes: the
+    // end of the deflate stream and the gzip trailer (checksum and length)
+    // are missing.
+    let whole = gzip(&records_file(&[root, iam]));
     let cut = dir.path().join("cut.json.gz");
     std::fs::write(&cut, &whole[..whole.len() - 12]).unwrap();
     let out = replay(&[&cut.display().to_string()]);
