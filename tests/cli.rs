@@ -2,9 +2,10 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -283,4 +284,69 @@ fn rule2_is_tuned_from_flags_and_from_the_environment() {
         .unwrap();
     assert_eq!(lines(&out).len(), 0);
     assert!(stderr(&out).contains("1 allowlisted"));
+}
+
+/// `signin-watch replay ARCHIVE | head`: once its output is closed, the
+/// replay stops taking files and exits, instead of reading the rest of the
+/// archive for nothing. The second file is a FIFO that nobody writes to:
+/// opening it would block for ever, so the test waits a minute at most.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_stops_the_replay_before_the_next_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // Enough findings to fill the output buffer while the first file is
+    // still being read, then records that keep the reader busy a while.
+    let mut text = String::new();
+    let mut record = detail("rule1-failed-mfa-iam-user.json");
+    for i in 0..2000 {
+        record["eventID"] = format!("finding-{i}").into();
+        text += &format!("{record}\n");
+    }
+    let filler = record_line("unrelated-s3-create-bucket.json");
+    for _ in 0..10_000 {
+        text += &format!("{filler}\n");
+    }
+    let first = dir.path().join("first.jsonl");
+    std::fs::write(&first, text).unwrap();
+    let fifo = dir.path().join("never-written.jsonl");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signin-watch"))
+        .args(["replay", "--threads", "1", "--no-progress"])
+        .arg(&first)
+        .arg(&fifo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status =
+        status.unwrap_or_else(|| panic!("still running a minute after its output closed: {err}"));
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("writing findings"), "{err}");
 }

@@ -362,6 +362,9 @@ pub fn replay(
             Ok(())
         };
         let result = drain();
+        // After an error (say, the reader of the output has gone), workers
+        // finish the file in hand and take no other.
+        next_file.store(files.len(), Ordering::Relaxed);
         // Stop the progress line whatever happened, or the scope never ends.
         finished.store(true, Ordering::Relaxed);
         result
