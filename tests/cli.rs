@@ -10,13 +10,18 @@ use std::time::{Duration, Instant};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-fn replay(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_signin-watch"))
+/// `signin-watch replay ARGS`, with both rules on whatever the environment says.
+fn replay_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_signin-watch"));
+    command
         .arg("replay")
         .args(args)
-        .env_remove("SIGNIN_WATCH_DISABLED_RULES")
-        .output()
-        .expect("the binary runs")
+        .env_remove("SIGNIN_WATCH_DISABLED_RULES");
+    command
+}
+
+fn replay(args: &[&str]) -> Output {
+    replay_command(args).output().expect("the binary runs")
 }
 
 fn lines(out: &Output) -> Vec<serde_json::Value> {
@@ -317,10 +322,8 @@ fn a_closed_output_stops_the_replay_before_the_next_file() {
             .success()
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_signin-watch"))
-        .args(["replay", "--threads", "1", "--no-progress"])
-        .arg(&first)
-        .arg(&fifo)
+    let (first, fifo) = (first.to_str().unwrap(), fifo.to_str().unwrap());
+    let mut child = replay_command(&["--threads", "1", "--no-progress", first, fifo])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
