@@ -19,6 +19,7 @@ use std::time::Instant;
 use flate2::Compression;
 use flate2::bufread::MultiGzDecoder;
 use flate2::write::GzEncoder;
+use signin_watch::intake::source::FILE_BUFFER;
 use signin_watch::intake::{READ_CHUNK, Scanned, Splitter};
 
 /// xorshift64*: deterministic, dependency-free.
@@ -284,7 +285,7 @@ fn gz_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Decompresses every file on `threads` threads, discarding the output: the
-/// same decoder over the same 256 KiB buffer as the replay.
+/// same decoder over the same buffer size as the replay.
 fn gunzip_only(files: &[PathBuf], threads: usize) -> u64 {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let total = std::sync::atomic::AtomicU64::new(0);
@@ -296,7 +297,7 @@ fn gunzip_only(files: &[PathBuf], threads: usize) -> u64 {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(f) = files.get(i) else { break };
                     let mut d = MultiGzDecoder::new(std::io::BufReader::with_capacity(
-                        256 << 10,
+                        FILE_BUFFER,
                         File::open(f).expect("open"),
                     ));
                     loop {

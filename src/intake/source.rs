@@ -72,6 +72,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
     Ok(())
 }
 
+/// Bytes of a gzip file read at a time: the decoder inflates straight from
+/// this buffer, so the larger it is, the fewer calls into inflate.
+pub const FILE_BUFFER: usize = 256 << 10;
+
 /// Counts bytes read from the file (before decompression), for progress.
 struct Counting<R> {
     inner: R,
@@ -108,7 +112,7 @@ pub fn open(path: &Path, progress: Arc<AtomicU64>) -> io::Result<Box<dyn Read + 
         // give inflate at most 32 KiB of input per call: more calls, each
         // ending with a copy of the last 32 KiB of output into its window.
         Ok(Box::new(MultiGzDecoder::new(BufReader::with_capacity(
-            256 << 10,
+            FILE_BUFFER,
             reader,
         ))))
     } else {
