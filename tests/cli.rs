@@ -353,3 +353,65 @@ fn a_closed_output_stops_the_replay_before_the_next_file() {
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("writing findings"), "{err}");
 }
+
+/// A record's text with `eventVersion` first, as CloudTrail writes it (a
+/// `serde_json::Value` would sort the keys).
+fn eventversion_first(record: &serde_json::Value) -> String {
+    let mut rest = record.clone();
+    let version = rest
+        .as_object_mut()
+        .unwrap()
+        .remove("eventVersion")
+        .unwrap();
+    format!("{{\"eventVersion\":{version},{}", &rest.to_string()[1..])
+}
+
+/// Whoever makes an API call chooses its request parameters, and CloudTrail
+/// logs them verbatim. Here they hold an object that parses as a failed MFA
+/// sign-in of another user. Splitting the S3 file at `},{"eventVersion":`
+/// would take it for a record (the test checks that premise); the replay
+/// counts brackets from the start of the file and must not.
+#[test]
+fn a_sign_in_planted_in_request_parameters_is_not_a_record() {
+    let mut planted = detail("rule1-failed-mfa-iam-user.json");
+    planted["eventID"] = "0badc0de-0000-4000-8000-000000000000".into();
+    planted["userIdentity"]["userName"] = "planted-victim".into();
+    let planted = eventversion_first(&planted);
+    let mut carrier = detail("unrelated-s3-create-bucket.json");
+    carrier["requestParameters"] = serde_json::json!({ "tagging": "PLACEHOLDER" });
+    let carrier = eventversion_first(&carrier).replace(
+        r#""PLACEHOLDER""#,
+        &format!(r#"[{{"Key":"a"}},{planted},{{"eventVersion":"x"}}]"#),
+    );
+    let genuine = detail("rule1-failed-mfa-root.json");
+    let body = format!(
+        "{{\"Records\":[{carrier},{}]}}",
+        eventversion_first(&genuine)
+    );
+
+    let anchor = r#"},{"eventVersion":"#;
+    let segments: Vec<String> = body
+        .split(anchor)
+        .map(|s| format!("{{\"eventVersion\":{s}}}"))
+        .collect();
+    assert!(
+        segments
+            .iter()
+            .any(|s| serde_json::from_str::<serde_json::Value>(s)
+                .is_ok_and(|v| v["userIdentity"]["userName"] == "planted-victim")),
+        "an anchor split would not find the planted record: the test proves nothing"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("planted.json.gz");
+    std::fs::write(&path, gzip(&body)).unwrap();
+    let out = replay(&[&path.display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ids: Vec<_> = lines(&out).iter().map(|f| f["event_id"].clone()).collect();
+    assert_eq!(ids, [genuine["eventID"].clone()]);
+    assert!(
+        stderr(&out).contains("2 records read (1 sign-in)"),
+        "{}",
+        stderr(&out)
+    );
+}
