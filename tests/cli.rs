@@ -172,10 +172,15 @@ fn gzip(text: &str) -> Vec<u8> {
     gz.finish().unwrap()
 }
 
+/// A CloudTrail S3 log file's text holding these records' texts.
+fn s3_text(records: &[String]) -> String {
+    format!("{{\"Records\":[{}]}}", records.join(","))
+}
+
 /// A CloudTrail S3 log file's text holding the samples' records.
 fn records_file(names: &[&str]) -> String {
     let records: Vec<String> = names.iter().map(|n| record_line(n)).collect();
-    format!("{{\"Records\":[{}]}}", records.join(","))
+    s3_text(&records)
 }
 
 fn write_s3_file(dir: &Path, names: &[&str]) -> String {
@@ -384,10 +389,7 @@ fn a_sign_in_planted_in_request_parameters_is_not_a_record() {
         &format!(r#"[{{"Key":"a"}},{planted},{{"eventVersion":"x"}}]"#),
     );
     let genuine = detail("rule1-failed-mfa-root.json");
-    let body = format!(
-        "{{\"Records\":[{carrier},{}]}}",
-        eventversion_first(&genuine)
-    );
+    let body = s3_text(&[carrier, eventversion_first(&genuine)]);
 
     let anchor = r#"},{"eventVersion":"#;
     let segments: Vec<String> = body
