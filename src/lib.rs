@@ -10,6 +10,11 @@
 //! - [`lambda`]: the function: handler, config, metrics; the AWS wiring with
 //!   the `lambda` feature.
 
+// `unsafe` lives in one module (the scanner's x86 kernels), each block
+// with its SAFETY reason.
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod adapters;
 pub mod app;
 pub mod config;
