@@ -135,6 +135,44 @@ fn a_malformed_line_is_reported_with_file_and_line_and_the_rest_goes_on() {
     );
 }
 
+/// Line 1 is cut inside a string; line 2 is a failed-MFA sign-in whose user
+/// agent holds an escaped quote with its backslash at byte 63, the last byte
+/// of the 64-byte block where line 1 is cut. Its detection must not be lost.
+#[test]
+fn a_sign_in_after_a_line_cut_short_is_still_detected() {
+    let cut = "{\"a\":\"tru\n";
+    let prefix = "{\"userAgent\":\"";
+    let mut record = detail("rule1-failed-mfa-iam-user.json");
+    record.as_object_mut().unwrap().remove("userAgent");
+    let pad = "x".repeat(63 - cut.len() - prefix.len());
+    let line = format!(
+        "{prefix}{pad}\\\"quoted\\\" agent\",{}",
+        &record.to_string()[1..]
+    );
+    let text = format!("{cut}{line}\n");
+    assert_eq!(text.find('\\'), Some(63), "the premise of the test");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.jsonl");
+    std::fs::write(&path, text).unwrap();
+    let out = replay(&[&path.display().to_string()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "{}:1: record #1: a JSON value cut short",
+            path.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let findings = lines(&out);
+    assert_eq!(findings.len(), 1, "{}", stderr(&out));
+    assert_eq!(findings[0]["user"], "alice");
+    assert_eq!(
+        findings[0]["user_agent"],
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"quoted\" agent"
+    );
+}
+
 #[test]
 fn an_unreadable_path_is_a_clear_error() {
     let out = replay(&["/no/such/archive.json.gz"]);

@@ -290,6 +290,9 @@ impl State {
     }
 
     /// The value being read was cut short; what follows `resume` starts afresh.
+    ///
+    /// The escape carry stays as it is: it belongs to the block's last byte,
+    /// which lies after any cut in the block, so it holds for what follows.
     fn cut_short(&mut self, resume: usize, found: &mut Vec<Found>) {
         let (at, line) = self.item.take().unwrap_or((self.top_start, self.lines + 1));
         if !self.oversized {
@@ -306,7 +309,6 @@ impl State {
         self.relearned_at = None;
         self.mode = Mode::Top;
         self.gap_from = resume;
-        self.escape_carry = false;
     }
 
     fn check_gap(&mut self, buf: &[u8], until: usize, line: u64, found: &mut Vec<Found>) {

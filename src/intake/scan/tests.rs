@@ -1,5 +1,6 @@
 use super::*;
 use crate::intake::Prefilter;
+use proptest::prelude::*;
 
 /// A splitter over `input` reading `chunk` bytes at a time, on the AVX2
 /// path where the CPU has it (`avx2`) or on the other.
@@ -373,5 +374,121 @@ proptest::proptest! {
             })
             .collect();
         splits_like_the_reference(&objects, records_file, ",\n", chunk)?;
+    }
+}
+
+/// The sample failed-MFA sign-in as one line starting at stream offset
+/// `start`, its `userAgent` first and holding an escaped quote whose
+/// backslash lands at `block_offset` of its 64-byte block.
+fn failed_mfa_line(start: usize, block_offset: usize) -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/rule1-failed-mfa-iam-user.json"
+    );
+    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut detail = event["detail"].clone();
+    detail.as_object_mut().unwrap().remove("userAgent");
+    let rest = detail.to_string();
+    let prefix = "{\"userAgent\":\"";
+    let pad = (block_offset + 64 - (start + prefix.len()) % 64) % 64;
+    format!(
+        "{prefix}{}\\\"quoted\\\" agent\",{}",
+        "x".repeat(pad),
+        &rest[1..]
+    )
+}
+
+#[test]
+fn a_cut_keeps_the_escape_at_the_end_of_its_block() {
+    // Line 1 is cut inside a string; line 2 is a whole failed-MFA sign-in
+    // whose escaped quote has its backslash at byte 63 of the block where
+    // line 1 is cut. The escape belongs to line 2 and must survive the cut.
+    let cut = "{\"a\":\"tru\n";
+    let record = failed_mfa_line(cut.len(), 63);
+    let input = format!("{cut}{record}\n");
+    assert_eq!(
+        input.find('\\'),
+        Some(63),
+        "the premise: the backslash is the last byte of the block where the cut is made"
+    );
+    for avx2 in [false, true] {
+        for chunk in [READ_CHUNK, 1, 7, 64, 65, 130] {
+            let (items, bad, lines) = split_with(input.as_bytes(), avx2, chunk);
+            assert_eq!(
+                items,
+                [record.as_str()],
+                "avx2: {avx2}, chunk: {chunk}: {bad:#?}"
+            );
+            assert_eq!(lines, [2]);
+            assert_eq!(bad.len(), 1, "{bad:#?}");
+            assert_eq!(bad[0].line, 1);
+            assert!(bad[0].message.contains("cut short"), "{bad:#?}");
+        }
+    }
+    let parsed: crate::domain::record::CloudTrailRecord = serde_json::from_str(&record).unwrap();
+    assert_eq!(parsed.event_name(), Some("ConsoleLogin"));
+    assert_eq!(
+        parsed
+            .user_agent
+            .as_deref()
+            .map(|a| a.ends_with("\"quoted\" agent")),
+        Some(true)
+    );
+}
+
+/// Writes JSON Lines of objects, each holding an escape (`\"`, `\\` or
+/// `\n`) whose backslash sits at offset 61, 62, 63 or 0 of its block, some
+/// lines cut short (anywhere, or just after that backslash).
+fn lines_with_escapes_at_block_edges(
+    lines: &[(usize, usize, String, Option<(bool, usize)>)],
+) -> String {
+    let mut out = String::new();
+    for (edge, escape, text, cut) in lines {
+        let prefix = "{\"k\":\"";
+        let target = [61, 62, 63, 0][*edge];
+        let pad = (target + 64 - (out.len() + prefix.len()) % 64) % 64;
+        let escape = ["\\\"", "\\\\", "\\n"][*escape];
+        let mut line = format!(
+            "{prefix}{}{escape}{text}\",\"n\":[{{}},[]]}}",
+            "x".repeat(pad)
+        );
+        match cut {
+            Some((true, _)) => line.truncate(prefix.len() + pad + 1),
+            Some((false, at)) => line.truncate(1 + at % (line.len() - 1)),
+            None => {}
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+proptest::proptest! {
+    #[test]
+    fn cut_lines_next_to_escapes_at_block_edges_split_like_the_reference(
+        lines in proptest::collection::vec(
+            (
+                0usize..4,
+                0usize..3,
+                proptest::collection::vec(string_part(), 0..4).prop_map(|p| p.concat()),
+                proptest::option::weighted(0.4, (proptest::bool::ANY, 0usize..400)),
+            ),
+            1..24,
+        ),
+        chunk in 1usize..300,
+    ) {
+
+        let input = lines_with_escapes_at_block_edges(&lines);
+        let reference = reference::split(input.as_bytes());
+        let want: Vec<&str> = reference.items.iter().map(|&(s, e)| &input[s..e]).collect();
+        for avx2 in [false, true] {
+            for chunk in [READ_CHUNK, chunk] {
+                let (got, bad, _) = split_with(input.as_bytes(), avx2, chunk);
+                prop_assert_eq!(&got, &want, "avx2: {}, chunk: {}", avx2, chunk);
+                let bad_lines: Vec<u64> = bad.iter().map(|b| b.line).collect();
+                prop_assert_eq!(&bad_lines, &reference.cut_lines, "{:#?}", bad);
+                prop_assert!(bad.iter().all(|b| b.message.contains("cut short")), "{:#?}", bad);
+            }
+        }
     }
 }
