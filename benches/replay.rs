@@ -347,7 +347,7 @@ fn run_replay(args: &[&str]) -> Run {
     }
 }
 
-/// An archive from elsewhere (e.g. ../shared/perf/gen_cloudtrail.py):
+/// An archive from elsewhere (`make bench-shared` writes one):
 /// BENCH_JSONL=FILE and BENCH_S3=DIR, checked against FILE's `.expected.json`.
 fn external() -> Option<(PathBuf, PathBuf, u64, Expected)> {
     let jsonl = PathBuf::from(std::env::var_os("BENCH_JSONL")?);

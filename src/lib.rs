@@ -6,6 +6,8 @@
 //!   files, JSON Lines, gzip), streaming and lenient.
 //! - [`app`]: the use cases: the detector service and `replay`.
 //! - [`adapters`]: the stores and publishers behind the domain's ports.
+//! - [`render`]: findings as email text, subjects and JSON lines, with
+//!   attacker-chosen text made safe.
 //! - [`config`]: typed settings, read once.
 //! - [`lambda`]: the function: handler, config, metrics; the AWS wiring with
 //!   the `lambda` feature.
@@ -21,3 +23,6 @@ pub mod config;
 pub mod domain;
 pub mod intake;
 pub mod lambda;
+pub mod render;
+#[cfg(test)]
+mod test_support;

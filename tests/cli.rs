@@ -36,17 +36,10 @@ fn stderr(out: &Output) -> String {
 }
 
 fn sample(name: &str) -> String {
-    common::repo_path(&format!("events/{name}"))
-        .display()
-        .to_string()
+    common::sample_path(name).display().to_string()
 }
 
-/// The sample's CloudTrail record.
-fn detail(name: &str) -> serde_json::Value {
-    let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(sample(name)).unwrap()).unwrap();
-    v["detail"].clone()
-}
+use common::sample_detail as detail;
 
 /// The sample's CloudTrail record as one compact line.
 fn record_line(name: &str) -> String {

@@ -5,7 +5,9 @@ mod common;
 
 use std::path::PathBuf;
 
-use signin_watch::app::replay::{ReplayOptions, replay};
+use signin_watch::adapters::memory_store::MemoryStore;
+use signin_watch::app::detector::Detector;
+use signin_watch::app::replay::{Replay, ReplayOptions};
 use signin_watch::config::DetectorConfig;
 
 const DOC_FAILED_MFA_EVENT: &str = "d38ce1b3-4575-4cb8-a632-611b8243bfc3";
@@ -20,8 +22,8 @@ fn corpus_dir() -> Option<PathBuf> {
 #[test]
 fn corpus_reads_without_panic_and_matches_only_the_documented_failed_mfa() {
     let Some(dir) = corpus_dir() else {
-        eprintln!(
-            "\n*** SKIPPED: corpus golden test: ../shared/corpus is absent (set SIGNIN_WATCH_CORPUS to its path) ***\n"
+        common::say_skipped(
+            "corpus golden test: ../shared/corpus is absent (set SIGNIN_WATCH_CORPUS to its path)",
         );
         return;
     };
@@ -41,14 +43,12 @@ fn corpus_reads_without_panic_and_matches_only_the_documented_failed_mfa() {
 
     let mut out = Vec::new();
     let mut err = Vec::new();
-    let summary = replay(
-        &files,
-        DetectorConfig::default(),
-        &ReplayOptions::default(),
-        &mut out,
-        &mut err,
-    )
-    .expect("the corpus replays");
+    let config = DetectorConfig::default();
+    let detector = Detector::new(config.rules, config.policy, MemoryStore::new());
+    let summary = Replay::new(&files)
+        .expect("the corpus files exist")
+        .run(&detector, &ReplayOptions::default(), &mut out, &mut err)
+        .expect("the corpus replays");
     let err = String::from_utf8_lossy(&err);
     let findings: Vec<serde_json::Value> = String::from_utf8_lossy(&out)
         .lines()

@@ -16,31 +16,49 @@ async fn store() -> DynamoStore {
 
 #[tokio::test]
 async fn counts_each_event_once() {
+    if moto::unavailable("counts_each_event_once") {
+        return;
+    }
     contract::counts_each_event_once(&store().await).await;
 }
 
 #[tokio::test]
 async fn min_and_max_hold_out_of_order() {
+    if moto::unavailable("min_and_max_hold_out_of_order") {
+        return;
+    }
     contract::min_and_max_hold_out_of_order(&store().await).await;
 }
 
 #[tokio::test]
 async fn an_unconfirmed_notification_is_owed_on_redelivery() {
+    if moto::unavailable("an_unconfirmed_notification_is_owed_on_redelivery") {
+        return;
+    }
     contract::an_unconfirmed_notification_is_owed_on_redelivery(&store().await).await;
 }
 
 #[tokio::test]
 async fn window_and_tiers_decide_notifications() {
+    if moto::unavailable("window_and_tiers_decide_notifications") {
+        return;
+    }
     contract::window_and_tiers_decide_notifications(&store().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_sightings_count_exactly() {
+    if moto::unavailable("concurrent_sightings_count_exactly") {
+        return;
+    }
     contract::concurrent_sightings_count_exactly(Arc::new(store().await), 50).await;
 }
 
 #[tokio::test]
 async fn items_follow_the_documented_layout() {
+    if moto::unavailable("items_follow_the_documented_layout") {
+        return;
+    }
     let s = store().await;
     let sighting = contract::sighting("layout", "ev-layout", 0);
     let policy = Default::default();

@@ -8,38 +8,15 @@ use std::collections::HashMap;
 use signin_watch::adapters::memory_store::MemoryStore;
 use signin_watch::app::detector::Detector;
 use signin_watch::config::{self, DetectorConfig};
-use signin_watch::domain::time::Timestamp;
-
-/// File → rule keys expected to fire with the default configuration.
-const EXPECTED: &[(&str, &[&str])] = &[
-    ("rule1-failed-mfa-iam-user.json", &["failed-mfa"]),
-    ("rule1-failed-mfa-root.json", &["failed-mfa"]),
-    ("rule1-near-miss-failed-password-no-mfa.json", &[]),
-    ("rule1-near-miss-success-with-mfa.json", &[]),
-    (
-        "rule2-allowlisted-broker.json",
-        &["federated-single-factor"],
-    ),
-    (
-        "rule2-federated-getsignintoken-no-mfa.json",
-        &["federated-single-factor"],
-    ),
-    ("rule2-near-miss-federated-with-mfa.json", &[]),
-    ("rule2-near-miss-sso-role-getsignintoken.json", &[]),
-    ("unrelated-mistyped-user-name.json", &[]),
-    ("unrelated-s3-create-bucket.json", &[]),
-];
 
 fn fired(config: DetectorConfig, file: &std::path::Path) -> (Vec<&'static str>, usize) {
     let detector = Detector::new(config.rules, config.policy, MemoryStore::new());
     let mut keys = Vec::new();
     let mut allowlisted = 0;
-    common::with_records(file, |o| {
-        let outcome = common::block_on(detector.observe(&o, Timestamp::from_millis(0)))
-            .expect("memory store");
+    for outcome in common::process_file(&detector, file) {
         keys.extend(outcome.detections.iter().map(|d| d.rule.key));
         allowlisted += outcome.allowlisted.len();
-    });
+    }
     (keys, allowlisted)
 }
 
@@ -47,12 +24,12 @@ fn fired(config: DetectorConfig, file: &std::path::Path) -> (Vec<&'static str>, 
 fn every_sample_fires_exactly_the_expected_rules() {
     let files = common::event_files();
     let names: Vec<String> = files.iter().map(|f| common::file_name(f)).collect();
-    let listed: Vec<&str> = EXPECTED.iter().map(|(n, _)| *n).collect();
+    let listed: Vec<&str> = common::FIRES.iter().map(|(n, _)| *n).collect();
     assert_eq!(
         names, listed,
-        "events/ and this table must list the same files"
+        "events/ and the FIRES table must list the same files"
     );
-    for (file, (name, want)) in files.iter().zip(EXPECTED) {
+    for (file, (name, want)) in files.iter().zip(common::FIRES) {
         let (got, _) = fired(DetectorConfig::default(), file);
         assert_eq!(&got, want, "{name}");
     }
@@ -61,15 +38,13 @@ fn every_sample_fires_exactly_the_expected_rules() {
 #[test]
 fn findings_carry_who_and_where() {
     let detector = Detector::new(Default::default(), Default::default(), MemoryStore::new());
-    let mut findings = Vec::new();
-    common::with_records(
-        &common::repo_path("events/rule1-failed-mfa-iam-user.json"),
-        |o| {
-            let out = common::block_on(detector.observe(&o, Timestamp::from_millis(0)))
-                .expect("memory store");
-            findings.extend(out.detections.into_iter().map(|d| d.finding));
-        },
-    );
+    let findings: Vec<_> = common::process_file(
+        &detector,
+        &common::sample_path("rule1-failed-mfa-iam-user.json"),
+    )
+    .into_iter()
+    .flat_map(|o| o.detections.into_iter().map(|d| d.finding))
+    .collect();
     let f = &findings[0];
     assert_eq!(f.user, "alice");
     assert_eq!(f.principal_arn, None, "failed logins carry no ARN");
@@ -89,8 +64,8 @@ fn findings_carry_who_and_where() {
 
 #[test]
 fn rule2_allowlists_each_let_the_broker_pass() {
-    let broker = common::repo_path("events/rule2-allowlisted-broker.json");
-    let attacker = common::repo_path("events/rule2-federated-getsignintoken-no-mfa.json");
+    let broker = common::sample_path("rule2-allowlisted-broker.json");
+    let attacker = common::sample_path("rule2-federated-getsignintoken-no-mfa.json");
     for (var, value) in [
         (config::RULE2_ALLOW_ISSUERS, "console-broker"),
         (

@@ -49,21 +49,39 @@ pub struct DynamoStore {
     retention_secs: i64,
 }
 
-fn unavailable<E>(operation: &'static str) -> impl FnOnce(E) -> StoreError
+/// A failed call: a request the SDK could not even build is a bug; any
+/// other failure may pass.
+fn call_failed<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    SdkError<E, R>: std::error::Error + Send + Sync + 'static,
 {
-    move |e| StoreError::Unavailable {
+    move |e| match e {
+        SdkError::ConstructionFailure(_) => StoreError::InvalidRequest {
+            operation,
+            source: Box::new(e),
+        },
+        e => StoreError::Unavailable {
+            operation,
+            source: Box::new(e),
+        },
+    }
+}
+
+/// A request part that could not be built (a bug).
+fn invalid(
+    operation: &'static str,
+) -> impl FnOnce(aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    move |e| StoreError::InvalidRequest {
         operation,
         source: Box::new(e),
     }
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+fn string_attr(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: impl ToString) -> AttributeValue {
+fn number_attr(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
@@ -110,15 +128,15 @@ impl DynamoStore {
     }
 
     fn expires_at(&self) -> AttributeValue {
-        n(Timestamp::now().as_millis() / 1000 + self.retention_secs)
+        number_attr(Timestamp::now().as_millis() / 1000 + self.retention_secs)
     }
 
-    fn group_pk(s: &Sighting) -> String {
-        format!("GROUP#{}", s.key.id())
+    fn group_pk(sighting: &Sighting) -> String {
+        format!("GROUP#{}", sighting.key.id())
     }
 
-    fn event_pk(s: &Sighting) -> String {
-        format!("EVENT#{}#{}", s.key.rule_id, s.event_id)
+    fn event_pk(sighting: &Sighting) -> String {
+        format!("EVENT#{}#{}", sighting.key.rule_id, sighting.event_id)
     }
 
     /// The group's counters and their version, read consistently.
@@ -165,50 +183,50 @@ impl DynamoStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .key("pk", string_attr(pk))
+            .key("sk", string_attr(sk))
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable(operation))?;
+            .map_err(call_failed(operation))?;
         Ok(out.item)
     }
 
-    fn counter_item(&self, s_: &Sighting, c: &Counters, version: i64) -> Item {
+    fn counter_item(&self, sighting: &Sighting, c: &Counters, version: i64) -> Item {
         let mut item: Item = [
-            ("pk", s(Self::group_pk(s_))),
-            ("sk", s("COUNTER")),
-            ("rule_id", s(&s_.key.rule_id)),
-            ("account", s(&s_.key.account)),
-            ("user_name", s(&s_.key.user)),
-            ("src", s(&s_.key.src)),
-            ("cnt", n(c.count)),
-            ("first_seen_ms", n(c.first_seen.as_millis())),
-            ("last_seen_ms", n(c.last_seen.as_millis())),
-            ("first_seen", s(c.first_seen.to_string())),
-            ("last_seen", s(c.last_seen.to_string())),
-            ("version", n(version)),
+            ("pk", string_attr(Self::group_pk(sighting))),
+            ("sk", string_attr("COUNTER")),
+            ("rule_id", string_attr(&sighting.key.rule_id)),
+            ("account", string_attr(&sighting.key.account)),
+            ("user_name", string_attr(&sighting.key.user)),
+            ("src", string_attr(&sighting.key.src)),
+            ("cnt", number_attr(c.count)),
+            ("first_seen_ms", number_attr(c.first_seen.as_millis())),
+            ("last_seen_ms", number_attr(c.last_seen.as_millis())),
+            ("first_seen", string_attr(c.first_seen.to_string())),
+            ("last_seen", string_attr(c.last_seen.to_string())),
+            ("version", number_attr(version)),
             ("expires_at", self.expires_at()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         if let Some(t) = c.last_notified {
-            item.insert("last_notified_ms".into(), n(t.as_millis()));
+            item.insert("last_notified_ms".into(), number_attr(t.as_millis()));
         }
         item
     }
 
     fn event_put(
         &self,
-        s_: &Sighting,
+        sighting: &Sighting,
         pending: Option<&PendingNotification>,
     ) -> Result<Put, StoreError> {
         let mut item: Item = [
-            ("pk", s(Self::event_pk(s_))),
-            ("sk", s("EVENT")),
-            ("group_pk", s(Self::group_pk(s_))),
-            ("event_time", s(s_.event_time.to_string())),
+            ("pk", string_attr(Self::event_pk(sighting))),
+            ("sk", string_attr("EVENT")),
+            ("group_pk", string_attr(Self::group_pk(sighting))),
+            ("event_time", string_attr(sighting.event_time.to_string())),
             ("expires_at", self.expires_at()),
         ]
         .into_iter()
@@ -216,10 +234,10 @@ impl DynamoStore {
         .collect();
         if let Some(p) = pending {
             let json = serde_json::to_string(p).map_err(|e| StoreError::Corrupt {
-                key: Self::event_pk(s_),
+                key: Self::event_pk(sighting),
                 message: e.to_string(),
             })?;
-            item.insert("pending".into(), s(json));
+            item.insert("pending".into(), string_attr(json));
         }
         Put::builder()
             .table_name(&self.table)
@@ -227,27 +245,27 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(unavailable("build Put event"))
+            .map_err(invalid("build Put event"))
     }
 
     fn counter_put(
         &self,
-        s_: &Sighting,
+        sighting: &Sighting,
         c: &Counters,
         prev_version: Option<i64>,
     ) -> Result<Put, StoreError> {
         let version = prev_version.map_or(1, |v| v + 1);
         let mut put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(self.counter_item(s_, c, version)));
+            .set_item(Some(self.counter_item(sighting, c, version)));
         put = match prev_version {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(v) => put
                 .condition_expression("#v = :v")
                 .expression_attribute_names("#v", "version")
-                .expression_attribute_values(":v", n(v)),
+                .expression_attribute_values(":v", number_attr(v)),
         };
-        put.build().map_err(unavailable("build Put counter"))
+        put.build().map_err(invalid("build Put counter"))
     }
 }
 
@@ -322,7 +340,7 @@ impl CounterStore for DynamoStore {
                         return Ok(Recorded::Duplicate { pending });
                     }
                     Some(Cancelled::Retry) => backoff(attempt).await,
-                    None => return Err(unavailable("TransactWriteItems")(err)),
+                    None => return Err(call_failed("TransactWriteItems")(err)),
                 },
             }
         }
@@ -336,15 +354,15 @@ impl CounterStore for DynamoStore {
         self.client
             .update_item()
             .table_name(&self.table)
-            .key("pk", s(Self::event_pk(sighting)))
-            .key("sk", s("EVENT"))
+            .key("pk", string_attr(Self::event_pk(sighting)))
+            .key("sk", string_attr("EVENT"))
             .update_expression("REMOVE #p SET notified_at = :t")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#p", "pending")
-            .expression_attribute_values(":t", s(Timestamp::now().to_string()))
+            .expression_attribute_values(":t", string_attr(Timestamp::now().to_string()))
             .send()
             .await
-            .map_err(unavailable("UpdateItem event"))?;
+            .map_err(call_failed("UpdateItem event"))?;
         Ok(())
     }
 }

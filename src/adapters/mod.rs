@@ -1,5 +1,7 @@
-//! Adapters: the ports of the domain, implemented on real things.
+//! Adapters: the domain's ports implemented on real things. Nothing here
+//! knows the app layer.
 
+pub mod counting_notifier;
 #[cfg(feature = "lambda")]
 pub mod dynamodb_store;
 pub mod memory_store;

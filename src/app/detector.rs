@@ -1,10 +1,12 @@
-//! The detection service: a record in, rules evaluated, the detection counted
-//! in the store, findings out. Used alike by `replay` and the Lambda.
+//! The detection service: a record in, rules evaluated, each match counted
+//! in the store, notifications sent and confirmed, the outcome out. The
+//! Lambda and `replay` both call [`Detector::process`].
 
 use crate::domain::counter::{
     CounterStore, GroupKey, NotifyPolicy, Recorded, Sighting, StoreError,
 };
 use crate::domain::finding::Finding;
+use crate::domain::notify::{Notice, Notifier, NotifyError};
 use crate::domain::observed::Observed;
 use crate::domain::rules::{Rule, RuleSet, Verdict};
 use crate::domain::time::Timestamp;
@@ -17,7 +19,7 @@ pub struct Detection {
     pub finding: Finding,
     pub sighting: Sighting,
     /// A redelivery of an event counted before whose notification was never
-    /// confirmed: send it, do not count it.
+    /// confirmed: it is sent, not counted.
     pub redelivered: bool,
 }
 
@@ -37,31 +39,23 @@ pub struct Outcome {
     pub allowlisted: Vec<(&'static Rule, AllowlistHit)>,
 }
 
-/// Where notifying findings go (SNS in the Lambda).
-pub trait Notifier {
-    fn notify(
-        &self,
-        detection: &Detection,
-        policy: &NotifyPolicy,
-    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
-}
-
-/// A notification could not be sent; worth a retry.
-#[derive(Debug, thiserror::Error)]
-#[error("publishing finding {finding_id} failed: {source}")]
-pub struct NotifyError {
-    pub finding_id: String,
-    #[source]
-    pub source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-/// Why processing a record stopped. Both kinds are transient: retry the event.
+/// Why processing a record stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
+}
+
+impl ProcessError {
+    /// Whether the same record may be processed later with success.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ProcessError::Store(e) => e.is_transient(),
+            ProcessError::Notify(e) => e.is_transient(),
+        }
+    }
 }
 
 pub struct Detector<S> {
@@ -79,70 +73,19 @@ impl<S: CounterStore> Detector<S> {
         }
     }
 
-    pub fn policy(&self) -> &NotifyPolicy {
-        &self.policy
-    }
-
     pub fn rules(&self) -> &RuleSet {
         &self.rules
     }
 
-    pub fn store(&self) -> &S {
-        &self.store
+    pub fn policy(&self) -> &NotifyPolicy {
+        &self.policy
     }
 
-    /// Evaluates every rule on `observed` and counts each match once.
-    /// `fallback_time` stands in for a record with no readable time.
-    pub async fn observe(
-        &self,
-        observed: &Observed<'_>,
-        fallback_time: Timestamp,
-    ) -> Result<Outcome, StoreError> {
-        let mut outcome = Outcome::default();
-        for (rule, verdict) in self.rules.evaluate(&observed.record) {
-            match verdict {
-                Verdict::NoMatch => {}
-                Verdict::Allowlisted(hit) => outcome.allowlisted.push((rule, hit)),
-                Verdict::Match => {
-                    let facts = observed.facts(fallback_time);
-                    let key = GroupKey {
-                        rule_id: rule.id.to_owned(),
-                        account: facts.account.clone(),
-                        user: facts.principal.user.clone(),
-                        src: facts.src.clone(),
-                    };
-                    let sighting = Sighting {
-                        key,
-                        event_id: facts.event_id.clone(),
-                        event_time: facts.event_time,
-                    };
-                    let (counters, notify, redelivered) =
-                        match self.store.record(&sighting, &self.policy).await? {
-                            Recorded::Counted { counters, notify } => (counters, notify, false),
-                            Recorded::Duplicate { pending: Some(p) } => {
-                                (p.counters, Some(p.reason), true)
-                            }
-                            Recorded::Duplicate { pending: None } => {
-                                outcome.duplicates.push(rule);
-                                continue;
-                            }
-                        };
-                    let finding = Finding::new(rule, facts, &sighting.key, &counters, notify);
-                    outcome.detections.push(Detection {
-                        rule,
-                        finding,
-                        sighting,
-                        redelivered,
-                    });
-                }
-            }
-        }
-        Ok(outcome)
-    }
-
-    /// Observes a record and sends every notification it owes, confirming
-    /// each one only after it was sent: a failure leaves it owed, and the
-    /// retried event sends it without counting again.
+    /// Evaluates every rule on `observed`, counts each match once and sends
+    /// every notification it owes, confirming each in the store only after
+    /// it was sent: a failure leaves it owed, and the retried event sends it
+    /// without counting again. `fallback_time` stands in for a record with
+    /// no readable time.
     pub async fn process<N: Notifier>(
         &self,
         notifier: &N,
@@ -151,14 +94,57 @@ impl<S: CounterStore> Detector<S> {
     ) -> Result<Outcome, ProcessError> {
         let outcome = self.observe(observed, fallback_time).await?;
         for d in outcome.detections.iter().filter(|d| d.notify()) {
-            notifier.notify(d, &self.policy).await?;
-            self.confirm_notified(d).await?;
+            let notice = Notice {
+                finding: &d.finding,
+                rule: d.rule,
+                policy: &self.policy,
+            };
+            notifier.notify(&notice).await?;
+            self.store.mark_notified(&d.sighting).await?;
         }
         Ok(outcome)
     }
 
-    /// Records that the notification for `detection` was sent.
-    pub async fn confirm_notified(&self, detection: &Detection) -> Result<(), StoreError> {
-        self.store.mark_notified(&detection.sighting).await
+    /// Evaluates every rule on `observed` and counts each match once.
+    async fn observe(
+        &self,
+        observed: &Observed<'_>,
+        fallback_time: Timestamp,
+    ) -> Result<Outcome, StoreError> {
+        let mut outcome = Outcome::default();
+        for (rule, verdict) in self.rules.evaluate(&observed.record) {
+            if let Verdict::Allowlisted(hit) = verdict {
+                outcome.allowlisted.push((rule, hit));
+                continue;
+            }
+            let facts = observed.facts(fallback_time);
+            let sighting = Sighting {
+                key: GroupKey {
+                    rule_id: rule.id.to_owned(),
+                    account: facts.account.clone(),
+                    user: facts.principal.user.clone(),
+                    src: facts.src.clone(),
+                },
+                event_id: facts.event_id.clone(),
+                event_time: facts.event_time,
+            };
+            let (counters, notify, redelivered) =
+                match self.store.record(&sighting, &self.policy).await? {
+                    Recorded::Counted { counters, notify } => (counters, notify, false),
+                    Recorded::Duplicate { pending: Some(p) } => (p.counters, Some(p.reason), true),
+                    Recorded::Duplicate { pending: None } => {
+                        outcome.duplicates.push(rule);
+                        continue;
+                    }
+                };
+            let finding = Finding::new(rule, facts, &sighting.key, &counters, notify);
+            outcome.detections.push(Detection {
+                rule,
+                finding,
+                sighting,
+                redelivered,
+            });
+        }
+        Ok(outcome)
     }
 }

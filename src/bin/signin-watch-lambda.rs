@@ -1,11 +1,15 @@
 //! The Lambda function (cargo-lambda builds it as `bootstrap`). The
-//! composition root: read the config once, build the SDK clients once, hand
-//! them to the handler.
-
+//! composition root: read the settings once, build the SDK clients once,
+//! hand them to the handler.
+#![forbid(unsafe_code)]
 // The SDK's nested futures are deep; computing their layout needs more than the default.
 #![recursion_limit = "256"]
 
+use signin_watch::adapters::dynamodb_store::DynamoStore;
+use signin_watch::adapters::sns::SnsPublisher;
+use signin_watch::app::detector::Detector;
 use signin_watch::lambda::config::LambdaConfig;
+use signin_watch::lambda::handler::Handler;
 use signin_watch::lambda::runtime;
 
 #[tokio::main(flavor = "current_thread")]
@@ -20,6 +24,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         }
     };
     let sdk = runtime::sdk_config(&config).await;
-    let handler = runtime::handler(&config, &sdk);
-    runtime::run(handler, config.metrics_namespace.clone()).await
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &config.table,
+        config.retention_days,
+    );
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), &config.topic_arn);
+    let detector = Detector::new(config.detector.rules, config.detector.policy, store);
+    runtime::run(Handler::new(detector, publisher), config.metrics_namespace).await
 }

@@ -173,12 +173,29 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The request could not even be built: a bug, which no retry mends.
+    #[error("counter store request could not be built ({operation}): {source}")]
+    InvalidRequest {
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// Too many concurrent writers on one group; worth a retry later.
     #[error("counter store: gave up after {attempts} conflicting writes on group {group}")]
     Contention { group: String, attempts: u32 },
     /// The store holds an item this code cannot read.
     #[error("counter store holds an unreadable item {key}: {message}")]
     Corrupt { key: String, message: String },
+}
+
+impl StoreError {
+    /// Whether the same request may succeed later.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable { .. } | StoreError::Contention { .. }
+        )
+    }
 }
 
 /// Where counters live: in memory for `replay`, DynamoDB in the Lambda. Both

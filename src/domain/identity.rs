@@ -1,6 +1,6 @@
 //! Who signed in, as a person reading a finding would name them.
 
-use super::record::CloudTrailRecord;
+use super::record::{CloudTrailRecord, field_is};
 
 /// The user name CloudTrail writes when the name typed at the sign-in page
 /// matched no user: AWS hides it in case it was a password typed into the
@@ -38,22 +38,22 @@ pub fn principal(record: &CloudTrailRecord<'_>) -> Principal {
             .and_then(|p| p.split_once(':'))
             .map(|(_, name)| name)
     };
-    let user = match kind {
-        Some(k) if k.eq_ignore_ascii_case("Root") => Some("root"),
-        Some(k) if k.eq_ignore_ascii_case("IAMUser") => {
-            user_name.or_else(|| arn.and_then(|a| arn_resource(a, "user/")))
-        }
-        Some(k) if k.eq_ignore_ascii_case("FederatedUser") => arn
-            .and_then(|a| arn_resource(a, "federated-user/"))
+    let user = if field_is(kind, "Root") {
+        Some("root")
+    } else if field_is(kind, "IAMUser") {
+        user_name.or_else(|| arn.and_then(|a| arn_resource(a, "user/")))
+    } else if field_is(kind, "FederatedUser") {
+        arn.and_then(|a| arn_resource(a, "federated-user/"))
             .or_else(after_colon)
-            .or(user_name),
-        Some(k) if k.eq_ignore_ascii_case("AssumedRole") => arn
-            .and_then(role_session_name)
+            .or(user_name)
+    } else if field_is(kind, "AssumedRole") {
+        arn.and_then(role_session_name)
             .or_else(after_colon)
-            .or(user_name),
-        _ => user_name
+            .or(user_name)
+    } else {
+        user_name
             .or_else(|| arn.and_then(|a| a.rsplit('/').next()))
-            .or(principal_id),
+            .or(principal_id)
     }
     .filter(|u| !u.is_empty())
     .unwrap_or("unknown")

@@ -1,10 +1,34 @@
 //! The domain: what a sign-in record is, what the rules say about it, how
 //! detections are counted and when they notify. No AWS SDK type and no I/O.
+//!
+//! The pipeline's nouns, in the order a record meets them:
+//! - **record**: one CloudTrail event record ([`record::CloudTrailRecord`]),
+//!   read leniently, every field optional; [`observed::Observed`] adds the
+//!   EventBridge envelope it arrived in, when there was one.
+//! - **verdict**: what one rule makes of one record ([`rules::Verdict`]):
+//!   a match, or a match an operator's allowlist lets pass. A rule that does
+//!   not match gives no verdict.
+//! - **sighting**: a match to be counted ([`counter::Sighting`]): the group
+//!   it belongs to (rule, account, user, source IP), its eventID and time.
+//! - **detection**: a sighting the counter store counted (each eventID once
+//!   per rule), with the group's counters and whether it notifies.
+//! - **finding**: everything a person needs to act on a detection
+//!   ([`finding::Finding`]), the stable JSON of `docs/finding.md`.
+//! - **notification**: a finding that the notification policy
+//!   ([`counter::NotifyPolicy`]) says is worth a message, handed to a
+//!   [`notify::Notifier`] and confirmed in the store once sent.
+//! - **outcome**: what one record produced: its detections, the matches
+//!   counted before, and the matches allowlisted.
+//!
+//! The ports: [`counter::CounterStore`] and [`notify::Notifier`];
+//! `crate::adapters` implements them.
 
 pub mod counter;
+pub mod digest;
 pub mod finding;
 pub mod identity;
 pub mod lenient;
+pub mod notify;
 pub mod observed;
 pub mod record;
 pub mod rules;

@@ -244,10 +244,6 @@ impl<'de> de::DeserializeSeed<'de> for LenientString {
     }
 }
 
-fn eq_ci(value: Option<&str>, expected: &str) -> bool {
-    value.is_some_and(|v| v.eq_ignore_ascii_case(expected))
-}
-
 impl<'a> CloudTrailRecord<'a> {
     pub fn event_name(&self) -> Option<&str> {
         self.event_name.as_deref()
@@ -266,15 +262,16 @@ impl<'a> CloudTrailRecord<'a> {
     }
 
     pub fn is_from_signin(&self) -> bool {
-        eq_ci(self.event_source.as_deref(), SIGNIN_EVENT_SOURCE)
+        field_is(self.event_source.as_deref(), SIGNIN_EVENT_SOURCE)
     }
 
     /// The outcome AWS recorded for this sign-in step, when it recorded one.
     pub fn outcome(&self) -> Option<&str> {
         let re = self.response_elements.as_ref()?;
-        match self.event_name() {
-            Some(n) if n.eq_ignore_ascii_case("GetSigninToken") => re.get_signin_token.as_deref(),
-            _ => re.console_login.as_deref(),
+        if field_is(self.event_name(), "GetSigninToken") {
+            re.get_signin_token.as_deref()
+        } else {
+            re.console_login.as_deref()
         }
     }
 
@@ -291,10 +288,11 @@ impl<'a> CloudTrailRecord<'a> {
 /// The `eventSource` of every console sign-in record.
 pub const SIGNIN_EVENT_SOURCE: &str = "signin.amazonaws.com";
 
-/// Compares a field with a rule value the way Splunk's search does: ignoring
-/// ASCII case. AWS's own documentation shows `"MFAUsed": "YES"`.
+/// Compares a field with a value the way Splunk's search and Sigma do:
+/// ignoring ASCII case. AWS's own documentation shows `"MFAUsed": "YES"`.
+/// The one case-insensitive comparison of record fields.
 pub fn field_is(value: Option<&str>, expected: &str) -> bool {
-    eq_ci(value, expected)
+    value.is_some_and(|v| v.eq_ignore_ascii_case(expected))
 }
 
 #[cfg(test)]

@@ -92,16 +92,6 @@ impl Timestamp {
         let seconds = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
         Some(Self(seconds * 1_000 + millis))
     }
-
-    /// Formats as RFC 3339 UTC, with milliseconds only when they are not zero.
-    pub fn to_rfc3339(self) -> String {
-        self.to_string()
-    }
-
-    /// Whole minutes from `earlier` to `self` (negative when `self` is earlier).
-    pub fn minutes_since(self, earlier: Timestamp) -> i64 {
-        (self.0 - earlier.0).div_euclid(60_000)
-    }
 }
 
 impl fmt::Display for Timestamp {
@@ -219,14 +209,6 @@ mod tests {
         ] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn minutes_since_floors() {
-        let a = Timestamp::parse("2024-03-01T12:00:00Z").unwrap();
-        let b = Timestamp::parse("2024-03-01T12:59:59Z").unwrap();
-        assert_eq!(b.minutes_since(a), 59);
-        assert_eq!(a.minutes_since(b), -60);
     }
 
     proptest! {

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use super::record::CloudTrailRecord;
+use super::record::{CloudTrailRecord, field_is};
 
 /// Which allowlist entry let a matching record pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl Allowlist {
             let name = issuer.user_name.as_deref().filter(|n| !n.is_empty());
             for entry in &self.issuers {
                 let by_arn = arn == Some(entry.as_str());
-                let by_name = name.is_some_and(|n| n.eq_ignore_ascii_case(entry));
+                let by_name = field_is(name, entry);
                 if by_arn || by_name {
                     return Some(AllowlistHit::Issuer(entry.clone()));
                 }

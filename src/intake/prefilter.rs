@@ -10,8 +10,8 @@
 //! (`FINGERPRINTS`): this costs a few vector operations per 64 bytes, far
 //! less than searching every item twice. (The AVX2 scan tests the first and
 //! the last bytes as sets, so it also marks the crossed pairs `M?i` and
-//! `g?A`.) Only marked items, about one in nine in the synthetic archives
-//! from `../shared/perf`, are searched for the needles themselves.
+//! `g?A`.) Only marked items, about one in nine in the benchmark's
+//! archives, are searched for the needles themselves.
 
 use memchr::memmem::Finder;
 

@@ -11,13 +11,14 @@
 //! is a no-op. In an SQS batch each message succeeds or fails on its own
 //! (`batchItemFailures`).
 
-use std::borrow::Cow;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::Diagnostic;
+use serde::Serialize;
 
-use serde::{Deserialize, Serialize};
-
-use crate::app::detector::{Detector, Notifier, Outcome, ProcessError};
-use crate::domain::counter::CounterStore;
+use crate::app::detector::{Detector, Outcome, ProcessError};
+use crate::domain::counter::{CounterStore, StoreError};
 use crate::domain::finding::Finding;
+use crate::domain::notify::{Notifier, NotifyError};
 use crate::domain::observed::Observed;
 use crate::domain::time::Timestamp;
 use crate::intake::{DecodeError, Decoded, decode, decode_document};
@@ -28,21 +29,52 @@ use super::metrics::{InvocationMetrics, RuleCounts};
 pub enum HandlerError {
     #[error("malformed event: {0}")]
     Malformed(#[from] DecodeError),
-    #[error("transient failure (the event will be retried): {0}")]
-    Transient(#[from] ProcessError),
+    #[error("{kind}: {0}", kind = failure_kind(.0))]
+    Process(#[from] ProcessError),
 }
 
-/// One failed SQS message, in the shape Lambda's partial batch response wants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BatchItemFailure {
-    #[serde(rename = "itemIdentifier")]
-    pub item_identifier: String,
+fn failure_kind(e: &ProcessError) -> &'static str {
+    if e.is_transient() {
+        "transient failure (the event will be retried)"
+    } else {
+        "failure that a retry does not mend"
+    }
+}
+
+impl HandlerError {
+    /// What happened, as Lambda's `errorType`: what an operator sees in the
+    /// failure destination and the logs.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::Malformed(_) => "SigninWatch.MalformedEvent",
+            HandlerError::Process(ProcessError::Store(e)) => match e {
+                StoreError::Unavailable { .. } | StoreError::Contention { .. } => {
+                    "SigninWatch.TransientStoreError"
+                }
+                StoreError::Corrupt { .. } => "SigninWatch.CorruptStoreItem",
+                StoreError::InvalidRequest { .. } => "SigninWatch.InvalidRequest",
+            },
+            HandlerError::Process(ProcessError::Notify(e)) => match e {
+                NotifyError::Unavailable { .. } => "SigninWatch.TransientPublishError",
+                NotifyError::InvalidRequest { .. } => "SigninWatch.InvalidRequest",
+            },
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        Diagnostic {
+            error_type: e.error_type().to_owned(),
+            error_message: e.to_string(),
+        }
+    }
 }
 
 /// What an invocation did; returned to the caller (`cargo lambda invoke`
 /// shows it) and summarised in the logs.
 #[derive(Debug, Default, Serialize)]
-pub struct Summary {
+pub struct InvocationSummary {
     pub records: u64,
     pub signin_records: u64,
     /// Every counted detection, as `replay` prints it.
@@ -51,21 +83,21 @@ pub struct Summary {
     pub suppressed: u64,
     pub duplicates: u64,
     pub allowlisted: u64,
-    /// Present for SQS batches only.
-    #[serde(rename = "batchItemFailures", skip_serializing_if = "Option::is_none")]
-    pub batch_item_failures: Option<Vec<BatchItemFailure>>,
+    /// For SQS batches only: `batchItemFailures`, the messages to retry.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<SqsBatchResponse>,
 }
 
-impl Summary {
+impl InvocationSummary {
     /// The summary of an invocation: its detections, with the counts taken
     /// from the metrics it emits, so the two always agree.
     fn new(
         metrics: &InvocationMetrics,
         detections: Vec<Finding>,
-        batch_item_failures: Option<Vec<BatchItemFailure>>,
+        batch: Option<SqsBatchResponse>,
     ) -> Self {
         let total = |f: fn(&RuleCounts) -> u64| metrics.rules.values().map(f).sum();
-        Summary {
+        InvocationSummary {
             records: metrics.records,
             signin_records: metrics.signin_records,
             detections,
@@ -73,36 +105,29 @@ impl Summary {
             suppressed: total(|c| c.suppressed),
             duplicates: total(|c| c.duplicates),
             allowlisted: total(|c| c.allowlisted),
-            batch_item_failures,
+            batch,
         }
+    }
+
+    /// The message ids an SQS batch response asks to retry.
+    pub fn failed_messages(&self) -> Vec<&str> {
+        self.batch
+            .iter()
+            .flat_map(|b| &b.batch_item_failures)
+            .map(|f| f.item_identifier.as_str())
+            .collect()
     }
 }
 
-#[derive(Deserialize)]
-struct SqsProbe<'a> {
-    #[serde(borrow, rename = "Records")]
-    records: Option<Vec<SqsMessage<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct SqsMessage<'a> {
-    #[serde(borrow, rename = "messageId", default)]
-    message_id: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "eventSource", default)]
-    event_source: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    body: Option<Cow<'a, str>>,
-}
-
-/// The SQS messages in `payload`, when it is an SQS event.
-fn sqs_messages(payload: &[u8]) -> Option<Vec<SqsMessage<'_>>> {
-    let probe: SqsProbe = serde_json::from_slice(payload).ok()?;
-    let records = probe.records?;
-    let all_sqs = !records.is_empty()
-        && records
+/// The payload as an SQS event, when every record in it is an SQS message.
+fn sqs_event(payload: &[u8]) -> Option<SqsEvent> {
+    let event: SqsEvent = serde_json::from_slice(payload).ok()?;
+    let all_sqs = !event.records.is_empty()
+        && event
+            .records
             .iter()
-            .all(|r| r.event_source.as_deref() == Some("aws:sqs") && r.message_id.is_some());
-    all_sqs.then_some(records)
+            .all(|m| m.event_source.as_deref() == Some("aws:sqs") && m.message_id.is_some());
+    all_sqs.then_some(event)
 }
 
 pub struct Handler<S, N> {
@@ -115,40 +140,34 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
         Handler { detector, notifier }
     }
 
-    pub fn detector(&self) -> &Detector<S> {
-        &self.detector
-    }
-
     /// Handles one invocation's payload.
     pub async fn handle(
         &self,
         payload: &[u8],
-    ) -> (Result<Summary, HandlerError>, InvocationMetrics) {
+    ) -> (Result<InvocationSummary, HandlerError>, InvocationMetrics) {
         let mut detections = Vec::new();
         let mut metrics = InvocationMetrics::default();
-        let mut batch_item_failures = None;
-        let result = match sqs_messages(payload) {
-            Some(messages) => {
-                let mut failures = Vec::new();
-                for m in messages {
-                    let id = m.message_id.as_deref().unwrap_or_default().to_owned();
-                    let body = m.body.as_deref().unwrap_or_default();
+        let mut batch = None;
+        let result = match sqs_event(payload) {
+            Some(event) => {
+                let mut response = SqsBatchResponse::default();
+                for m in event.records {
+                    let id = m.message_id.unwrap_or_default();
+                    let body = m.body.unwrap_or_default();
                     if let Err(e) = self
                         .event(body.as_bytes(), &mut detections, &mut metrics)
                         .await
                     {
-                        tracing::error!(message_id = %id, error = %e, "SQS message failed; it stays on the queue");
-                        failures.push(BatchItemFailure {
-                            item_identifier: id,
-                        });
+                        tracing::error!(message_id = %id, error_type = e.error_type(), error = %e, "SQS message failed; it stays on the queue");
+                        response.add_failure(id);
                     }
                 }
-                batch_item_failures = Some(failures);
+                batch = Some(response);
                 Ok(())
             }
             None => self.event(payload, &mut detections, &mut metrics).await,
         };
-        let result = result.map(|()| Summary::new(&metrics, detections, batch_item_failures));
+        let result = result.map(|()| InvocationSummary::new(&metrics, detections, batch));
         (result, metrics)
     }
 
@@ -230,8 +249,8 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
 mod tests {
     use super::*;
     use crate::adapters::memory_store::MemoryStore;
-    use crate::app::detector::{Detection, NotifyError};
     use crate::domain::counter::NotifyPolicy;
+    use crate::domain::notify::Notice;
     use crate::domain::rules::RuleSet;
     use std::sync::Mutex;
 
@@ -243,16 +262,17 @@ mod tests {
     }
 
     impl Notifier for FakeNotifier {
-        async fn notify(&self, d: &Detection, _: &NotifyPolicy) -> Result<(), NotifyError> {
+        async fn notify(&self, notice: &Notice<'_>) -> Result<(), NotifyError> {
             let mut fail = self.fail.lock().unwrap();
+            let finding_id = notice.finding.finding_id.clone();
             if *fail > 0 {
                 *fail -= 1;
-                return Err(NotifyError {
-                    finding_id: d.finding.finding_id.clone(),
+                return Err(NotifyError::Unavailable {
+                    finding_id,
                     source: "injected".into(),
                 });
             }
-            self.sent.lock().unwrap().push(d.finding.finding_id.clone());
+            self.sent.lock().unwrap().push(finding_id);
             Ok(())
         }
     }
@@ -272,9 +292,7 @@ mod tests {
         )
     }
 
-    fn sample(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-    }
+    use crate::test_support::sample;
 
     #[tokio::test]
     async fn a_detection_is_published_once_even_when_delivered_twice() {
@@ -298,10 +316,17 @@ mod tests {
         let h = handler(1);
         let event = sample("rule2-federated-getsignintoken-no-mfa.json");
         let (first, _) = h.handle(&event).await;
+        let err = first.unwrap_err();
         assert!(matches!(
-            first,
-            Err(HandlerError::Transient(ProcessError::Notify(_)))
+            err,
+            HandlerError::Process(ProcessError::Notify(_))
         ));
+        assert_eq!(err.error_type(), "SigninWatch.TransientPublishError");
+        assert!(
+            err.to_string()
+                .starts_with("transient failure (the event will be retried)"),
+            "{err}"
+        );
         let (retry, _) = h.handle(&event).await;
         let retry = retry.unwrap();
         assert_eq!(retry.detections.len(), 1);
@@ -320,11 +345,16 @@ mod tests {
     async fn malformed_events_fail_with_a_clear_message_and_non_signin_is_a_no_op() {
         let h = handler(0);
         let (r, m) = h.handle(b"{\"detail\": {\"eventName\": ").await;
-        let e = r.unwrap_err().to_string();
+        let err = r.unwrap_err();
+        assert_eq!(err.error_type(), "SigninWatch.MalformedEvent");
+        let e = err.to_string();
         assert!(
             e.starts_with("malformed event: not valid JSON") && e.contains("line 1"),
             "{e}"
         );
+        let diagnostic = Diagnostic::from(err);
+        assert_eq!(diagnostic.error_type, "SigninWatch.MalformedEvent");
+        assert_eq!(diagnostic.error_message, e);
         assert_eq!(m.malformed, 1);
         let (r, _) = h.handle(&sample("unrelated-s3-create-bucket.json")).await;
         let s = r.unwrap();
@@ -342,14 +372,75 @@ mod tests {
         ]});
         let (r, _) = h.handle(batch.to_string().as_bytes()).await;
         let s = r.unwrap();
-        assert_eq!(
-            s.batch_item_failures,
-            Some(vec![BatchItemFailure {
-                item_identifier: "m-2".into()
-            }])
-        );
+        assert_eq!(s.failed_messages(), ["m-2"]);
         assert_eq!((s.detections.len(), s.duplicates), (1, 1));
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["batchItemFailures"][0]["itemIdentifier"], "m-2");
+    }
+
+    #[test]
+    fn every_failure_has_an_error_type_that_says_what_happened() {
+        let source = || -> Box<dyn std::error::Error + Send + Sync> { "x".into() };
+        let store = |e| HandlerError::Process(ProcessError::Store(e));
+        let notify = |e| HandlerError::Process(ProcessError::Notify(e));
+        let cases = [
+            (
+                store(StoreError::Unavailable {
+                    operation: "GetItem",
+                    source: source(),
+                }),
+                "SigninWatch.TransientStoreError",
+                true,
+            ),
+            (
+                store(StoreError::Contention {
+                    group: "g".into(),
+                    attempts: 100,
+                }),
+                "SigninWatch.TransientStoreError",
+                true,
+            ),
+            (
+                store(StoreError::Corrupt {
+                    key: "k".into(),
+                    message: "m".into(),
+                }),
+                "SigninWatch.CorruptStoreItem",
+                false,
+            ),
+            (
+                store(StoreError::InvalidRequest {
+                    operation: "build Put event",
+                    source: source(),
+                }),
+                "SigninWatch.InvalidRequest",
+                false,
+            ),
+            (
+                notify(NotifyError::Unavailable {
+                    finding_id: "f".into(),
+                    source: source(),
+                }),
+                "SigninWatch.TransientPublishError",
+                true,
+            ),
+            (
+                notify(NotifyError::InvalidRequest {
+                    finding_id: "f".into(),
+                    source: source(),
+                }),
+                "SigninWatch.InvalidRequest",
+                false,
+            ),
+        ];
+        for (err, error_type, transient) in cases {
+            assert_eq!(err.error_type(), error_type, "{err}");
+            assert_eq!(
+                err.to_string()
+                    .starts_with("transient failure (the event will be retried)"),
+                transient,
+                "{err}"
+            );
+        }
     }
 }

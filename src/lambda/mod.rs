@@ -1,8 +1,9 @@
-//! The Lambda function: config, the handler (an adapter from payloads to the
-//! detector), CloudWatch metrics, and, with the `lambda` feature, the AWS
-//! wiring and the runtime loop.
+//! The function: its settings and CloudWatch metrics; with the `lambda`
+//! feature, the handler (an adapter from Lambda payloads to the detector)
+//! and the AWS wiring.
 
 pub mod config;
+#[cfg(feature = "lambda")]
 pub mod handler;
 pub mod metrics;
 #[cfg(feature = "lambda")]

@@ -1,5 +1,5 @@
-//! The AWS side of the function: one SDK configuration, the clients built
-//! from it, and the Lambda runtime loop.
+//! The AWS side of the function: one SDK configuration, and the Lambda
+//! runtime loop around the handler.
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -8,10 +8,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
 use super::config::LambdaConfig;
-use super::handler::Handler;
-use crate::adapters::dynamodb_store::DynamoStore;
-use crate::adapters::sns::SnsPublisher;
-use crate::app::detector::Detector;
+use super::handler::{Handler, HandlerError};
+use crate::domain::counter::CounterStore;
+use crate::domain::notify::Notifier;
 use crate::domain::time::Timestamp;
 
 /// The SDK configuration: region and credentials from the environment,
@@ -37,28 +36,17 @@ pub async fn sdk_config(config: &LambdaConfig) -> SdkConfig {
         .await
 }
 
-pub type LambdaHandler = Handler<DynamoStore, SnsPublisher>;
-
-pub fn handler(config: &LambdaConfig, sdk: &SdkConfig) -> LambdaHandler {
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        &config.table,
-        config.retention_days,
-    );
-    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(sdk), &config.topic_arn);
-    let detector = Detector::new(
-        config.detector.rules.clone(),
-        config.detector.policy.clone(),
-        store,
-    );
-    Handler::new(detector, publisher)
-}
-
-/// Serves invocations until the runtime stops.
-pub async fn run(
-    handler: LambdaHandler,
+/// Serves invocations until the runtime stops. A failed invocation returns
+/// the handler's error to Lambda as a `Diagnostic` whose `errorType` says
+/// what happened.
+pub async fn run<S, N>(
+    handler: Handler<S, N>,
     metrics_namespace: String,
-) -> Result<(), lambda_runtime::Error> {
+) -> Result<(), lambda_runtime::Error>
+where
+    S: CounterStore + Sync,
+    N: Notifier + Sync,
+{
     let handler = &handler;
     let namespace = metrics_namespace.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
@@ -68,10 +56,10 @@ pub async fn run(
             println!("{line}");
         }
         match result {
-            Ok(summary) => Ok(serde_json::to_value(summary)?),
+            Ok(summary) => Ok(summary),
             Err(e) => {
-                tracing::error!(request_id = %event.context.request_id, error = %e, "invocation failed");
-                Err(lambda_runtime::Error::from(e.to_string()))
+                tracing::error!(request_id = %event.context.request_id, error_type = e.error_type(), error = %e, "invocation failed");
+                Err::<_, HandlerError>(e)
             }
         }
     }))

@@ -1,14 +1,40 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+use signin_watch::adapters::counting_notifier::CountingNotifier;
+use signin_watch::adapters::memory_store::MemoryStore;
+use signin_watch::app::detector::{Detector, Outcome};
 use signin_watch::domain::observed::Observed;
+use signin_watch::domain::time::Timestamp;
 use signin_watch::intake::{ItemKind, decode_item};
 
 pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
+
+/// Each sample in events/ and the rules (by key) it fires with the default
+/// settings: the one table the tests check the samples against.
+pub const FIRES: &[(&str, &[&str])] = &[
+    ("rule1-failed-mfa-iam-user.json", &["failed-mfa"]),
+    ("rule1-failed-mfa-root.json", &["failed-mfa"]),
+    ("rule1-near-miss-failed-password-no-mfa.json", &[]),
+    ("rule1-near-miss-success-with-mfa.json", &[]),
+    (
+        "rule2-allowlisted-broker.json",
+        &["federated-single-factor"],
+    ),
+    (
+        "rule2-federated-getsignintoken-no-mfa.json",
+        &["federated-single-factor"],
+    ),
+    ("rule2-near-miss-federated-with-mfa.json", &[]),
+    ("rule2-near-miss-sso-role-getsignintoken.json", &[]),
+    ("unrelated-mistyped-user-name.json", &[]),
+    ("unrelated-s3-create-bucket.json", &[]),
+];
 
 /// Every sample in events/, by file name, sorted.
 pub fn event_files() -> Vec<PathBuf> {
@@ -21,24 +47,73 @@ pub fn event_files() -> Vec<PathBuf> {
     files
 }
 
-pub fn file_name(p: &std::path::Path) -> String {
+pub fn file_name(p: &Path) -> String {
     p.file_name()
         .expect("a file name")
         .to_string_lossy()
         .into_owned()
 }
 
+/// The path of a sample in events/.
+pub fn sample_path(name: &str) -> PathBuf {
+    repo_path(&format!("events/{name}"))
+}
+
+/// A sample's bytes, as `cargo lambda invoke` sends them.
+pub fn sample(name: &str) -> Vec<u8> {
+    std::fs::read(sample_path(name)).unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
+/// A sample as JSON: an EventBridge event.
+pub fn sample_json(name: &str) -> Value {
+    serde_json::from_slice(&sample(name)).unwrap_or_else(|e| panic!("events/{name}: {e}"))
+}
+
+/// A sample's CloudTrail record (the event's `detail`).
+pub fn sample_detail(name: &str) -> Value {
+    sample_json(name)["detail"].clone()
+}
+
+/// The sample as an EventBridge event with another eventID and eventTime.
+pub fn sample_variant(name: &str, event_id: &str, time: &str) -> Vec<u8> {
+    let mut v = sample_json(name);
+    v["detail"]["eventID"] = Value::from(event_id);
+    v["detail"]["eventTime"] = Value::from(time);
+    v["time"] = Value::from(time);
+    serde_json::to_vec(&v).expect("JSON")
+}
+
 /// Decodes one sample file and hands each record to `f`.
-pub fn with_records(path: &std::path::Path, mut f: impl FnMut(Observed<'_>)) {
+pub fn with_records(path: &Path, mut f: impl FnMut(Observed<'_>)) {
     let bytes = std::fs::read(path).expect("readable sample");
     decode_item(&bytes, ItemKind::Any, &mut f)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// Every record of a file through `detector`, as the function processes them.
+pub fn process_file(detector: &Detector<MemoryStore>, path: &Path) -> Vec<Outcome> {
+    let notifier = CountingNotifier::new();
+    let mut outcomes = Vec::new();
+    with_records(path, |o| {
+        outcomes.push(
+            block_on(detector.process(&notifier, &o, Timestamp::from_millis(0)))
+                .expect("the memory store and the counting notifier do not fail"),
+        );
+    });
+    outcomes
 }
 
 #[cfg(feature = "lambda")]
 pub mod moto;
 pub mod runtime_api;
 pub mod store_contract;
+
+/// Says on the terminal that a test skipped its work, past the test
+/// harness's capture of `eprintln!` (which shows output of failed tests only).
+pub fn say_skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: {why} ***\n");
+}
 
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()

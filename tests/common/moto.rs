@@ -21,24 +21,39 @@ pub struct Moto {
     _watchdog: std::process::Child,
 }
 
-/// The venv's Python (with moto), and the serial launcher in tools/.
-fn moto_command() -> (PathBuf, PathBuf) {
-    let python = std::env::var_os("MOTO_PYTHON")
+/// The venv's Python (with moto and cfn-lint), or `MOTO_PYTHON`.
+pub fn python() -> PathBuf {
+    std::env::var_os("MOTO_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| super::repo_path(".venv/bin/python"));
-    assert!(
-        python.exists(),
-        "no Python with moto at {}: run `make test` (it installs moto[server] into .venv), or set MOTO_PYTHON",
-        python.display()
+        .unwrap_or_else(|| super::repo_path(".venv/bin/python"))
+}
+
+/// True when the venv the emulator tests need is missing: the test then
+/// says so loudly and passes, so that a plain `cargo test` runs the pure
+/// tests on any machine. `make test` sets `SIGNIN_WATCH_REQUIRE_EMULATOR`,
+/// and then a missing venv fails the test instead.
+pub fn unavailable(test: &str) -> bool {
+    if python().exists() {
+        return false;
+    }
+    let why = format!(
+        "{test}: no Python with moto at {} (run `make test`, which installs moto[server] into .venv, or set MOTO_PYTHON)",
+        python().display()
     );
-    (python, super::repo_path("tools/moto_serial.py"))
+    assert!(
+        std::env::var_os("SIGNIN_WATCH_REQUIRE_EMULATOR").is_none(),
+        "{why}"
+    );
+    super::say_skipped(&why);
+    true
 }
 
 /// The shared server, started on first use.
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
-        let (python, launcher) = moto_command();
+        let (python, launcher) = (python(), super::repo_path("tools/moto_serial.py"));
+        assert!(python.exists(), "no Python with moto at {}", python.display());
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let log = std::env::temp_dir().join(format!("signin-watch-moto-{port}.log"));
         // A watchdog shell stops the server when this test process ends.

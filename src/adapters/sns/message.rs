@@ -3,11 +3,11 @@
 //! attributes for subscription filter policies, and FIFO ids.
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use crate::domain::counter::NotifyPolicy;
-use crate::domain::finding::{Finding, clean_line};
-use crate::domain::rules::Rule;
+use crate::domain::digest::sha256_hex;
+use crate::domain::finding::Finding;
+use crate::domain::notify::Notice;
+use crate::render::{self, clean_line};
 
 /// SNS's limit on a whole message, body and attributes together.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -15,8 +15,9 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 const BUDGET_BYTES: usize = MAX_MESSAGE_BYTES - 8 * 1024;
 const MAX_ATTRIBUTE_CHARS: usize = 256;
 
+/// A message attribute's value, by SNS data type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AttributeValue {
+pub enum MessageAttribute {
     String(String),
     Number(String),
     /// A JSON array, as SNS's `String.Array` wants it.
@@ -28,7 +29,7 @@ pub struct SnsMessage {
     pub subject: String,
     /// The `MessageStructure: json` body: one string per protocol.
     pub body: String,
-    pub attributes: Vec<(&'static str, AttributeValue)>,
+    pub attributes: Vec<(&'static str, MessageAttribute)>,
     /// Set for FIFO topics.
     pub group_id: Option<String>,
     pub deduplication_id: Option<String>,
@@ -42,9 +43,9 @@ impl SnsMessage {
             .map(|(k, v)| {
                 k.len()
                     + match v {
-                        AttributeValue::String(s)
-                        | AttributeValue::Number(s)
-                        | AttributeValue::StringArray(s) => s.len() + 12,
+                        MessageAttribute::String(s)
+                        | MessageAttribute::Number(s)
+                        | MessageAttribute::StringArray(s) => s.len() + 12,
                     }
             })
             .sum();
@@ -56,22 +57,30 @@ pub fn is_fifo_topic(topic_arn: &str) -> bool {
     topic_arn.ends_with(".fifo")
 }
 
-/// The message for `finding`. Fields chosen by whoever signed in are cut
-/// (in a copy of the finding, so the JSON stays valid) until the message fits.
-pub fn build(finding: &Finding, rule: &Rule, policy: &NotifyPolicy, fifo: bool) -> SnsMessage {
-    let mut msg = assemble(finding, rule, policy, fifo);
+/// The message for a notice. Fields chosen by whoever signed in are cut (in
+/// a copy of the finding, so the JSON stays valid) until the message fits.
+pub fn build(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
+    let mut msg = assemble(notice, fifo);
     for max in [4096, 1024, 256, 64] {
         if msg.size() <= BUDGET_BYTES {
             break;
         }
-        msg = assemble(&shortened(finding, max), rule, policy, fifo);
+        let shorter = shortened(notice.finding, max);
+        msg = assemble(
+            &Notice {
+                finding: &shorter,
+                ..*notice
+            },
+            fifo,
+        );
     }
     msg
 }
 
-fn assemble(finding: &Finding, rule: &Rule, policy: &NotifyPolicy, fifo: bool) -> SnsMessage {
-    let text = finding.to_text(rule, policy);
-    let json = finding.to_json();
+fn assemble(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
+    let finding = notice.finding;
+    let text = render::email(notice);
+    let json = render::json(finding);
     let body = json!({
         "default": text,
         "email": text,
@@ -81,32 +90,31 @@ fn assemble(finding: &Finding, rule: &Rule, policy: &NotifyPolicy, fifo: bool) -
         "https": json,
     })
     .to_string();
-    let attr = |s: &str| AttributeValue::String(clean_line(s, MAX_ATTRIBUTE_CHARS));
+    let attr = |s: &str| MessageAttribute::String(clean_line(s, MAX_ATTRIBUTE_CHARS));
     let attributes = vec![
         ("rule_id", attr(finding.rule_id)),
         ("severity", attr(finding.severity.as_str())),
         (
             "risk_score",
-            AttributeValue::Number(finding.risk_score.to_string()),
+            MessageAttribute::Number(finding.risk_score.to_string()),
         ),
         ("account", attr(&finding.account)),
         ("user", attr(&finding.user)),
         ("src", attr(&finding.src)),
         (
             "mitre",
-            AttributeValue::StringArray(json!(finding.mitre).to_string()),
+            MessageAttribute::StringArray(json!(finding.mitre).to_string()),
         ),
     ];
     let (group_id, deduplication_id) = if fifo {
         // Group ids allow ASCII only and at most 128 characters; user names do not.
-        let digest = Sha256::digest(finding.group.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        (Some(hex), Some(finding.finding_id.clone()))
+        let group = sha256_hex([finding.group.as_bytes()], 32);
+        (Some(group), Some(finding.finding_id.clone()))
     } else {
         (None, None)
     };
     SnsMessage {
-        subject: finding.subject(),
+        subject: render::subject(finding),
         body,
         attributes,
         group_id,
@@ -160,59 +168,26 @@ fn shortened(finding: &Finding, max: usize) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::counter::{Counters, GroupKey, NotifyReason};
-    use crate::domain::finding::EventFacts;
-    use crate::domain::identity::Principal;
+    use crate::domain::counter::NotifyPolicy;
     use crate::domain::rules::FAILED_MFA;
-    use crate::domain::time::Timestamp;
+    use crate::render::tests::sample_finding as finding;
 
-    fn finding(user: &str, agent: &str) -> Finding {
-        let t = Timestamp::from_millis(1_763_600_000_000);
-        let facts = EventFacts {
-            event_id: "ev-1".into(),
-            event_time: t,
-            account: "111122223333".into(),
-            region: "us-east-1".into(),
-            principal: Principal {
-                user: user.into(),
-                identity_type: Some("IAMUser".into()),
-                arn: None,
-                session_issuer: None,
+    fn message(finding: &Finding, fifo: bool) -> SnsMessage {
+        let policy = NotifyPolicy::default();
+        build(
+            &Notice {
+                finding,
+                rule: &FAILED_MFA,
+                policy: &policy,
             },
-            src: "203.0.113.7".into(),
-            user_agent: Some(agent.into()),
-            signature: "ConsoleLogin".into(),
-            dest: "https://console.aws.amazon.com/".into(),
-            mfa_used: Some("Yes".into()),
-            error_message: Some("Failed authentication".into()),
-            outcome: Some("Failure".into()),
-            signin_endpoint: None,
-        };
-        let key = GroupKey {
-            rule_id: FAILED_MFA.id.into(),
-            account: facts.account.clone(),
-            user: user.into(),
-            src: facts.src.clone(),
-        };
-        let c = Counters {
-            count: 1,
-            first_seen: t,
-            last_seen: t,
-            last_notified: Some(t),
-        };
-        Finding::new(
-            &FAILED_MFA,
-            facts,
-            &key,
-            &c,
-            Some(NotifyReason::FirstDetection),
+            fifo,
         )
     }
 
     #[test]
     fn one_body_per_protocol_and_filter_attributes() {
         let f = finding("alice", "Mozilla/5.0");
-        let m = build(&f, &FAILED_MFA, &NotifyPolicy::default(), false);
+        let m = message(&f, false);
         let body: serde_json::Value = serde_json::from_str(&m.body).unwrap();
         for proto in ["default", "email", "email-json", "sqs", "lambda", "https"] {
             assert!(body[proto].is_string(), "{proto}");
@@ -240,11 +215,11 @@ mod tests {
         );
         assert!(m.attributes.contains(&(
             "mitre",
-            AttributeValue::StringArray(r#"["T1586.003","T1621"]"#.into())
+            MessageAttribute::StringArray(r#"["T1586.003","T1621"]"#.into())
         )));
         assert!(
             m.attributes
-                .contains(&("risk_score", AttributeValue::Number("50".into())))
+                .contains(&("risk_score", MessageAttribute::Number("50".into())))
         );
         assert_eq!((m.group_id, m.deduplication_id), (None, None));
         assert!(m.subject.len() < 100 && m.subject.is_ascii());
@@ -253,7 +228,7 @@ mod tests {
     #[test]
     fn fifo_ids_are_ascii_and_stable() {
         let f = finding("jürgen\u{202e}", "x");
-        let m = build(&f, &FAILED_MFA, &NotifyPolicy::default(), true);
+        let m = message(&f, true);
         let g = m.group_id.unwrap();
         assert!(g.len() <= 128 && g.is_ascii());
         assert_eq!(m.deduplication_id.as_deref(), Some(f.finding_id.as_str()));
@@ -264,14 +239,14 @@ mod tests {
     #[test]
     fn huge_fields_are_cut_and_the_json_stays_valid() {
         let f = finding(&"u".repeat(300_000), &"A\"gent\n".repeat(100_000));
-        let m = build(&f, &FAILED_MFA, &NotifyPolicy::default(), false);
+        let m = message(&f, false);
         assert!(m.size() <= MAX_MESSAGE_BYTES, "{} bytes", m.size());
         let body: serde_json::Value = serde_json::from_str(&m.body).unwrap();
         let sqs: serde_json::Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
         assert!(sqs["user_agent"].as_str().unwrap().ends_with("…[cut]"));
         assert_eq!(sqs["finding_id"], f.finding_id, "ids are never cut");
         for (_, v) in &m.attributes {
-            if let AttributeValue::String(s) = v {
+            if let MessageAttribute::String(s) = v {
                 assert!(s.chars().count() <= MAX_ATTRIBUTE_CHARS);
             }
         }

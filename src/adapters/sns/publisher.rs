@@ -1,9 +1,9 @@
 use aws_sdk_sns::Client;
+use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use super::message::{AttributeValue, build, is_fifo_topic};
-use crate::app::detector::{Detection, Notifier, NotifyError};
-use crate::domain::counter::NotifyPolicy;
+use super::message::{MessageAttribute, build, is_fifo_topic};
+use crate::domain::notify::{Notice, Notifier, NotifyError};
 
 #[derive(Clone)]
 pub struct SnsPublisher {
@@ -23,11 +23,13 @@ impl SnsPublisher {
     }
 }
 
-fn attribute(v: &AttributeValue) -> Result<MessageAttributeValue, aws_sdk_sns::error::BuildError> {
+fn attribute(
+    v: &MessageAttribute,
+) -> Result<MessageAttributeValue, aws_sdk_sns::error::BuildError> {
     let (data_type, value) = match v {
-        AttributeValue::String(s) => ("String", s),
-        AttributeValue::Number(s) => ("Number", s),
-        AttributeValue::StringArray(s) => ("String.Array", s),
+        MessageAttribute::String(s) => ("String", s),
+        MessageAttribute::Number(s) => ("Number", s),
+        MessageAttribute::StringArray(s) => ("String.Array", s),
     };
     MessageAttributeValue::builder()
         .data_type(data_type)
@@ -36,17 +38,9 @@ fn attribute(v: &AttributeValue) -> Result<MessageAttributeValue, aws_sdk_sns::e
 }
 
 impl Notifier for SnsPublisher {
-    async fn notify(
-        &self,
-        detection: &Detection,
-        policy: &NotifyPolicy,
-    ) -> Result<(), NotifyError> {
-        let finding_id = detection.finding.finding_id.clone();
-        let failed = |source: Box<dyn std::error::Error + Send + Sync>| NotifyError {
-            finding_id: finding_id.clone(),
-            source,
-        };
-        let msg = build(&detection.finding, detection.rule, policy, self.fifo);
+    async fn notify(&self, notice: &Notice<'_>) -> Result<(), NotifyError> {
+        let finding_id = || notice.finding.finding_id.clone();
+        let msg = build(notice, self.fifo);
         let mut req = self
             .client
             .publish()
@@ -57,12 +51,25 @@ impl Notifier for SnsPublisher {
             .set_message_group_id(msg.group_id)
             .set_message_deduplication_id(msg.deduplication_id);
         for (name, value) in &msg.attributes {
-            req = req.message_attributes(*name, attribute(value).map_err(|e| failed(Box::new(e)))?);
+            let value = attribute(value).map_err(|e| NotifyError::InvalidRequest {
+                finding_id: finding_id(),
+                source: Box::new(e),
+            })?;
+            req = req.message_attributes(*name, value);
         }
-        let out = req.send().await.map_err(|e| failed(Box::new(e)))?;
+        let out = req.send().await.map_err(|e| match e {
+            SdkError::ConstructionFailure(_) => NotifyError::InvalidRequest {
+                finding_id: finding_id(),
+                source: Box::new(e),
+            },
+            e => NotifyError::Unavailable {
+                finding_id: finding_id(),
+                source: Box::new(e),
+            },
+        })?;
         tracing::info!(
-            finding_id = %detection.finding.finding_id,
-            rule_id = detection.finding.rule_id,
+            finding_id = %notice.finding.finding_id,
+            rule_id = notice.finding.rule_id,
             message_id = out.message_id().unwrap_or(""),
             "finding published"
         );

@@ -107,10 +107,9 @@ impl Rule {
     }
 }
 
-/// What a rule made of one record.
+/// What a rule made of a record it matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    NoMatch,
     Match,
     /// The rule matched, and an allowlist the operator configured said to let it pass.
     Allowlisted(AllowlistHit),

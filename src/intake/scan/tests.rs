@@ -381,12 +381,7 @@ proptest::proptest! {
 /// `start`, its `userAgent` first and holding an escaped quote whose
 /// backslash lands at `block_offset` of its 64-byte block.
 fn failed_mfa_line(start: usize, block_offset: usize) -> String {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/events/rule1-failed-mfa-iam-user.json"
-    );
-    let event: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let mut detail = event["detail"].clone();
+    let mut detail = crate::test_support::sample_detail("rule1-failed-mfa-iam-user.json");
     detail.as_object_mut().unwrap().remove("userAgent");
     let rest = detail.to_string();
     let prefix = "{\"userAgent\":\"";
@@ -436,12 +431,15 @@ fn a_cut_keeps_the_escape_at_the_end_of_its_block() {
     );
 }
 
+/// A line for [`lines_with_escapes_at_block_edges`]: which block offset
+/// (0..4) and which escape (0..3), the text after it, and where to cut the
+/// line (just after the backslash, or anywhere), if at all.
+type EdgeLine = (usize, usize, String, Option<(bool, usize)>);
+
 /// Writes JSON Lines of objects, each holding an escape (`\"`, `\\` or
 /// `\n`) whose backslash sits at offset 61, 62, 63 or 0 of its block, some
 /// lines cut short (anywhere, or just after that backslash).
-fn lines_with_escapes_at_block_edges(
-    lines: &[(usize, usize, String, Option<(bool, usize)>)],
-) -> String {
+fn lines_with_escapes_at_block_edges(lines: &[EdgeLine]) -> String {
     let mut out = String::new();
     for (edge, escape, text, cut) in lines {
         let prefix = "{\"k\":\"";

@@ -1,40 +1,55 @@
-//! `signin-watch`: replay CloudTrail archives through the detection rules.
+//! The command line: what `signin-watch` accepts, as clap types.
 
-use std::io::{self, BufWriter};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
-use signin_watch::app::replay::{Format, ReplayOptions, replay};
-use signin_watch::config::{self, DetectorConfig};
+use signin_watch::app::replay::Format;
+use signin_watch::config::{self, ConfigError, DetectorConfig};
 
 #[derive(Parser)]
 #[command(
     version,
     about = "Detects risky AWS console sign-ins in CloudTrail records."
 )]
-struct Cli {
+pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    pub command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Replays CloudTrail records (EventBridge events, bare records, S3 log
     /// files plain or .json.gz, JSON Lines, directories) through the rules and
     /// prints one finding per detection.
     Replay(ReplayArgs),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// One JSON finding per line.
+    Json,
+    /// The email rendering of each finding.
+    Text,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Json => Format::Json,
+            FormatArg::Text => Format::Text,
+        }
+    }
+}
+
 #[derive(clap::Args)]
-struct ReplayArgs {
+pub struct ReplayArgs {
     /// Files or directories (directories are walked for *.json, *.jsonl, *.ndjson, *.json.gz).
     #[arg(required = true)]
-    paths: Vec<PathBuf>,
+    pub paths: Vec<PathBuf>,
     /// Output format on stdout.
-    #[arg(long, value_enum, default_value_t = Format::Json)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = FormatArg::Json)]
+    pub format: FormatArg,
     /// Minutes of event time after a notification during which a group's further detections do not notify.
     #[arg(long, env = config::SUPPRESSION_MINUTES)]
     suppression_minutes: Option<String>,
@@ -55,14 +70,15 @@ struct ReplayArgs {
     rule2_allow_cidrs: Option<String>,
     /// Worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
-    threads: usize,
+    pub threads: usize,
     /// Never draw the progress line.
     #[arg(long)]
-    no_progress: bool,
+    pub no_progress: bool,
 }
 
 impl ReplayArgs {
-    fn detector_config(&self) -> Result<DetectorConfig, config::ConfigError> {
+    /// The detector's settings: each flag, else its environment variable.
+    pub fn detector_config(&self) -> Result<DetectorConfig, ConfigError> {
         DetectorConfig::from_lookup(|var| {
             match var {
                 config::SUPPRESSION_MINUTES => &self.suppression_minutes,
@@ -75,36 +91,5 @@ impl ReplayArgs {
             }
             .clone()
         })
-    }
-}
-
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Replay(args) => {
-            let config = match args.detector_config() {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("signin-watch: invalid setting {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let options = ReplayOptions {
-                format: args.format,
-                progress: !args.no_progress,
-                threads: args.threads,
-            };
-            let stdout = io::stdout();
-            let mut out = BufWriter::with_capacity(64 << 10, stdout.lock());
-            let mut err = io::stderr();
-            match replay(&args.paths, config, &options, &mut out, &mut err) {
-                Ok(summary) if summary.bad_records > 0 => ExitCode::from(1),
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("signin-watch: {e}");
-                    ExitCode::from(2)
-                }
-            }
-        }
     }
 }

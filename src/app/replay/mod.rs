@@ -1,0 +1,294 @@
+//! `signin-watch replay`: CloudTrail archives through the rules, with the
+//! detector the caller built, findings on the output in input order.
+//!
+//! Files are scanned on all cores (splitting, prefiltering, parsing the few
+//! candidates, asking the rules: [`worker`]); counting, notifying and output
+//! happen on one thread in the order of the files ([`in_order`]), so the
+//! result is the same whatever the scheduling.
+
+mod in_order;
+mod worker;
+
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use serde::Serialize;
+
+use crate::adapters::counting_notifier::CountingNotifier;
+use crate::app::detector::{Detector, ProcessError};
+use crate::domain::counter::CounterStore;
+use crate::domain::notify::Notice;
+use crate::domain::time::Timestamp;
+use crate::intake::decode_item;
+use crate::intake::source::{self, SourceError};
+use crate::render;
+use in_order::InOrder;
+use worker::{Candidate, Message, Piece, Report};
+
+/// How findings are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// One JSON finding per line.
+    #[default]
+    Json,
+    /// The email rendering of each finding.
+    Text,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    pub format: Format,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+}
+
+/// What a replay read and found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReplaySummary {
+    pub files: u64,
+    pub bytes: u64,
+    pub records: u64,
+    pub signin_records: u64,
+    pub detections: u64,
+    pub notifications: u64,
+    pub duplicates: u64,
+    pub allowlisted: u64,
+    pub bad_records: u64,
+}
+
+impl fmt::Display for ReplaySummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "signin-watch replay: {} files, {} records read ({} sign-in), {} detections, \
+             {} notifications, {} duplicates, {} allowlisted, {} bad records",
+            self.files,
+            self.records,
+            self.signin_records,
+            self.detections,
+            self.notifications,
+            self.duplicates,
+            self.allowlisted,
+            self.bad_records,
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("writing findings: {0}")]
+    Output(#[source] io::Error),
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    #[error("starting the worker runtime: {0}")]
+    Runtime(#[source] io::Error),
+}
+
+/// The files a replay reads, found before it starts, and how many of their
+/// bytes it has read so far.
+pub struct Replay {
+    files: Vec<PathBuf>,
+    bytes: u64,
+    progress: Arc<AtomicU64>,
+}
+
+impl Replay {
+    /// The files `paths` name: each file as given, directories walked in
+    /// name order for record files.
+    pub fn new(paths: &[PathBuf]) -> Result<Self, SourceError> {
+        let files = source::expand(paths)?;
+        let bytes = files
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(Replay {
+            files,
+            bytes,
+            progress: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// The files' size on disk, before decompression.
+    pub fn total_bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Bytes of the files read so far, for a progress line.
+    pub fn progress(&self) -> Arc<AtomicU64> {
+        self.progress.clone()
+    }
+
+    /// Replays every file through `detector`, writing findings to `out`
+    /// and the records that cannot be read (with file, line and record
+    /// number) to `err`.
+    pub fn run<S: CounterStore + Sync>(
+        &self,
+        detector: &Detector<S>,
+        options: &ReplayOptions,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<ReplaySummary, ReplayError> {
+        let files = &self.files;
+        let mut summary = ReplaySummary {
+            files: files.len() as u64,
+            bytes: self.bytes,
+            ..ReplaySummary::default()
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(ReplayError::Runtime)?;
+        let mut output = Output {
+            runtime,
+            detector,
+            notifier: CountingNotifier::new(),
+            fallback_time: Timestamp::now(),
+            format: options.format,
+            out,
+        };
+        let threads = match options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+        .min(files.len().max(1));
+        let next_file = AtomicUsize::new(0);
+        let (tx, rx) = mpsc::channel::<Message>();
+
+        std::thread::scope(|scope| -> Result<(), ReplayError> {
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let (next_file, progress, rules) = (&next_file, &self.progress, detector.rules());
+                scope.spawn(move || {
+                    let mut buffer = Vec::new();
+                    loop {
+                        let i = next_file.fetch_add(1, Ordering::Relaxed);
+                        let Some(path) = files.get(i) else { break };
+                        worker::scan_file(i, path, rules, &tx, progress.clone(), &mut buffer);
+                    }
+                });
+            }
+            drop(tx);
+            let mut order = InOrder::new();
+            let mut ready = Vec::new();
+            let mut handle = || -> Result<(), ReplayError> {
+                while order.ended() < files.len() {
+                    let Ok(Message { file, report }) = rx.recv() else {
+                        break;
+                    };
+                    let last = matches!(report, Report::Done { .. });
+                    order.push(file, (file, report), last, &mut ready);
+                    for (file, report) in ready.drain(..) {
+                        output.report(&files[file], report, &mut summary, err)?;
+                    }
+                }
+                Ok(())
+            };
+            let result = handle();
+            // After an error (say, the reader of the output has gone),
+            // workers finish the file in hand and take no other.
+            next_file.store(files.len(), Ordering::Relaxed);
+            result
+        })?;
+        output.out.flush().map_err(ReplayError::Output)?;
+        summary.notifications = output.notifier.sent();
+        Ok(summary)
+    }
+}
+
+/// The single thread that counts, notifies and writes.
+struct Output<'a, S> {
+    runtime: tokio::runtime::Runtime,
+    detector: &'a Detector<S>,
+    notifier: CountingNotifier,
+    fallback_time: Timestamp,
+    format: Format,
+    out: &'a mut dyn Write,
+}
+
+impl<S: CounterStore> Output<'_, S> {
+    /// Handles what a worker reported about the file at `path`.
+    fn report(
+        &mut self,
+        path: &Path,
+        report: Report,
+        summary: &mut ReplaySummary,
+        err: &mut dyn Write,
+    ) -> Result<(), ReplayError> {
+        let path = path.display();
+        match report {
+            Report::Pieces(pieces) => {
+                for piece in pieces {
+                    match piece {
+                        Piece::Bad(b) => {
+                            summary.bad_records += 1;
+                            let (line, number) = (b.line, b.index + 1);
+                            // Problems go to stderr on a best-effort basis;
+                            // the summary counts them whatever happens.
+                            let _ = writeln!(err, "{path}:{line}: record #{number}: {}", b.message);
+                        }
+                        Piece::Candidate(c) => self.detect(&c, summary)?,
+                    }
+                }
+            }
+            Report::Done {
+                records,
+                signin_records,
+                error,
+            } => {
+                summary.records += records;
+                summary.signin_records += signin_records;
+                if let Some(e) = error {
+                    summary.bad_records += 1;
+                    let _ = writeln!(err, "{path}: reading stopped: {e}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn detect(
+        &mut self,
+        candidate: &Candidate,
+        summary: &mut ReplaySummary,
+    ) -> Result<(), ReplayError> {
+        let mut outcomes = Vec::new();
+        let (runtime, detector, notifier, fallback) = (
+            &self.runtime,
+            self.detector,
+            &self.notifier,
+            self.fallback_time,
+        );
+        // The worker decoded these bytes once already, so this succeeds; were
+        // it to fail, the worker has reported the record.
+        let _ = decode_item(&candidate.bytes, candidate.kind, &mut |o| {
+            outcomes.push(runtime.block_on(detector.process(notifier, &o, fallback)))
+        });
+        for outcome in outcomes {
+            let outcome = outcome?;
+            summary.duplicates += outcome.duplicates.len() as u64;
+            summary.allowlisted += outcome.allowlisted.len() as u64;
+            for d in outcome.detections {
+                summary.detections += 1;
+                match self.format {
+                    Format::Json => writeln!(self.out, "{}", render::json(&d.finding)),
+                    Format::Text => {
+                        let notice = Notice {
+                            finding: &d.finding,
+                            rule: d.rule,
+                            policy: detector.policy(),
+                        };
+                        write!(self.out, "{}\n{}\n", render::email(&notice), "-".repeat(72))
+                    }
+                }
+                .map_err(ReplayError::Output)?;
+            }
+        }
+        Ok(())
+    }
+}

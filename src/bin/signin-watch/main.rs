@@ -1,0 +1,73 @@
+//! `signin-watch`: replays CloudTrail archives through the detection rules.
+//! The composition root: parse the command line, read the settings once,
+//! build the detector, hand it to the replay.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod progress;
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+
+use cli::{Cli, Command, ReplayArgs};
+use progress::{ProgressLine, peak_rss_note};
+use signin_watch::adapters::memory_store::MemoryStore;
+use signin_watch::app::detector::Detector;
+use signin_watch::app::replay::{Replay, ReplayOptions};
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Replay(args) => replay(&args),
+    }
+}
+
+/// Exit status 0; 1 when some record could not be read; 2 when nothing
+/// could be done (a setting, a path, the output).
+fn replay(args: &ReplayArgs) -> ExitCode {
+    let started = Instant::now();
+    let config = match args.detector_config() {
+        Ok(c) => c,
+        Err(e) => return fail(&format!("invalid setting {e}")),
+    };
+    let replay = match Replay::new(&args.paths) {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let detector = Detector::new(config.rules, config.policy, MemoryStore::new());
+    let options = ReplayOptions {
+        format: args.format.into(),
+        threads: args.threads,
+    };
+    let mut out = BufWriter::with_capacity(64 << 10, io::stdout().lock());
+    let mut err = io::stderr();
+    let progress =
+        (!args.no_progress).then(|| ProgressLine::start(replay.progress(), replay.total_bytes()));
+    let result = replay.run(&detector, &options, &mut out, &mut err);
+    drop(progress);
+    match result {
+        Ok(summary) => {
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            let mb = summary.bytes as f64 / 1e6;
+            let _ = writeln!(
+                err,
+                "{summary}; {mb:.1} MB in {secs:.2} s ({:.0} MB/s){}",
+                mb / secs,
+                peak_rss_note()
+            );
+            if summary.bad_records > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => fail(&e.to_string()),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("signin-watch: {message}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,177 @@
+//! The email rendering of a finding: the title, then who, where, what and
+//! when, the counters, MITRE ATT&CK, what to check next, false positives,
+//! how to tune and references. Every line is safe whatever the signer chose.
+
+use std::fmt::{self, Write};
+
+use super::sanitize::clean_line;
+use crate::domain::finding::SCHEMA;
+use crate::domain::notify::Notice;
+
+const USER_CHARS: usize = 128;
+const AGENT_CHARS: usize = 256;
+const FIELD_CHARS: usize = 512;
+
+/// The email text of a notice.
+pub fn email(notice: &Notice<'_>) -> String {
+    let mut text = String::with_capacity(2048);
+    // Writing into a String cannot fail.
+    let _ = write_email(&mut text, notice);
+    text
+}
+
+/// Writes the email text of a notice to `out`, stopping at the first error.
+pub fn write_email(out: &mut impl Write, notice: &Notice<'_>) -> fmt::Result {
+    let Notice {
+        finding: f,
+        rule,
+        policy,
+    } = *notice;
+    let clean = |s: &str| clean_line(s, FIELD_CHARS);
+    let optional = |v: &Option<String>| v.as_deref().map_or_else(|| "-".to_owned(), clean);
+    let user = clean_line(&f.user, USER_CHARS);
+    let src = clean(&f.src);
+    let agent = f
+        .user_agent
+        .as_deref()
+        .map_or_else(|| "-".to_owned(), |a| clean_line(a, AGENT_CHARS));
+    let line =
+        |out: &mut dyn Write, label: &str, value: &str| writeln!(out, "  {label:<16}{value}");
+
+    writeln!(out, "{}", clean(&f.title))?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Severity {} | risk score {} on user {} | threat object {} {}",
+        f.severity.as_str(),
+        f.risk_score,
+        user,
+        f.threat_object.kind,
+        src
+    )?;
+    writeln!(
+        out,
+        "Rule: {} ({}, {})",
+        f.rule_name, f.rule_source, f.rule_id
+    )?;
+    match &f.notify_reason {
+        Some(why) => writeln!(out, "Why you are told: {}", why.describe(policy))?,
+        None => writeln!(
+            out,
+            "Folded into the counter (within the suppression window)."
+        )?,
+    }
+    writeln!(out)?;
+    writeln!(out, "Who")?;
+    line(out, "User", &user)?;
+    line(out, "Identity type", &optional(&f.identity_type))?;
+    line(out, "Principal ARN", &optional(&f.principal_arn))?;
+    line(out, "Session issuer", &optional(&f.session_issuer))?;
+    writeln!(out, "Where")?;
+    line(out, "Account", &clean(&f.account))?;
+    line(out, "Region", &clean(&f.region))?;
+    line(out, "Source IP", &src)?;
+    line(out, "User agent", &agent)?;
+    line(out, "Signing in to", &clean(&f.dest))?;
+    line(out, "Sign-in host", &optional(&f.signin_endpoint))?;
+    writeln!(out, "What and when")?;
+    line(out, "Event", &clean(&f.signature))?;
+    line(out, "Event time", &f.event_time.to_string())?;
+    line(out, "Event ID", &clean(&f.event_id))?;
+    line(out, "MFAUsed", &optional(&f.mfa_used))?;
+    line(out, "Error message", &optional(&f.error_message))?;
+    line(out, "Outcome", &optional(&f.outcome))?;
+    writeln!(out, "Counters for this rule, account, user and source IP")?;
+    line(out, "Count", &f.count.to_string())?;
+    line(out, "First seen", &f.first_seen.to_string())?;
+    line(out, "Last seen", &f.last_seen.to_string())?;
+    writeln!(out)?;
+    writeln!(out, "MITRE ATT&CK")?;
+    for tech in f.mitre_techniques {
+        if tech.tactics.is_empty() {
+            writeln!(out, "  {} {} (tactic)", tech.id, tech.name)?;
+        } else {
+            writeln!(
+                out,
+                "  {} {} ({})",
+                tech.id,
+                tech.name,
+                tech.tactics.join(", ")
+            )?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "What to check next")?;
+    for (i, step) in rule.investigation_steps.iter().enumerate() {
+        writeln!(out, "  {}. {step}", i + 1)?;
+    }
+    writeln!(out)?;
+    writeln!(out, "Known false positives")?;
+    for fp in rule.known_false_positives {
+        writeln!(out, "  - {fp}")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "How to tune")?;
+    writeln!(out, "  {}", rule.tuning)?;
+    writeln!(out)?;
+    writeln!(out, "References")?;
+    for r in rule.references {
+        writeln!(out, "  {r}")?;
+    }
+    writeln!(out, "  {}", rule.source.url)?;
+    writeln!(out)?;
+    writeln!(out, "Finding {} (signin-watch, {})", f.finding_id, SCHEMA)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Accepts `limit` bytes, then fails every write.
+    struct Full {
+        limit: usize,
+        written: usize,
+    }
+
+    impl Write for Full {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            if self.written + s.len() > self.limit {
+                return Err(fmt::Error);
+            }
+            self.written += s.len();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_rendering_with_an_error() {
+        let finding = crate::render::tests::sample_finding("alice\u{202e}\n", "agent\r\nx");
+        let rule = &crate::domain::rules::FAILED_MFA;
+        let policy = Default::default();
+        let notice = Notice {
+            finding: &finding,
+            rule,
+            policy: &policy,
+        };
+        let whole = email(&notice);
+        assert!(
+            whole.starts_with("User alice failed to pass MFA challenge"),
+            "{whole}"
+        );
+        assert!(whole.contains("  User            alice\n"), "{whole}");
+        assert!(whole.contains("  User agent      agentx\n"), "{whole}");
+        for limit in [0, 10, whole.len() / 2, whole.len() - 1] {
+            let mut out = Full { limit, written: 0 };
+            assert_eq!(
+                write_email(&mut out, &notice),
+                Err(fmt::Error),
+                "limit {limit}"
+            );
+        }
+        let mut out = Full {
+            limit: whole.len(),
+            written: 0,
+        };
+        assert_eq!(write_email(&mut out, &notice), Ok(()));
+    }
+}

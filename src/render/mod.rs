@@ -1,0 +1,95 @@
+//! Presentation: a finding as people and machines read it. The email text,
+//! the SNS subject, the JSON line, and the sanitising of text that whoever
+//! signs in chooses. Used alike by the SNS adapter and by `replay`.
+
+mod email;
+mod sanitize;
+
+pub use email::{email, write_email};
+pub use sanitize::{MAX_SUBJECT_CHARS, ascii_subject, clean_line};
+
+use crate::domain::finding::Finding;
+
+/// The finding as one JSON line (`docs/finding.md`): fields exact, escaped
+/// by the JSON encoder.
+pub fn json(finding: &Finding) -> String {
+    // A finding holds strings, numbers and options only, which always serialise.
+    serde_json::to_string(finding).unwrap_or_else(|e| format!(r#"{{"error":"{e}"}}"#))
+}
+
+/// An SNS subject: `[SEVERITY] title`, printable ASCII only, fewer than 100
+/// characters.
+pub fn subject(finding: &Finding) -> String {
+    let title = clean_line(&finding.title, MAX_SUBJECT_CHARS);
+    let raw = format!("[{}] {}", finding.severity.as_str().to_uppercase(), title);
+    ascii_subject(&raw, MAX_SUBJECT_CHARS)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::domain::counter::{Counters, GroupKey, NotifyReason};
+    use crate::domain::finding::{EventFacts, Finding};
+    use crate::domain::identity::Principal;
+    use crate::domain::rules::FAILED_MFA;
+    use crate::domain::time::Timestamp;
+
+    /// A first failed-MFA detection of `user`, from `agent`.
+    pub(crate) fn sample_finding(user: &str, agent: &str) -> Finding {
+        let t = Timestamp::from_millis(1_763_600_000_000);
+        let facts = EventFacts {
+            event_id: "ev-1".into(),
+            event_time: t,
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            principal: Principal {
+                user: user.into(),
+                identity_type: Some("IAMUser".into()),
+                arn: None,
+                session_issuer: None,
+            },
+            src: "203.0.113.7".into(),
+            user_agent: Some(agent.into()),
+            signature: "ConsoleLogin".into(),
+            dest: "https://console.aws.amazon.com/".into(),
+            mfa_used: Some("Yes".into()),
+            error_message: Some("Failed authentication".into()),
+            outcome: Some("Failure".into()),
+            signin_endpoint: None,
+        };
+        let key = GroupKey {
+            rule_id: FAILED_MFA.id.into(),
+            account: facts.account.clone(),
+            user: user.into(),
+            src: facts.src.clone(),
+        };
+        let c = Counters {
+            count: 1,
+            first_seen: t,
+            last_seen: t,
+            last_notified: Some(t),
+        };
+        Finding::new(
+            &FAILED_MFA,
+            facts,
+            &key,
+            &c,
+            Some(NotifyReason::FirstDetection),
+        )
+    }
+
+    #[test]
+    fn subjects_name_the_severity_and_stay_ascii() {
+        let f = sample_finding("jürgen\u{202e}", "x");
+        let subject = super::subject(&f);
+        assert!(
+            subject.starts_with("[MEDIUM] User j?rgen failed"),
+            "{subject}"
+        );
+        assert!(subject.len() < 100 && subject.is_ascii());
+        let json: serde_json::Value = serde_json::from_str(&super::json(&f)).unwrap();
+        assert_eq!(
+            json["user"], "jürgen\u{202e}",
+            "the JSON keeps the name exact"
+        );
+    }
+}
