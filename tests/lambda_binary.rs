@@ -62,10 +62,13 @@ async fn the_binary_serves_invocations_end_to_end() {
     assert_eq!(summary(&replies[1])["duplicates"], 1);
     match &replies[2] {
         Reply::Error { body, .. } => {
+            // Lambda's error body: the Diagnostic's errorType and errorMessage.
+            let error: serde_json::Value = serde_json::from_str(body).expect("JSON error");
+            assert_eq!(error["errorType"], "SigninWatch.MalformedEvent", "{body}");
             assert!(
-                body.contains(
+                error["errorMessage"].as_str().is_some_and(|m| m.starts_with(
                     "malformed event: the EventBridge event's detail is not a CloudTrail record"
-                ),
+                )),
                 "{body}"
             )
         }
