@@ -66,9 +66,11 @@ async fn the_binary_serves_invocations_end_to_end() {
             let error: serde_json::Value = serde_json::from_str(body).expect("JSON error");
             assert_eq!(error["errorType"], "SigninWatch.MalformedEvent", "{body}");
             assert!(
-                error["errorMessage"].as_str().is_some_and(|m| m.starts_with(
-                    "malformed event: the EventBridge event's detail is not a CloudTrail record"
-                )),
+                error["errorMessage"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(
+                        "malformed event: the EventBridge event's detail is not a CloudTrail record"
+                    )),
                 "{body}"
             )
         }

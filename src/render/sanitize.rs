@@ -10,12 +10,12 @@ pub const MAX_SUBJECT_CHARS: usize = 99;
 /// characters, line and paragraph separators and bidirectional overrides
 /// removed, and at most `max` characters (an ellipsis marks a cut).
 pub fn clean_line(text: &str, max: usize) -> String {
-    let is_unsafe = |c: char| {
+    let is_hidden = |c: char| {
         c.is_control()
             || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
     };
-    let cleaned: Cow<str> = if text.chars().any(is_unsafe) {
-        Cow::Owned(text.chars().filter(|c| !is_unsafe(*c)).collect())
+    let cleaned: Cow<str> = if text.chars().any(is_hidden) {
+        Cow::Owned(text.chars().filter(|c| !is_hidden(*c)).collect())
     } else {
         Cow::Borrowed(text)
     };
