@@ -51,10 +51,12 @@ fn replays_the_samples_with_the_documented_fields() {
     let out = replay(&[&common::repo_path("events").display().to_string()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let findings = lines(&out);
-    assert_eq!(findings.len(), 4);
+    assert_eq!(findings.len(), 8);
     for f in &findings {
         for field in [
             "rule_id",
+            "rule",
+            "kind",
             "rule_name",
             "event_id",
             "event_time",
@@ -79,7 +81,7 @@ fn replays_the_samples_with_the_documented_fields() {
     }
     let err = stderr(&out);
     assert!(
-        err.contains("10 records read (9 sign-in), 4 detections, 4 notifications, 0 duplicates"),
+        err.contains("15 records read (14 sign-in), 8 detections, 8 notifications, 0 duplicates"),
         "{err}"
     );
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use signin_watch::adapters::memory_store::MemoryStore;
@@ -10,7 +11,75 @@ use signin_watch::app::detector::Detector;
 use signin_watch::app::replay::{Replay, ReplayOptions};
 use signin_watch::config::DetectorConfig;
 
-const DOC_FAILED_MFA_EVENT: &str = "d38ce1b3-4575-4cb8-a632-611b8243bfc3";
+/// Which corpus records each detection rule of the pack finds, by eventID
+/// and user; each once, however many copies the corpus holds.
+const EXPECTED: &[(&str, &str, &str)] = &[
+    // The AWS documentation's failed-MFA example (three copies).
+    (
+        "failed-mfa",
+        "d38ce1b3-4575-4cb8-a632-611b8243bfc3",
+        "anaya",
+    ),
+    // Stratus Red Team's console-login-without-mfa, its detonation in the
+    // Invictus dataset, the CloudTrail and IAM guides' examples, flaws.cloud
+    // (piper), and Panther's tests (tester).
+    (
+        "console-login-without-mfa",
+        "865d9377-9c6b-4fd7-8aad-725e95f6a140",
+        "stratus-red-team-nmfalu-jfzdtsvchl",
+    ),
+    (
+        "console-login-without-mfa",
+        "70e5932e-9022-4b38-837e-ca10dad94eb7",
+        "stratus-red-team-nmfalu-gfjyeaypjt",
+    ),
+    (
+        "console-login-without-mfa",
+        "3fcfb182-98f8-4744-bd45-10a395ab61cb",
+        "alice",
+    ),
+    (
+        "console-login-without-mfa",
+        "2681fc29-EXAMPLE",
+        "Mary_Major",
+    ),
+    (
+        "console-login-without-mfa",
+        "97ae0290-6b12-42c1-b091-72d486bbd7f3",
+        "piper",
+    ),
+    ("console-login-without-mfa", "1", "tester"),
+    // A vendor test record without eventID: its synthetic id.
+    (
+        "console-login-without-mfa",
+        "synthetic-139a6d9019b7134ae94b47bc4fd7445f",
+        "tester",
+    ),
+    // Root console sign-ins: the EventBridge and CloudTrail guides,
+    // flaws.cloud, and Panther's tests.
+    (
+        "root-console-login",
+        "324731c0-64b3-4421-b552-dfc3c27df4f6",
+        "root",
+    ),
+    (
+        "root-console-login",
+        "deb1e1f9-c99b-4612-8e9f-21f93b5d79c0",
+        "root",
+    ),
+    (
+        "root-console-login",
+        "c5472feb-40d2-41c6-9c47-fb15aad0f326",
+        "root",
+    ),
+    (
+        "root-console-login",
+        "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        "root",
+    ),
+    ("root-console-login", "1", "root"),
+    ("root-console-login", "111", "root"),
+];
 
 fn corpus_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("SIGNIN_WATCH_CORPUS")
@@ -20,7 +89,7 @@ fn corpus_dir() -> Option<PathBuf> {
 }
 
 #[test]
-fn corpus_reads_without_panic_and_matches_only_the_documented_failed_mfa() {
+fn corpus_reads_without_panic_and_matches_exactly_the_expected_records() {
     let Some(dir) = corpus_dir() else {
         common::say_skipped(
             "corpus golden test: ../shared/corpus is absent (set SIGNIN_WATCH_CORPUS to its path)",
@@ -55,11 +124,23 @@ fn corpus_reads_without_panic_and_matches_only_the_documented_failed_mfa() {
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
 
-    assert_eq!(findings.len(), 1, "exactly one detection: {findings:#?}");
-    let f = &findings[0];
-    assert_eq!(f["rule_id"], "55349868-5583-466f-98ab-d3beb321961e");
-    assert_eq!(f["event_id"], DOC_FAILED_MFA_EVENT);
-    assert_eq!(f["user"], "anaya");
+    let got: BTreeSet<(String, String, String)> = findings
+        .iter()
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+            (text("rule"), text("event_id"), text("user"))
+        })
+        .collect();
+    assert_eq!(
+        got.len(),
+        findings.len(),
+        "each detection once: {findings:#?}"
+    );
+    let want: BTreeSet<(String, String, String)> = EXPECTED
+        .iter()
+        .map(|(r, e, u)| (r.to_string(), e.to_string(), u.to_string()))
+        .collect();
+    assert_eq!(got, want, "corpus detections (left) vs the table (right)");
     assert!(
         summary.duplicates >= 2,
         "the corpus holds the example three times: {summary:?}"

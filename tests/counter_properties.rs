@@ -17,6 +17,7 @@ fn key(g: u8) -> GroupKey {
         account: "1".into(),
         user: format!("u{g}"),
         src: "203.0.113.1".into(),
+        issuer: None,
     }
 }
 

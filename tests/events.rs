@@ -9,12 +9,12 @@ use signin_watch::adapters::memory_store::MemoryStore;
 use signin_watch::app::detector::Detector;
 use signin_watch::config::{self, DetectorConfig};
 
-fn fired(config: DetectorConfig, file: &std::path::Path) -> (Vec<&'static str>, usize) {
+fn fired(config: DetectorConfig, file: &std::path::Path) -> (Vec<String>, usize) {
     let detector = Detector::new(config.rules, config.policy, MemoryStore::new());
     let mut keys = Vec::new();
     let mut allowlisted = 0;
     for outcome in common::process_file(&detector, file) {
-        keys.extend(outcome.detections.iter().map(|d| d.rule.key));
+        keys.extend(outcome.detections.iter().map(|d| d.rule.name.clone()));
         allowlisted += outcome.allowlisted.len();
     }
     (keys, allowlisted)
@@ -62,30 +62,58 @@ fn findings_carry_who_and_where() {
     assert!(f.notify);
 }
 
+fn config_of(pairs: &[(&str, &str)]) -> Result<DetectorConfig, config::ConfigError> {
+    let env: HashMap<&str, &str> = pairs.iter().copied().collect();
+    DetectorConfig::from_lookup(|k| env.get(k).map(|v| v.to_string()))
+}
+
 #[test]
 fn rule2_allowlists_each_let_the_broker_pass() {
     let broker = common::sample_path("rule2-allowlisted-broker.json");
     let attacker = common::sample_path("rule2-federated-getsignintoken-no-mfa.json");
-    for (var, value) in [
-        (config::RULE2_ALLOW_ISSUERS, "console-broker"),
-        (
+    let agent = (config::RULE2_ALLOW_USER_AGENTS, "console-broker/*");
+    for pairs in [
+        &[(config::RULE2_ALLOW_ISSUERS, "console-broker")][..],
+        &[(
             config::RULE2_ALLOW_ISSUERS,
             "arn:aws:iam::111122223333:user/console-broker",
-        ),
-        (config::RULE2_ALLOW_USER_AGENTS, "console-broker/*"),
-        (config::RULE2_ALLOW_CIDRS, "10.0.0.0/8"),
+        )],
+        &[(config::RULE2_ALLOW_CIDRS, "10.0.0.0/8")],
+        &[agent, (config::RULE2_ALLOW_CIDRS, "10.0.0.0/8")],
+        &[agent, (config::RULE2_ALLOW_ISSUERS, "console-broker")],
     ] {
-        let env: HashMap<&str, &str> = [(var, value)].into();
-        let config =
-            || DetectorConfig::from_lookup(|k| env.get(k).map(|v| v.to_string())).expect("valid");
-        assert_eq!(fired(config(), &broker), (vec![], 1), "{var}={value}");
+        let config = || config_of(pairs).expect("valid");
+        assert_eq!(fired(config(), &broker), (vec![], 1), "{pairs:?}");
         assert_eq!(
             fired(config(), &attacker).0,
             vec!["federated-single-factor"],
-            "{var}={value} must not hide others"
+            "{pairs:?} must not hide others"
         );
     }
-    let env: HashMap<&str, &str> = [(config::DISABLED_RULES, "federated-single-factor")].into();
-    let off = DetectorConfig::from_lookup(|k| env.get(k).map(|v| v.to_string())).expect("valid");
+    let off = config_of(&[(config::DISABLED_RULES, "federated-single-factor")]).expect("valid");
     assert_eq!(fired(off, &attacker), (vec![], 0));
+}
+
+/// Whoever signs in sends any user agent: an agent alone is refused, and an
+/// agent with a network lets nothing pass from another network.
+#[test]
+fn a_user_agent_allowlist_needs_an_issuer_or_a_network() {
+    let err = config_of(&[(config::RULE2_ALLOW_USER_AGENTS, "console-broker/*")]).unwrap_err();
+    assert_eq!(err.var, config::RULE2_ALLOW_USER_AGENTS, "{err}");
+    assert!(err.to_string().contains("together with"), "{err}");
+
+    let mut forged = common::sample_json("rule2-federated-getsignintoken-no-mfa.json");
+    forged["detail"]["userAgent"] = "console-broker/2.4 (+https://intranet.example.com)".into();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("forged.json");
+    std::fs::write(&path, forged.to_string()).expect("write");
+    let config = config_of(&[
+        (config::RULE2_ALLOW_USER_AGENTS, "console-broker/*"),
+        (config::RULE2_ALLOW_CIDRS, "10.0.0.0/8"),
+    ])
+    .expect("valid");
+    assert_eq!(
+        fired(config, &path),
+        (vec!["federated-single-factor".to_owned()], 0)
+    );
 }

@@ -120,3 +120,75 @@ fn an_invalid_setting_fails_the_init_naming_the_variable() {
         "{all}"
     );
 }
+
+/// The function reads custom rules from `SIGNIN_WATCH_RULES_DIR` (a layer
+/// under /opt, say) and runs them beside the pack.
+#[tokio::test]
+async fn custom_rules_run_in_the_function() {
+    if moto::unavailable("custom_rules_run_in_the_function") {
+        return;
+    }
+    let sdk = moto::sdk().await;
+    let table = moto::create_table(&sdk).await;
+    let topic = moto::create_topic(&sdk, false).await;
+    let api = RuntimeApi::start();
+    let endpoint = moto::moto().endpoint.clone();
+    let rules = common::repo_path("tests/rules/custom")
+        .display()
+        .to_string();
+    let mut child = api.spawn(
+        BINARY,
+        &[
+            ("AWS_ENDPOINT_URL", &endpoint),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("SIGNIN_WATCH_TABLE", &table),
+            ("SIGNIN_WATCH_TOPIC_ARN", &topic.arn),
+            ("SIGNIN_WATCH_RULES_DIR", &rules),
+        ],
+    );
+    api.push_event(&sample("rule2-federated-getsignintoken-no-mfa.json"));
+    let replies = api.replies(1, Duration::from_secs(60));
+    child.kill().expect("stop the function");
+    child.wait().expect("the function stops");
+    let Some(Reply::Response { body, .. }) = replies.first() else {
+        panic!("a response: {replies:#?}");
+    };
+    let summary: serde_json::Value = serde_json::from_str(body).expect("JSON summary");
+    let fired: Vec<&str> = summary["detections"]
+        .as_array()
+        .expect("detections")
+        .iter()
+        .map(|d| d["rule"].as_str().expect("rule"))
+        .collect();
+    assert_eq!(
+        fired,
+        [
+            "federated-single-factor",
+            "f8103686-e3e8-46f3-be72-65f7fcb4aa53"
+        ]
+    );
+}
+
+#[test]
+fn a_broken_rule_file_fails_the_init_naming_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("broken.yml");
+    std::fs::write(&path, "title: x\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  s: {eventSource: signin.amazonaws.com}\n  condition: [s\n")
+        .expect("write");
+    let api = RuntimeApi::start();
+    let child = api.spawn(
+        BINARY,
+        &[
+            ("SIGNIN_WATCH_TABLE", "t"),
+            ("SIGNIN_WATCH_TOPIC_ARN", "arn:aws:sns:us-east-1:1:x"),
+            ("SIGNIN_WATCH_RULES_DIR", &dir.path().display().to_string()),
+        ],
+    );
+    let out = child.wait_with_output().expect("the function exits");
+    assert!(!out.status.success());
+    let all = String::from_utf8_lossy(&out.stderr);
+    assert!(all.contains("SIGNIN_WATCH_RULES_DIR="), "{all}");
+    assert!(all.contains(&format!("{}:", path.display())), "{all}");
+}

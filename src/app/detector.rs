@@ -8,14 +8,16 @@ use crate::domain::counter::{
 use crate::domain::finding::Finding;
 use crate::domain::notify::{Notice, Notifier, NotifyError};
 use crate::domain::observed::Observed;
-use crate::domain::rules::{Rule, RuleSet, Verdict};
+use std::sync::Arc;
+
+use crate::domain::record::field_is;
+use crate::domain::rules::{AllowlistHit, Rule, RuleKind, RuleSet, Verdict};
 use crate::domain::time::Timestamp;
-use crate::domain::tuning::AllowlistHit;
 
 /// One counted detection (or a redelivered one whose notification is still owed).
 #[derive(Debug, Clone)]
 pub struct Detection {
-    pub rule: &'static Rule,
+    pub rule: Arc<Rule>,
     pub finding: Finding,
     pub sighting: Sighting,
     /// A redelivery of an event counted before whose notification was never
@@ -34,9 +36,9 @@ impl Detection {
 pub struct Outcome {
     pub detections: Vec<Detection>,
     /// Matches whose eventID was already counted (and notified, if owed).
-    pub duplicates: Vec<&'static Rule>,
+    pub duplicates: Vec<Arc<Rule>>,
     /// Matches an operator allowlist let pass.
-    pub allowlisted: Vec<(&'static Rule, AllowlistHit)>,
+    pub allowlisted: Vec<(Arc<Rule>, AllowlistHit)>,
 }
 
 /// Why processing a record stopped.
@@ -96,7 +98,7 @@ impl<S: CounterStore> Detector<S> {
         for d in outcome.detections.iter().filter(|d| d.notify()) {
             let notice = Notice {
                 finding: &d.finding,
-                rule: d.rule,
+                rule: &d.rule,
                 policy: &self.policy,
             };
             notifier.notify(&notice).await?;
@@ -113,6 +115,10 @@ impl<S: CounterStore> Detector<S> {
     ) -> Result<Outcome, StoreError> {
         let mut outcome = Outcome::default();
         for (rule, verdict) in self.rules.evaluate(&observed.record) {
+            // Building blocks make no finding; correlation rules count them.
+            if rule.kind == RuleKind::BuildingBlock {
+                continue;
+            }
             if let Verdict::Allowlisted(hit) = verdict {
                 outcome.allowlisted.push((rule, hit));
                 continue;
@@ -124,6 +130,9 @@ impl<S: CounterStore> Detector<S> {
                     account: facts.account.clone(),
                     user: facts.principal.user.clone(),
                     src: facts.src.clone(),
+                    issuer: field_is(facts.principal.identity_type.as_deref(), "FederatedUser")
+                        .then(|| facts.principal.session_issuer.clone())
+                        .flatten(),
                 },
                 event_id: facts.event_id.clone(),
                 event_time: facts.event_time,
@@ -137,7 +146,7 @@ impl<S: CounterStore> Detector<S> {
                         continue;
                     }
                 };
-            let finding = Finding::new(rule, facts, &sighting.key, &counters, notify);
+            let finding = Finding::new(&rule, facts, &sighting.key, &counters, notify);
             outcome.detections.push(Detection {
                 rule,
                 finding,

@@ -19,14 +19,21 @@ pub struct GroupKey {
     pub account: String,
     pub user: String,
     pub src: String,
+    /// For a federated principal, the session issuer (ARN, else name) whose
+    /// keys minted the session: whoever signs in chooses the federated name,
+    /// so a session minted with other keys under a reused name and address
+    /// is another group.
+    pub issuer: Option<String>,
 }
 
 impl GroupKey {
     /// A stable string for the group: components joined by `#`, each with `%`
-    /// and `#` percent-encoded so that no two groups share an id.
+    /// and `#` percent-encoded so that no two groups share an id; the issuer
+    /// last, when there is one.
     pub fn id(&self) -> String {
         [&self.rule_id, &self.account, &self.user, &self.src]
-            .iter()
+            .into_iter()
+            .chain(&self.issuer)
             .map(|c| c.replace('%', "%25").replace('#', "%23"))
             .collect::<Vec<_>>()
             .join("#")
@@ -231,6 +238,7 @@ mod tests {
                 account: "1".into(),
                 user: "u".into(),
                 src: "s".into(),
+                issuer: None,
             },
             event_id: id.into(),
             event_time: at(min),
@@ -290,13 +298,25 @@ mod tests {
             account: "1".into(),
             user: "a#b".into(),
             src: "c".into(),
+            issuer: None,
         };
         let b = GroupKey {
             rule_id: "r".into(),
             account: "1".into(),
             user: "a".into(),
             src: "b#c".into(),
+            issuer: None,
         };
         assert_ne!(a.id(), b.id());
+        let issued = GroupKey {
+            issuer: Some("arn:aws:iam::1:user/broker".into()),
+            ..a.clone()
+        };
+        assert_eq!(
+            a.id(),
+            "r#1#a%23b#c",
+            "without an issuer the id is as it always was"
+        );
+        assert_eq!(issued.id(), "r#1#a%23b#c#arn:aws:iam::1:user/broker");
     }
 }

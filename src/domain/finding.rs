@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::counter::{Counters, GroupKey, NotifyReason};
 use super::digest::sha256_hex;
 use super::identity::Principal;
-use super::rules::{Rule, Severity, Technique};
+use super::rules::{ObjectField, ObjectRef, Rule, Severity, Technique};
 use super::time::Timestamp;
 
 pub const SCHEMA: &str = "signin-watch/finding/v1";
@@ -19,8 +19,8 @@ pub const SCHEMA: &str = "signin-watch/finding/v1";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScoredObject {
     #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub field: &'static str,
+    pub kind: String,
+    pub field: ObjectField,
     pub value: String,
 }
 
@@ -46,16 +46,22 @@ pub struct EventFacts {
 pub struct Finding {
     pub schema: &'static str,
     pub finding_id: String,
-    pub rule_id: &'static str,
-    pub rule_name: &'static str,
-    pub rule_source: &'static str,
+    /// `detection`: one rule matched one event.
+    pub kind: &'static str,
+    /// The rule's name, its key everywhere (its Sigma id when it has no name).
+    pub rule: String,
+    /// The rule's Sigma id.
+    pub rule_id: String,
+    /// The rule's Sigma title.
+    pub rule_name: String,
+    pub rule_source: String,
     pub severity: Severity,
     pub risk_score: u8,
     pub risk_object: ScoredObject,
     pub threat_object: ScoredObject,
     /// Technique and tactic ids.
-    pub mitre: Vec<&'static str>,
-    pub mitre_techniques: &'static [Technique],
+    pub mitre: Vec<String>,
+    pub mitre_techniques: Vec<Technique>,
     pub title: String,
     pub event_id: String,
     pub event_time: Timestamp,
@@ -95,34 +101,38 @@ pub fn finding_id(rule_id: &str, event_id: &str) -> String {
 
 impl Finding {
     pub fn new(
-        rule: &'static Rule,
+        rule: &Rule,
         facts: EventFacts,
         key: &GroupKey,
         counters: &Counters,
         notify: Option<NotifyReason>,
     ) -> Self {
         let user = facts.principal.user.clone();
+        let scored = |object: &ObjectRef| ScoredObject {
+            kind: object.kind.clone(),
+            field: object.field,
+            value: match object.field {
+                ObjectField::User => user.clone(),
+                ObjectField::Src => facts.src.clone(),
+                ObjectField::Account => facts.account.clone(),
+            },
+        };
+        let (risk_object, threat_object) = (scored(&rule.risk_object), scored(&rule.threat_object));
         Finding {
             schema: SCHEMA,
-            finding_id: finding_id(rule.id, &facts.event_id),
-            rule_id: rule.id,
-            rule_name: rule.name,
-            rule_source: rule.source.vendor,
+            finding_id: finding_id(&rule.id, &facts.event_id),
+            kind: "detection",
+            rule: rule.name.clone(),
+            rule_id: rule.id.clone(),
+            rule_name: rule.title.clone(),
+            rule_source: rule.source.vendor.clone(),
             severity: rule.severity,
             risk_score: rule.risk_score,
-            risk_object: ScoredObject {
-                kind: rule.risk_object.kind,
-                field: rule.risk_object.field,
-                value: user.clone(),
-            },
-            threat_object: ScoredObject {
-                kind: rule.threat_object.kind,
-                field: rule.threat_object.field,
-                value: facts.src.clone(),
-            },
+            risk_object,
+            threat_object,
             mitre: rule.mitre_ids(),
-            mitre_techniques: rule.mitre,
-            title: rule.title(&user, &facts.src),
+            mitre_techniques: rule.mitre.clone(),
+            title: rule.title_for(&user, &facts.src, &facts.account),
             event_id: facts.event_id,
             event_time: facts.event_time,
             vendor_account: facts.account.clone(),

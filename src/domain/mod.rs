@@ -33,4 +33,3 @@ pub mod observed;
 pub mod record;
 pub mod rules;
 pub mod time;
-pub mod tuning;

@@ -1,9 +1,13 @@
 //! Decides, without parsing, whether an item could be a sign-in record.
 //!
-//! Both rules read `additionalEventData.MFAUsed`, so a record either rule
-//! matches holds the bytes `MFAUsed`; every sign-in record holds
-//! `signin.amazonaws.com`. An item with neither is counted and skipped. (A
-//! key written with `\u` escapes would slip past; AWS never writes one.)
+//! Every rule either requires `eventSource` `signin.amazonaws.com` or reads
+//! `additionalEventData.MFAUsed`: a rule that could match a record with
+//! neither is refused at load (`domain::rules::sigma::requires_a_prefilter_needle`).
+//! So a record any rule matches holds the bytes `signin.amazonaws.com` or
+//! `MFAUsed`, and an item with neither is counted and skipped. Two records
+//! slip past, and AWS writes neither: a key spelled with `\u` escapes, and an
+//! `eventSource` in capitals (rules compare values in any case, the needle
+//! is the lowercase text AWS writes).
 //!
 //! The check has two stages. While it looks for brackets, the splitter also
 //! marks items holding a two-byte fingerprint of either needle
@@ -58,6 +62,38 @@ mod tests {
                 (a as char, b as char)
             );
         }
+    }
+
+    /// Every record any pack rule's inline tests say it matches passes the
+    /// prefilter, as written compactly and pretty-printed.
+    #[test]
+    fn every_record_a_pack_rule_matches_is_a_candidate() {
+        let p = Prefilter::default();
+        let rules = crate::domain::rules::pack::rules().unwrap();
+        let mut positives = 0;
+        for rule in &rules {
+            for test in &rule.tests {
+                let record: crate::domain::record::CloudTrailRecord =
+                    serde_json::from_str(&test.record).unwrap();
+                if !rule.matches(&record) {
+                    continue;
+                }
+                positives += 1;
+                let value: serde_json::Value = serde_json::from_str(&test.record).unwrap();
+                for text in [
+                    value.to_string(),
+                    serde_json::to_string_pretty(&value).unwrap(),
+                ] {
+                    assert!(
+                        p.is_candidate(text.as_bytes()),
+                        "{}: {}: {text}",
+                        rule.name,
+                        test.label
+                    );
+                }
+            }
+        }
+        assert!(positives >= rules.len(), "every rule has a positive");
     }
 
     #[test]

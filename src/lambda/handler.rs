@@ -215,14 +215,14 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
             .process(&self.notifier, o, Timestamp::now())
             .await?;
         for rule in &outcome.duplicates {
-            metrics.rule(rule.key).duplicates += 1;
+            metrics.rule(&rule.name).duplicates += 1;
         }
         for (rule, hit) in &outcome.allowlisted {
-            metrics.rule(rule.key).allowlisted += 1;
-            tracing::info!(rule = rule.key, allowlisted_by = %hit, "match let pass by an allowlist");
+            metrics.rule(&rule.name).allowlisted += 1;
+            tracing::info!(rule = %rule.name, allowlisted_by = %hit, "match let pass by an allowlist");
         }
         for d in outcome.detections {
-            let counts = metrics.rule(d.rule.key);
+            let counts = metrics.rule(&d.rule.name);
             counts.detections += 1;
             if d.notify() {
                 counts.published += 1;
@@ -230,7 +230,7 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
                 counts.suppressed += 1;
             }
             tracing::info!(
-                rule = d.rule.key,
+                rule = %d.rule.name,
                 finding_id = %d.finding.finding_id,
                 user = %d.finding.user,
                 src = %d.finding.src,

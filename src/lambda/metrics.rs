@@ -26,12 +26,12 @@ pub struct InvocationMetrics {
     pub records: u64,
     pub signin_records: u64,
     pub malformed: u64,
-    pub rules: BTreeMap<&'static str, RuleCounts>,
+    pub rules: BTreeMap<String, RuleCounts>,
 }
 
 impl InvocationMetrics {
-    pub fn rule(&mut self, key: &'static str) -> &mut RuleCounts {
-        self.rules.entry(key).or_default()
+    pub fn rule(&mut self, name: &str) -> &mut RuleCounts {
+        self.rules.entry(name.to_owned()).or_default()
     }
 
     /// The EMF lines: totals without dimensions, then one line per rule

@@ -87,7 +87,7 @@ pub fn write_email(out: &mut impl Write, notice: &Notice<'_>) -> fmt::Result {
     line(out, "Last seen", &f.last_seen.to_string())?;
     writeln!(out)?;
     writeln!(out, "MITRE ATT&CK")?;
-    for tech in f.mitre_techniques {
+    for tech in &f.mitre_techniques {
         if tech.tactics.is_empty() {
             writeln!(out, "  {} {} (tactic)", tech.id, tech.name)?;
         } else {
@@ -107,7 +107,7 @@ pub fn write_email(out: &mut impl Write, notice: &Notice<'_>) -> fmt::Result {
     }
     writeln!(out)?;
     writeln!(out, "Known false positives")?;
-    for fp in rule.known_false_positives {
+    for fp in &rule.known_false_positives {
         writeln!(out, "  - {fp}")?;
     }
     writeln!(out)?;
@@ -115,7 +115,7 @@ pub fn write_email(out: &mut impl Write, notice: &Notice<'_>) -> fmt::Result {
     writeln!(out, "  {}", rule.tuning)?;
     writeln!(out)?;
     writeln!(out, "References")?;
-    for r in rule.references {
+    for r in &rule.references {
         writeln!(out, "  {r}")?;
     }
     writeln!(out, "  {}", rule.source.url)?;
@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn a_failed_write_stops_the_rendering_with_an_error() {
         let finding = crate::render::tests::sample_finding("alice\u{202e}\n", "agent\r\nx");
-        let rule = &crate::domain::rules::FAILED_MFA;
+        let rule = &crate::domain::rules::pack::rule("failed-mfa").unwrap();
         let policy = Default::default();
         let notice = Notice {
             finding: &finding,

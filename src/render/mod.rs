@@ -30,7 +30,7 @@ pub(crate) mod tests {
     use crate::domain::counter::{Counters, GroupKey, NotifyReason};
     use crate::domain::finding::{EventFacts, Finding};
     use crate::domain::identity::Principal;
-    use crate::domain::rules::FAILED_MFA;
+    use crate::domain::rules::pack;
     use crate::domain::time::Timestamp;
 
     /// A first failed-MFA detection of `user`, from `agent`.
@@ -56,11 +56,13 @@ pub(crate) mod tests {
             outcome: Some("Failure".into()),
             signin_endpoint: None,
         };
+        let rule = pack::rule("failed-mfa").expect("the pack holds failed-mfa");
         let key = GroupKey {
-            rule_id: FAILED_MFA.id.into(),
+            rule_id: rule.id.clone(),
             account: facts.account.clone(),
             user: user.into(),
             src: facts.src.clone(),
+            issuer: None,
         };
         let c = Counters {
             count: 1,
@@ -68,13 +70,7 @@ pub(crate) mod tests {
             last_seen: t,
             last_notified: Some(t),
         };
-        Finding::new(
-            &FAILED_MFA,
-            facts,
-            &key,
-            &c,
-            Some(NotifyReason::FirstDetection),
-        )
+        Finding::new(&rule, facts, &key, &c, Some(NotifyReason::FirstDetection))
     }
 
     #[test]

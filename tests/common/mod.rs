@@ -18,6 +18,17 @@ pub fn repo_path(rel: &str) -> PathBuf {
 /// Each sample in events/ and the rules (by key) it fires with the default
 /// settings: the one table the tests check the samples against.
 pub const FIRES: &[(&str, &[&str])] = &[
+    (
+        "iam-user-console-login-without-mfa.json",
+        &["console-login-without-mfa"],
+    ),
+    ("identity-center-credential-failure.json", &[]),
+    (
+        "instance-role-console-login.json",
+        &["instance-role-console-login"],
+    ),
+    ("root-console-login-success.json", &["root-console-login"]),
+    ("root-password-recovery.json", &["root-password-recovery"]),
     ("rule1-failed-mfa-iam-user.json", &["failed-mfa"]),
     ("rule1-failed-mfa-root.json", &["failed-mfa"]),
     ("rule1-near-miss-failed-password-no-mfa.json", &[]),

@@ -16,6 +16,7 @@ pub fn sighting(user: &str, event_id: &str, minute: i64) -> Sighting {
             account: "111122223333".into(),
             user: user.into(),
             src: "203.0.113.7".into(),
+            issuer: None,
         },
         event_id: event_id.into(),
         event_time: Timestamp::from_millis(1_763_600_000_000 + minute * 60_000),

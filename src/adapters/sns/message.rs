@@ -92,7 +92,8 @@ fn assemble(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
     .to_string();
     let attr = |s: &str| MessageAttribute::String(clean_line(s, MAX_ATTRIBUTE_CHARS));
     let attributes = vec![
-        ("rule_id", attr(finding.rule_id)),
+        ("rule_id", attr(&finding.rule_id)),
+        ("rule", attr(&finding.rule)),
         ("severity", attr(finding.severity.as_str())),
         (
             "risk_score",
@@ -169,7 +170,7 @@ fn shortened(finding: &Finding, max: usize) -> Finding {
 mod tests {
     use super::*;
     use crate::domain::counter::NotifyPolicy;
-    use crate::domain::rules::FAILED_MFA;
+    use crate::domain::rules::pack;
     use crate::render::tests::sample_finding as finding;
 
     fn message(finding: &Finding, fifo: bool) -> SnsMessage {
@@ -177,7 +178,7 @@ mod tests {
         build(
             &Notice {
                 finding,
-                rule: &FAILED_MFA,
+                rule: &pack::rule("failed-mfa").unwrap(),
                 policy: &policy,
             },
             fifo,
@@ -205,6 +206,7 @@ mod tests {
             names,
             [
                 "rule_id",
+                "rule",
                 "severity",
                 "risk_score",
                 "account",

@@ -280,7 +280,7 @@ impl<S: CounterStore> Output<'_, S> {
                     Format::Text => {
                         let notice = Notice {
                             finding: &d.finding,
-                            rule: d.rule,
+                            rule: &d.rule,
                             policy: detector.policy(),
                         };
                         write!(self.out, "{}\n{}\n", render::email(&notice), "-".repeat(72))

@@ -5,6 +5,7 @@
 
 mod cli;
 mod progress;
+mod rules;
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use std::time::Instant;
 
 use clap::Parser;
 
-use cli::{Cli, Command, ReplayArgs};
+use cli::{Cli, Command, ReplayArgs, RulesAction};
 use progress::{ProgressLine, peak_rss_note};
 use signin_watch::adapters::memory_store::MemoryStore;
 use signin_watch::app::detector::Detector;
@@ -21,6 +22,11 @@ use signin_watch::app::replay::{Replay, ReplayOptions};
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Replay(args) => replay(&args),
+        Command::Rules { action } => match action {
+            RulesAction::List(args) => rules::list(&args),
+            RulesAction::Test(args) => rules::test(&args),
+            RulesAction::Check { files } => rules::check(&files),
+        },
     }
 }
 
@@ -28,7 +34,7 @@ fn main() -> ExitCode {
 /// could be done (a setting, a path, the output).
 fn replay(args: &ReplayArgs) -> ExitCode {
     let started = Instant::now();
-    let config = match args.detector_config() {
+    let config = match args.detector.detector_config() {
         Ok(c) => c,
         Err(e) => return fail(&format!("invalid setting {e}")),
     };
@@ -67,7 +73,7 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     }
 }
 
-fn fail(message: &str) -> ExitCode {
+pub(crate) fn fail(message: &str) -> ExitCode {
     eprintln!("signin-watch: {message}");
     ExitCode::from(2)
 }

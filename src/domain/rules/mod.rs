@@ -1,25 +1,36 @@
-//! Detection rules: published metadata plus a pure, synchronous check.
+//! Detection rules: Sigma YAML (`rules/`) plus a pure check, evaluated by a
+//! maintained Sigma engine over the lenient record.
 //!
 //! A rule holds no state; counting and notification live in the counter
-//! store. Values are compared ignoring ASCII case, as Splunk's search does.
+//! store. Values are compared ignoring case, as Sigma does.
+//!
+//! - [`sigma`]: the record as the engine sees it, compiled conditions, and
+//!   what a rule's detection requires;
+//! - [`load`]: YAML text to [`Rule`]s and [`Filter`]s, with the project's own
+//!   fields (`signin_watch:`) and defaults for plain Sigma rules;
+//! - [`pack`]: the rules compiled into both binaries;
+//! - [`allowlist`]: the rule-2 allowlist variables, as filters;
+//! - [`inline`]: the inline tests each rule carries.
 
-mod failed_mfa;
-mod federated_single_factor;
+pub mod allowlist;
+mod attack;
+pub mod inline;
+pub mod load;
+pub mod pack;
+pub mod sigma;
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::record::CloudTrailRecord;
-use super::tuning::{Allowlist, AllowlistHit};
-
-pub use failed_mfa::FAILED_MFA;
-pub use federated_single_factor::FEDERATED_SINGLE_FACTOR;
-
-/// Every rule this build knows, in evaluation order.
-pub const ALL_RULES: [&Rule; 2] = [&FAILED_MFA, &FEDERATED_SINGLE_FACTOR];
+use inline::InlineTest;
+use sigma::Matcher;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    Informational,
     Low,
     Medium,
     High,
@@ -29,81 +40,199 @@ pub enum Severity {
 impl Severity {
     pub fn as_str(self) -> &'static str {
         match self {
+            Severity::Informational => "informational",
             Severity::Low => "low",
             Severity::Medium => "medium",
             Severity::High => "high",
             Severity::Critical => "critical",
         }
     }
+
+    /// The risk score of a rule that gives none of its own.
+    pub fn default_risk_score(self) -> u8 {
+        match self {
+            Severity::Informational => 7,
+            Severity::Low => 21,
+            Severity::Medium => 47,
+            Severity::High => 73,
+            Severity::Critical => 90,
+        }
+    }
 }
 
 /// A MITRE ATT&CK technique or tactic a rule is tagged with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Technique {
-    pub id: &'static str,
-    pub name: &'static str,
+    pub id: String,
+    pub name: String,
     /// The tactics the technique serves; empty for a tactic tag itself.
-    pub tactics: &'static [&'static str],
+    pub tactics: Vec<String>,
 }
 
 /// Where a rule comes from upstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleSource {
-    pub vendor: &'static str,
-    pub url: &'static str,
-    /// The upstream revision this implementation follows.
-    pub version: &'static str,
-    pub status: &'static str,
+    pub vendor: String,
+    pub url: String,
+    /// The upstream revision this rule follows.
+    pub version: String,
+    pub status: String,
 }
 
-/// The field a risk or threat object is taken from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What a risk or threat score attaches to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectField {
+    User,
+    Src,
+    Account,
+}
+
+/// The field a risk or threat object is taken from, and its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectRef {
-    pub field: &'static str,
+    pub field: ObjectField,
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
 }
 
-/// A rule: metadata and a check. `matches` is pure: the same record always
-/// gives the same answer.
+/// Whether a rule's matches make findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleKind {
+    /// Each match is a detection: counted, and a finding.
+    Detection,
+    /// A match makes no finding of its own; correlation rules count it.
+    BuildingBlock,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Detection => "detection",
+            RuleKind::BuildingBlock => "building-block",
+        }
+    }
+}
+
+/// Where a rule was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled into the binary from `rules/NAME`.
+    Pack(&'static str),
+    /// A file the operator gave (`--rules`, `SIGNIN_WATCH_RULES_DIR`).
+    File(String),
+    /// Built from settings (the allowlist variables).
+    Settings(&'static str),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Pack(name) => write!(f, "pack:rules/{name}"),
+            Origin::File(path) => f.write_str(path),
+            Origin::Settings(what) => write!(f, "settings:{what}"),
+        }
+    }
+}
+
+/// A rule: its Sigma metadata, the project's own fields, and its check.
 #[derive(Debug)]
 pub struct Rule {
-    pub id: &'static str,
-    /// Short name used in configuration (`failed-mfa`, `federated-single-factor`).
-    pub key: &'static str,
-    pub name: &'static str,
+    /// The Sigma `id`; for a rule without one, its name.
+    pub id: String,
+    /// The rule's key everywhere (configuration, findings): the Sigma
+    /// `name`, or its id when it has none.
+    pub name: String,
+    /// The Sigma `title`.
+    pub title: String,
+    pub kind: RuleKind,
+    pub origin: Origin,
     pub source: RuleSource,
-    pub description: &'static str,
+    pub description: String,
     pub severity: Severity,
     pub risk_score: u8,
     pub risk_object: ObjectRef,
     pub threat_object: ObjectRef,
-    pub mitre: &'static [Technique],
-    /// With `$user$` and `$src$` placeholders, as Splunk writes them.
-    pub title_template: &'static str,
-    pub references: &'static [&'static str],
-    pub known_false_positives: &'static [&'static str],
-    pub investigation_steps: &'static [&'static str],
-    pub tuning: &'static str,
-    pub matches: fn(&CloudTrailRecord<'_>) -> bool,
+    pub mitre: Vec<Technique>,
+    /// With `$user$`, `$src$` and `$account$` placeholders, as Splunk writes them.
+    pub title_template: String,
+    pub references: Vec<String>,
+    pub known_false_positives: Vec<String>,
+    pub investigation_steps: Vec<String>,
+    pub tuning: String,
+    pub tests: Vec<InlineTest>,
+    matcher: Matcher,
 }
 
 impl Rule {
-    pub fn mitre_ids(&self) -> Vec<&'static str> {
-        self.mitre.iter().map(|t| t.id).collect()
+    pub fn mitre_ids(&self) -> Vec<String> {
+        self.mitre.iter().map(|t| t.id.clone()).collect()
     }
 
     /// The rule's title with the placeholders filled in.
-    pub fn title(&self, user: &str, src: &str) -> String {
+    pub fn title_for(&self, user: &str, src: &str, account: &str) -> String {
         self.title_template
             .replace("$user$", user)
             .replace("$src$", src)
+            .replace("$account$", account)
     }
 
-    pub fn by_key_or_id(name: &str) -> Option<&'static Rule> {
-        ALL_RULES
-            .into_iter()
-            .find(|r| r.key.eq_ignore_ascii_case(name) || r.id.eq_ignore_ascii_case(name))
+    /// The rule's own check, without filters.
+    pub fn matches(&self, record: &CloudTrailRecord<'_>) -> bool {
+        self.matcher.matches(record)
+    }
+
+    /// Whether `key` names this rule (its name or its id, any case).
+    pub fn is_named(&self, key: &str) -> bool {
+        self.name.eq_ignore_ascii_case(key) || self.id.eq_ignore_ascii_case(key)
+    }
+}
+
+/// Which rules a filter applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterTargets {
+    All,
+    /// By name or id.
+    Rules(Vec<String>),
+}
+
+/// A Sigma filter (meta rule): a match of a rule it targets is let pass
+/// unless the filter's condition holds for the record.
+#[derive(Debug)]
+pub struct Filter {
+    /// The filter's name, else its id, else its title.
+    pub name: String,
+    pub title: String,
+    pub origin: Origin,
+    pub targets: FilterTargets,
+    pub tests: Vec<InlineTest>,
+    matcher: Matcher,
+}
+
+impl Filter {
+    pub fn applies_to(&self, rule: &Rule) -> bool {
+        match &self.targets {
+            FilterTargets::All => true,
+            FilterTargets::Rules(keys) => keys.iter().any(|k| rule.is_named(k)),
+        }
+    }
+
+    /// Whether the filter keeps a match on `record` (its condition holds).
+    pub fn keeps(&self, record: &CloudTrailRecord<'_>) -> bool {
+        self.matcher.matches(record)
+    }
+}
+
+/// Which filter let a matching record pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowlistHit {
+    pub filter: String,
+}
+
+impl std::fmt::Display for AllowlistHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "filter {}", self.filter)
     }
 }
 
@@ -111,48 +240,75 @@ impl Rule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Match,
-    /// The rule matched, and an allowlist the operator configured said to let it pass.
+    /// The rule matched, and a filter the operator configured let it pass.
     Allowlisted(AllowlistHit),
 }
 
-/// The rules switched on, each with its allowlist.
+/// The rules switched on, with the filters that apply to them.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
-    entries: Vec<(&'static Rule, Allowlist)>,
+    rules: Vec<(Arc<Rule>, Vec<Arc<Filter>>)>,
 }
 
 impl Default for RuleSet {
+    /// The pack, every rule on, no filter.
     fn default() -> Self {
-        Self::new(ALL_RULES.iter().map(|r| (*r, Allowlist::default())))
+        let pack = pack::rules().unwrap_or_else(|e| panic!("the compiled pack loads: {e}"));
+        Self::new(pack, Vec::new())
     }
 }
 
 impl RuleSet {
-    pub fn new(entries: impl IntoIterator<Item = (&'static Rule, Allowlist)>) -> Self {
-        Self {
-            entries: entries.into_iter().collect(),
-        }
+    /// `rules` in evaluation order, each with the `filters` that apply to it.
+    pub fn new(rules: Vec<Arc<Rule>>, filters: Vec<Arc<Filter>>) -> Self {
+        let rules = rules
+            .into_iter()
+            .map(|rule| {
+                let applying = filters
+                    .iter()
+                    .filter(|f| f.applies_to(&rule))
+                    .cloned()
+                    .collect();
+                (rule, applying)
+            })
+            .collect();
+        RuleSet { rules }
     }
 
-    pub fn rules(&self) -> impl Iterator<Item = &'static Rule> + '_ {
-        self.entries.iter().map(|(r, _)| *r)
+    pub fn rules(&self) -> impl Iterator<Item = &Arc<Rule>> + '_ {
+        self.rules.iter().map(|(r, _)| r)
+    }
+
+    /// The filters that apply to `rule`.
+    pub fn filters_of(&self, rule: &Rule) -> &[Arc<Filter>] {
+        self.rules
+            .iter()
+            .find(|(r, _)| std::ptr::eq(r.as_ref(), rule))
+            .map_or(&[], |(_, f)| f.as_slice())
     }
 
     /// Every enabled rule's verdict on `record`, in rule order, leaving out
     /// the rules that do not match.
-    pub fn evaluate(&self, record: &CloudTrailRecord<'_>) -> Vec<(&'static Rule, Verdict)> {
+    pub fn evaluate(&self, record: &CloudTrailRecord<'_>) -> Vec<(Arc<Rule>, Verdict)> {
         let mut out = Vec::new();
-        for (rule, allow) in &self.entries {
-            if !(rule.matches)(record) {
+        for (rule, filters) in &self.rules {
+            if !rule.matches(record) {
                 continue;
             }
-            let verdict = match allow.check(record) {
-                Some(hit) => Verdict::Allowlisted(hit),
+            let verdict = match filters.iter().find(|f| !f.keeps(record)) {
+                Some(f) => Verdict::Allowlisted(AllowlistHit {
+                    filter: f.name.clone(),
+                }),
                 None => Verdict::Match,
             };
-            out.push((*rule, verdict));
+            out.push((rule.clone(), verdict));
         }
         out
+    }
+
+    /// Whether any enabled rule matches `record`, filters aside.
+    pub fn any_match(&self, record: &CloudTrailRecord<'_>) -> bool {
+        self.rules.iter().any(|(r, _)| r.matches(record))
     }
 }
 

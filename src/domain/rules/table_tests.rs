@@ -1,8 +1,8 @@
 //! Each rule against a table of records: positives, near misses (one
 //! condition off) and unrelated events.
 
+use super::allowlist::Allowlist;
 use super::*;
-use crate::domain::tuning::Cidr;
 
 fn record(json: &str) -> CloudTrailRecord<'_> {
     serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"))
@@ -127,14 +127,19 @@ const FEDERATED_CASES: &[(&str, bool, &str)] = &[
     ),
 ];
 
+/// A pack rule by name.
+fn pack_rule(name: &str) -> Arc<Rule> {
+    pack::rule(name).unwrap_or_else(|| panic!("no pack rule {name}"))
+}
+
 fn run_table(rule: &Rule, cases: &[(&str, bool, &str)]) {
     let mut positives = 0;
     for (name, expected, json) in cases {
         assert_eq!(
-            (rule.matches)(&record(json)),
+            rule.matches(&record(json)),
             *expected,
             "{}: {name}",
-            rule.key
+            rule.name
         );
         positives += usize::from(*expected);
     }
@@ -146,74 +151,106 @@ fn run_table(rule: &Rule, cases: &[(&str, bool, &str)]) {
 
 #[test]
 fn failed_mfa_table() {
-    run_table(&FAILED_MFA, FAILED_MFA_CASES);
+    run_table(&pack_rule("failed-mfa"), FAILED_MFA_CASES);
 }
 
 #[test]
 fn federated_single_factor_table() {
-    run_table(&FEDERATED_SINGLE_FACTOR, FEDERATED_CASES);
+    run_table(&pack_rule("federated-single-factor"), FEDERATED_CASES);
 }
 
 #[test]
-fn the_rules_never_match_the_same_record() {
+fn the_seed_rules_never_match_the_same_record() {
+    let (a, b) = (
+        pack_rule("failed-mfa"),
+        pack_rule("federated-single-factor"),
+    );
     for (_, _, json) in FAILED_MFA_CASES.iter().chain(FEDERATED_CASES) {
         let r = record(json);
-        assert!(!((FAILED_MFA.matches)(&r) && (FEDERATED_SINGLE_FACTOR.matches)(&r)));
+        assert!(!(a.matches(&r) && b.matches(&r)));
     }
 }
 
 #[test]
 fn metadata_is_as_published() {
-    assert_eq!(FAILED_MFA.id, "55349868-5583-466f-98ab-d3beb321961e");
-    assert_eq!(FAILED_MFA.risk_score, 50);
-    assert_eq!(FAILED_MFA.mitre_ids(), ["T1586.003", "T1621"]);
+    let failed = pack_rule("failed-mfa");
+    assert_eq!(failed.id, "55349868-5583-466f-98ab-d3beb321961e");
     assert_eq!(
-        FAILED_MFA.title("alice", "203.0.113.7"),
+        failed.title,
+        "AWS Console Login Failed During MFA Challenge"
+    );
+    assert_eq!((failed.severity, failed.risk_score), (Severity::Medium, 50));
+    assert_eq!(failed.mitre_ids(), ["T1586.003", "T1621"]);
+    assert_eq!(failed.source.vendor, "Splunk ESCU");
+    assert_eq!(
+        failed.title_for("alice", "203.0.113.7", "1"),
         "User alice failed to pass MFA challenge while logging into console from 203.0.113.7"
     );
+    let fed = pack_rule("federated-single-factor");
+    assert_eq!(fed.id, "1f45720e-5ea8-11ef-90d2-f661ea17fbce");
     assert_eq!(
-        FEDERATED_SINGLE_FACTOR.id,
-        "1f45720e-5ea8-11ef-90d2-f661ea17fbce"
+        fed.title,
+        "AWS Signin Single Factor Console Login with Federated User"
     );
-    assert_eq!(FEDERATED_SINGLE_FACTOR.severity, Severity::Medium);
-    assert_eq!(FEDERATED_SINGLE_FACTOR.risk_score, 47);
-    assert_eq!(
-        FEDERATED_SINGLE_FACTOR.mitre_ids(),
-        ["TA0001", "T1078", "T1078.004"]
-    );
-    for rule in ALL_RULES {
-        assert!(!rule.investigation_steps.is_empty() && !rule.known_false_positives.is_empty());
-        assert!(!rule.references.is_empty() && !rule.tuning.is_empty());
+    assert_eq!((fed.severity, fed.risk_score), (Severity::Medium, 47));
+    assert_eq!(fed.mitre_ids(), ["TA0001", "T1078", "T1078.004"]);
+    assert_eq!(fed.source.vendor, "Elastic");
+    for (name, severity, risk, mitre) in [
+        ("root-console-login", Severity::High, 73, &["T1078.004"][..]),
+        (
+            "console-login-without-mfa",
+            Severity::Medium,
+            47,
+            &["T1078.004"],
+        ),
+        (
+            "instance-role-console-login",
+            Severity::High,
+            73,
+            &["T1021", "T1550.001", "T1552.005"],
+        ),
+        ("root-password-recovery", Severity::High, 73, &["T1078.004"]),
+    ] {
+        let r = pack_rule(name);
+        assert_eq!(
+            (r.severity, r.risk_score, r.kind),
+            (severity, risk, RuleKind::Detection),
+            "{name}"
+        );
+        assert_eq!(r.mitre_ids(), mitre, "{name}");
+    }
+    for name in [
+        "console-login-failure",
+        "console-login-success",
+        "federated-signin-token",
+        "federated-console-login",
+        "identity-center-credential-failure",
+    ] {
+        assert_eq!(pack_rule(name).kind, RuleKind::BuildingBlock, "{name}");
     }
 }
 
 #[test]
-fn allowlists_turn_matches_into_allowlisted() {
-    let fed = record(FEDERATED_CASES[0].2);
-    let tuned = RuleSet::new([(
-        &FEDERATED_SINGLE_FACTOR,
-        Allowlist {
-            source_cidrs: vec!["0.0.0.0/0".parse::<Cidr>().unwrap()],
-            ..Default::default()
-        },
-    )]);
-    // No source IP in this record: the CIDR allowlist cannot apply.
-    let verdicts = tuned.evaluate(&fed);
+fn filters_turn_matches_into_allowlisted() {
+    let fed = pack_rule("federated-single-factor");
+    let one = |list: Allowlist| {
+        let filter = Arc::new(list.filter(&fed.name).unwrap().unwrap());
+        RuleSet::new(vec![fed.clone()], vec![filter])
+    };
+    // No source IP in this record: a network allowlist cannot apply.
+    let tuned = one(Allowlist {
+        source_cidrs: vec!["0.0.0.0/0".into()],
+        ..Default::default()
+    });
+    let verdicts = tuned.evaluate(&record(FEDERATED_CASES[0].2));
     assert_eq!(verdicts.len(), 1);
     assert_eq!(verdicts[0].1, Verdict::Match);
-    let tuned = RuleSet::new([(
-        &FEDERATED_SINGLE_FACTOR,
-        Allowlist {
-            user_agents: vec!["*".into()],
-            ..Default::default()
-        },
-    )]);
-    let with_agent = record(
-        r#"{"eventSource":"signin.amazonaws.com","eventName":"GetSigninToken","eventType":"AwsConsoleSignIn","userAgent":"x",
+    let with_source = record(
+        r#"{"eventSource":"signin.amazonaws.com","eventName":"GetSigninToken","eventType":"AwsConsoleSignIn","sourceIPAddress":"192.0.2.1",
             "userIdentity":{"type":"FederatedUser"},"additionalEventData":{"MFAUsed":"No"}}"#,
     );
     assert!(matches!(
-        tuned.evaluate(&with_agent)[0].1,
+        tuned.evaluate(&with_source)[0].1,
         Verdict::Allowlisted(_)
     ));
     assert!(RuleSet::default().evaluate(&record("{}")).is_empty());

@@ -1,9 +1,15 @@
 //! Typed configuration, read once. The Lambda reads it from its environment;
 //! `replay` from flags that fall back to the same variables.
 
+pub mod catalog;
+
+use std::path::Path;
+use std::sync::Arc;
+
 use crate::domain::counter::NotifyPolicy;
-use crate::domain::rules::{ALL_RULES, FEDERATED_SINGLE_FACTOR, Rule, RuleSet};
-use crate::domain::tuning::{Allowlist, Cidr};
+use crate::domain::rules::allowlist::{Allowlist, AllowlistError};
+use crate::domain::rules::{Rule, RuleSet};
+pub use catalog::Catalog;
 
 pub const SUPPRESSION_MINUTES: &str = "SIGNIN_WATCH_SUPPRESSION_MINUTES";
 pub const ESCALATION_TIERS: &str = "SIGNIN_WATCH_ESCALATION_TIERS";
@@ -11,6 +17,10 @@ pub const DISABLED_RULES: &str = "SIGNIN_WATCH_DISABLED_RULES";
 pub const RULE2_ALLOW_ISSUERS: &str = "SIGNIN_WATCH_RULE2_ALLOW_ISSUERS";
 pub const RULE2_ALLOW_USER_AGENTS: &str = "SIGNIN_WATCH_RULE2_ALLOW_USER_AGENTS";
 pub const RULE2_ALLOW_CIDRS: &str = "SIGNIN_WATCH_RULE2_ALLOW_CIDRS";
+pub const RULES_DIR: &str = "SIGNIN_WATCH_RULES_DIR";
+
+/// The rule the `RULE2_ALLOW_*` variables tune.
+pub const RULE2: &str = "federated-single-factor";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{var}={value:?}: {reason}")]
@@ -31,10 +41,21 @@ impl ConfigError {
 }
 
 /// What the detector needs to know.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DetectorConfig {
     pub policy: NotifyPolicy,
+    /// The rules switched on, with their filters.
     pub rules: RuleSet,
+    /// Every rule and filter loaded, switched on or not.
+    pub catalog: Catalog,
+}
+
+impl Default for DetectorConfig {
+    /// The pack, every rule on, the default policy. The pack is compiled in
+    /// and checked by the unit tests, so it always loads.
+    fn default() -> Self {
+        Self::from_lookup(|_| None).unwrap_or_else(|e| panic!("the compiled pack loads: {e}"))
+    }
 }
 
 /// A list: a JSON array of strings, or comma-separated (a user agent with a
@@ -96,15 +117,22 @@ impl DetectorConfig {
             tiers.dedup();
             policy.escalation_tiers = tiers;
         }
-        let mut disabled: Vec<&'static Rule> = Vec::new();
+        let catalog = match get(RULES_DIR).filter(|d| !d.trim().is_empty()) {
+            Some(dir) => Catalog::with_dir(Path::new(dir.trim()))
+                .map_err(|e| ConfigError::new(RULES_DIR, &dir, e.to_string()))?,
+            None => Catalog::pack().map_err(|e| ConfigError::new(RULES_DIR, "", e.to_string()))?,
+        };
+        let mut disabled: Vec<&Arc<Rule>> = Vec::new();
         if let Some(v) = get(DISABLED_RULES) {
             for name in parse_list(DISABLED_RULES, &v)? {
-                let rule = Rule::by_key_or_id(&name).ok_or_else(|| {
-                    let known: Vec<_> = ALL_RULES.iter().map(|r| r.key).collect();
+                let rule = catalog.find(&name).ok_or_else(|| {
                     ConfigError::new(
                         DISABLED_RULES,
                         &v,
-                        format!("unknown rule {name:?} (known: {})", known.join(", ")),
+                        format!(
+                            "unknown rule {name:?} (known: {})",
+                            catalog.names().join(", ")
+                        ),
                     )
                 })?;
                 disabled.push(rule);
@@ -118,28 +146,30 @@ impl DetectorConfig {
             rule2.user_agents = parse_list(RULE2_ALLOW_USER_AGENTS, &v)?;
         }
         if let Some(v) = get(RULE2_ALLOW_CIDRS) {
-            rule2.source_cidrs = parse_list(RULE2_ALLOW_CIDRS, &v)?
-                .iter()
-                .map(|c| {
-                    c.parse::<Cidr>()
-                        .map_err(|e| ConfigError::new(RULE2_ALLOW_CIDRS, &v, e.to_string()))
-                })
-                .collect::<Result<_, _>>()?;
+            rule2.source_cidrs = parse_list(RULE2_ALLOW_CIDRS, &v)?;
         }
-        let rules = RuleSet::new(
-            ALL_RULES
-                .into_iter()
-                .filter(|r| !disabled.iter().any(|d| std::ptr::eq(*d, *r)))
-                .map(|r| {
-                    let allow = if std::ptr::eq(r, &FEDERATED_SINGLE_FACTOR) {
-                        rule2.clone()
-                    } else {
-                        Allowlist::default()
-                    };
-                    (r, allow)
-                }),
-        );
-        Ok(DetectorConfig { policy, rules })
+        let mut filters = catalog.filters.clone();
+        let allowlist = rule2.filter(RULE2).map_err(|e| {
+            let (var, value) = match e {
+                AllowlistError::Cidr(_) => (RULE2_ALLOW_CIDRS, get(RULE2_ALLOW_CIDRS)),
+                AllowlistError::UserAgentAlone => {
+                    (RULE2_ALLOW_USER_AGENTS, get(RULE2_ALLOW_USER_AGENTS))
+                }
+            };
+            ConfigError::new(var, &value.unwrap_or_default(), e.to_string())
+        })?;
+        filters.extend(allowlist.map(Arc::new));
+        let enabled = catalog
+            .rules
+            .iter()
+            .filter(|r| !disabled.iter().any(|d| Arc::ptr_eq(d, r)))
+            .cloned()
+            .collect();
+        Ok(DetectorConfig {
+            policy,
+            rules: RuleSet::new(enabled, filters),
+            catalog,
+        })
     }
 
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -164,7 +194,11 @@ mod tests {
     fn defaults() {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.policy, NotifyPolicy::default());
-        assert_eq!(c.rules.rules().count(), 2);
+        assert_eq!(c.rules.rules().count(), c.catalog.rules.len());
+        assert_eq!(
+            c.catalog.rules.len(),
+            crate::domain::rules::pack::FILES.len()
+        );
     }
 
     #[test]
@@ -177,13 +211,17 @@ mod tests {
                 RULE2_ALLOW_USER_AGENTS,
                 r#"["Mozilla/5.0 (X11, Linux)", "Jersey/*"]"#,
             ),
+            (RULE2_ALLOW_ISSUERS, "console-broker"),
             (RULE2_ALLOW_CIDRS, "10.0.0.0/8,2001:db8::/32"),
         ])
         .unwrap();
         assert_eq!(c.policy.suppression_window_minutes, 15);
         assert_eq!(c.policy.escalation_tiers, vec![10, 100]);
-        let ids: Vec<_> = c.rules.rules().map(|r| r.key).collect();
-        assert_eq!(ids, vec!["federated-single-factor"]);
+        let names: Vec<_> = c.rules.rules().map(|r| r.name.as_str()).collect();
+        assert!(
+            !names.contains(&"failed-mfa") && names.contains(&"federated-single-factor"),
+            "{names:?}"
+        );
     }
 
     #[test]
@@ -196,6 +234,8 @@ mod tests {
             (DISABLED_RULES, "rule-3"),
             (RULE2_ALLOW_CIDRS, "10.0.0.0/40"),
             (RULE2_ALLOW_ISSUERS, "[1,2]"),
+            (RULE2_ALLOW_USER_AGENTS, "Jersey/*"),
+            (RULES_DIR, "/no/such/rules"),
         ] {
             let err = cfg(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

@@ -1,0 +1,149 @@
+//! `signin-watch rules list|test|check`: what the rules are, whether they
+//! pass their inline tests, whether a file of rules loads.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use signin_watch::config::catalog::{Catalog, InlineTests};
+use signin_watch::domain::rules::Origin;
+use signin_watch::domain::rules::inline;
+
+use crate::cli::DetectorArgs;
+use crate::fail;
+
+/// One line per rule, then one per filter.
+pub fn list(args: &DetectorArgs) -> ExitCode {
+    let config = match args.detector_config() {
+        Ok(c) => c,
+        Err(e) => return fail(&format!("invalid setting {e}")),
+    };
+    let mut out = io::stdout().lock();
+    let rows: Vec<[String; 6]> = config
+        .catalog
+        .rules
+        .iter()
+        .map(|r| {
+            let enabled = config.rules.rules().any(|e| std::sync::Arc::ptr_eq(e, r));
+            [
+                r.name.clone(),
+                r.id.clone(),
+                r.severity.as_str().to_owned(),
+                r.kind.as_str().to_owned(),
+                r.origin.to_string(),
+                if enabled { "yes" } else { "no" }.to_owned(),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "ID", "LEVEL", "KIND", "SOURCE", "ENABLED"].map(String::from);
+    let mut widths = header.each_ref().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut write = || -> io::Result<()> {
+        for row in std::iter::once(&header).chain(&rows) {
+            let cells: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            writeln!(out, "{}", cells.join("  ").trim_end())?;
+        }
+        // The filters of the files, and the allowlist variables' when set.
+        let mut filters = config.catalog.filters.clone();
+        for f in config
+            .rules
+            .rules()
+            .flat_map(|r| config.rules.filters_of(r))
+        {
+            if !filters.iter().any(|known| std::sync::Arc::ptr_eq(known, f)) {
+                filters.push(f.clone());
+            }
+        }
+        for filter in &filters {
+            writeln!(
+                out,
+                "filter {} ({}): {}",
+                filter.name, filter.origin, filter.title
+            )?;
+        }
+        Ok(())
+    };
+    match write() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("writing the list: {e}")),
+    }
+}
+
+/// Runs every inline test of the pack and of `--rules DIR`.
+pub fn test(args: &DetectorArgs) -> ExitCode {
+    let catalog = match args.rules_dir() {
+        Some(dir) => Catalog::with_dir_and(&PathBuf::from(dir), InlineTests::Skip),
+        None => Catalog::pack(),
+    };
+    let catalog = match catalog {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let mut out = io::stdout().lock();
+    let (mut failures, mut tests) = (0usize, 0usize);
+    let mut report = |what: &str, name: &str, count: usize, failed: Vec<inline::TestFailure>| {
+        tests += count;
+        failures += failed.len();
+        let status = match (count, failed.is_empty()) {
+            (0, _) => "none",
+            (_, true) => "ok",
+            (_, false) => "FAIL",
+        };
+        let _ = writeln!(out, "{status:<4} {what} {name} ({count} tests)");
+        for f in failed {
+            let _ = writeln!(out, "       {f}");
+        }
+    };
+    for rule in &catalog.rules {
+        report("rule", &rule.name, rule.tests.len(), inline::run_rule(rule));
+    }
+    for filter in &catalog.filters {
+        report(
+            "filter",
+            &filter.name,
+            filter.tests.len(),
+            inline::run_filter(filter),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "signin-watch rules test: {tests} tests, {failures} failed"
+    );
+    if failures > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Loads the files beside the pack, inline tests included, and says what
+/// each holds or what is wrong.
+pub fn check(files: &[PathBuf]) -> ExitCode {
+    match Catalog::with_files(files, InlineTests::Run) {
+        Ok(catalog) => {
+            for path in files {
+                let origin = Origin::File(path.display().to_string());
+                let rules = catalog.rules.iter().filter(|r| r.origin == origin).count();
+                let filters = catalog
+                    .filters
+                    .iter()
+                    .filter(|f| f.origin == origin)
+                    .count();
+                println!("{}: ok ({rules} rules, {filters} filters)", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,453 @@
+//! From Sigma YAML to [`Rule`]s and [`Filter`]s.
+//!
+//! A file holds one rule, filter or (with `---`) several. Sigma has no field
+//! for what a finding needs besides detection (risk score, title template,
+//! investigation steps, tuning, MITRE names, inline tests): those go under the
+//! project's own key, `signin_watch:` (`docs/rules.md`). A plain Sigma rule
+//! without it loads as published, with defaults.
+//!
+//! Nothing is skipped silently: a document that does not parse, names a field
+//! the lenient record does not have, uses a modifier that cannot apply, or
+//! could match records the replay's prefilter never shows it, is an error
+//! naming the file, the line where it can tell, and the reason.
+
+use std::collections::HashMap;
+
+use rsigma_parser::{
+    FilterRule, FilterRuleTarget, Level, SigmaCollection, SigmaRule, Status, parse_sigma_yaml,
+};
+use serde::Deserialize;
+
+use super::attack;
+use super::inline::{Case, InlineTest};
+use super::sigma::{self, Matcher};
+use super::{
+    Filter, FilterTargets, ObjectField, ObjectRef, Origin, Rule, RuleKind, RuleSource, Severity,
+    Technique,
+};
+use crate::domain::record::{STRING_MAPS, is_known_field};
+
+/// A rule file that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}{}: {reason}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct RuleError {
+    pub origin: Origin,
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+/// What a file holds.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub rules: Vec<Rule>,
+    pub filters: Vec<Filter>,
+}
+
+/// Where the events an inline test names (`event: FILE`) are read from.
+pub trait EventFiles {
+    /// The bytes of the event file `name`, as the test names it.
+    fn read(&self, name: &str) -> Result<Vec<u8>, String>;
+}
+
+/// The project's own fields, under `signin_watch:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Extension {
+    title: Option<String>,
+    risk_score: Option<u8>,
+    risk_object: Option<ObjectSpec>,
+    threat_object: Option<ObjectSpec>,
+    source: Option<SourceSpec>,
+    mitre: Option<Vec<TechniqueSpec>>,
+    #[serde(default)]
+    investigation: Vec<String>,
+    tuning: Option<String>,
+    #[serde(default)]
+    building_block: bool,
+    #[serde(default)]
+    tests: Vec<TestSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectSpec {
+    field: ObjectField,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceSpec {
+    vendor: String,
+    url: String,
+    version: String,
+    status: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TechniqueSpec {
+    id: String,
+    name: String,
+    #[serde(default)]
+    tactics: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestSpec {
+    case: Case,
+    name: Option<String>,
+    /// A file of `events/` (or beside a custom rule): an EventBridge event or
+    /// a bare record.
+    event: Option<String>,
+    /// The record itself.
+    record: Option<serde_json::Value>,
+}
+
+/// The 1-based line where `needle` first appears in `text`.
+pub(crate) fn line_of(text: &str, needle: &str) -> Option<usize> {
+    let at = text.find(needle)?;
+    Some(text[..at].matches('\n').count() + 1)
+}
+
+/// The line a parser message points at (`... at line 7 column 3`).
+fn line_in_message(message: &str) -> Option<usize> {
+    let rest = &message[message.find("line ")? + 5..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Parses one file's text. `events` resolves the files inline tests name.
+pub fn parse(origin: Origin, text: &str, events: &dyn EventFiles) -> Result<Loaded, RuleError> {
+    let fail = |line: Option<usize>, reason: String| RuleError {
+        origin: origin.clone(),
+        line,
+        reason,
+    };
+    let collection: SigmaCollection =
+        parse_sigma_yaml(text).map_err(|e| fail(line_in_message(&e.to_string()), e.to_string()))?;
+    if let Some(e) = collection.errors.first() {
+        return Err(fail(line_in_message(e), e.clone()));
+    }
+    if let Some(c) = collection.correlations.first() {
+        return Err(fail(
+            line_of(text, "correlation:"),
+            format!(
+                "correlation rule {:?}: correlation rules are not supported by this version",
+                c.title
+            ),
+        ));
+    }
+    if collection.rules.is_empty() && collection.filters.is_empty() {
+        return Err(fail(None, "holds no Sigma rule or filter".into()));
+    }
+    let ctx = Context {
+        origin: &origin,
+        text,
+        events,
+    };
+    let mut loaded = Loaded::default();
+    for rule in &collection.rules {
+        loaded.rules.push(ctx.rule(rule)?);
+    }
+    for filter in &collection.filters {
+        loaded.filters.push(ctx.filter(filter)?);
+    }
+    Ok(loaded)
+}
+
+struct Context<'a> {
+    origin: &'a Origin,
+    text: &'a str,
+    events: &'a dyn EventFiles,
+}
+
+impl Context<'_> {
+    fn error(&self, near: Option<&str>, reason: impl Into<String>) -> RuleError {
+        RuleError {
+            origin: self.origin.clone(),
+            line: near.and_then(|n| line_of(self.text, n)),
+            reason: reason.into(),
+        }
+    }
+
+    fn extension(
+        &self,
+        title: &str,
+        attributes: &HashMap<String, yaml_serde::Value>,
+    ) -> Result<Extension, RuleError> {
+        for key in attributes.keys() {
+            if key != "signin_watch" {
+                return Err(self.error(
+                    Some(&format!("{key}:")),
+                    format!(
+                        "{title:?}: {key:?} is not a Sigma key (the project's own fields go under signin_watch:, see docs/rules.md)"
+                    ),
+                ));
+            }
+        }
+        match attributes.get("signin_watch") {
+            None => Ok(Extension::default()),
+            Some(value) => yaml_serde::from_value(value.clone()).map_err(|e| {
+                self.error(
+                    Some("signin_watch:"),
+                    format!("{title:?}: signin_watch: {e}"),
+                )
+            }),
+        }
+    }
+
+    /// Checks the fields and modifiers a detection section uses.
+    fn check_detection(
+        &self,
+        title: &str,
+        detection: &rsigma_parser::Detections,
+    ) -> Result<(), RuleError> {
+        for (name, field) in sigma::fields(detection) {
+            if !is_known_field(field) {
+                return Err(self.error(
+                    Some(field),
+                    format!(
+                        "{title:?}: detection {name:?} names the field {field:?}, which signin-watch does not read \
+                         (it reads the fields listed in docs/rules.md, and OBJECT.KEY for {})",
+                        STRING_MAPS.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (name, item) in sigma::items(detection) {
+            if let Some(m) = sigma::unsupported_modifier(item) {
+                let field = item.field.name.as_deref().unwrap_or("(keywords)");
+                return Err(self.error(
+                    Some(field),
+                    format!(
+                        "{title:?}: detection {name:?}: the modifier {m:?} on {field:?} cannot apply: every field signin-watch reads is a string"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn tests(&self, title: &str, specs: Vec<TestSpec>) -> Result<Vec<InlineTest>, RuleError> {
+        let mut out = Vec::new();
+        for (i, spec) in specs.into_iter().enumerate() {
+            let number = i + 1;
+            let (label, json) = match (spec.event, spec.record) {
+                (Some(file), None) => {
+                    let bytes = self.events.read(&file).map_err(|e| {
+                        self.error(
+                            Some(&file),
+                            format!("{title:?}: test {number} names the event {file:?}: {e}"),
+                        )
+                    })?;
+                    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                        self.error(
+                            Some(&file),
+                            format!("{title:?}: test {number}: {file}: {e}"),
+                        )
+                    })?;
+                    // An EventBridge event's record is its detail.
+                    let record = value.get("detail").cloned().unwrap_or(value);
+                    (spec.name.unwrap_or(file), record)
+                }
+                (None, Some(record)) => (
+                    spec.name
+                        .unwrap_or_else(|| format!("inline record {number}")),
+                    record,
+                ),
+                _ => {
+                    return Err(self.error(
+                        Some("tests:"),
+                        format!("{title:?}: test {number} needs exactly one of event: and record:"),
+                    ));
+                }
+            };
+            out.push(InlineTest {
+                case: spec.case,
+                label,
+                record: json.to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn rule(&self, rule: &SigmaRule) -> Result<Rule, RuleError> {
+        let title = rule.title.as_str();
+        let logsource = &rule.logsource;
+        let is_cloudtrail = logsource
+            .product
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case("aws"))
+            && logsource
+                .service
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("cloudtrail"));
+        if !is_cloudtrail {
+            return Err(self.error(
+                Some("logsource:"),
+                format!("{title:?}: the logsource must be product: aws, service: cloudtrail"),
+            ));
+        }
+        let (id, name) = match (&rule.id, &rule.name) {
+            (Some(id), Some(name)) => (id.clone(), name.clone()),
+            (Some(id), None) => (id.clone(), id.clone()),
+            (None, Some(name)) => (name.clone(), name.clone()),
+            (None, None) => {
+                return Err(self.error(None, format!("{title:?}: a rule needs an id or a name")));
+            }
+        };
+        self.check_detection(title, &rule.detection)?;
+        if !sigma::requires_a_prefilter_needle(&rule.detection) {
+            return Err(self.error(
+                Some("condition:"),
+                format!(
+                    "{title:?}: the condition can hold for a record without eventSource signin.amazonaws.com \
+                     and without additionalEventData.MFAUsed; signin-watch evaluates only sign-in records, \
+                     so require eventSource: signin.amazonaws.com in every selection that can match"
+                ),
+            ));
+        }
+        let matcher = Matcher::compile(&rule.detection)
+            .map_err(|e| self.error(Some("detection:"), format!("{title:?}: {e}")))?;
+        let ext = self.extension(title, &rule.custom_attributes)?;
+        let severity = match rule.level {
+            Some(Level::Informational) => Severity::Informational,
+            Some(Level::Low) => Severity::Low,
+            Some(Level::Medium) | None => Severity::Medium,
+            Some(Level::High) => Severity::High,
+            Some(Level::Critical) => Severity::Critical,
+        };
+        let risk_score = ext
+            .risk_score
+            .unwrap_or_else(|| severity.default_risk_score());
+        if risk_score > 100 {
+            return Err(self.error(
+                Some("risk_score:"),
+                format!("{title:?}: risk_score {risk_score} is above 100"),
+            ));
+        }
+        let object = |spec: Option<ObjectSpec>, field, kind: &str| match spec {
+            Some(s) => ObjectRef {
+                field: s.field,
+                kind: s.kind,
+            },
+            None => ObjectRef {
+                field,
+                kind: kind.to_owned(),
+            },
+        };
+        let status = rule
+            .status
+            .map(status_name)
+            .unwrap_or("unstated")
+            .to_owned();
+        let source = match ext.source {
+            Some(s) => RuleSource {
+                vendor: s.vendor,
+                url: s.url,
+                version: s.version,
+                status: s.status,
+            },
+            None => RuleSource {
+                vendor: rule.author.clone().unwrap_or_else(|| "unstated".into()),
+                url: rule.references.first().cloned().unwrap_or_default(),
+                version: rule
+                    .modified
+                    .clone()
+                    .or_else(|| rule.date.clone())
+                    .unwrap_or_else(|| "unstated".into()),
+                status,
+            },
+        };
+        let mitre = match ext.mitre {
+            Some(list) => list
+                .into_iter()
+                .map(|t| Technique {
+                    id: t.id,
+                    name: t.name,
+                    tactics: t.tactics,
+                })
+                .collect(),
+            None => attack::from_tags(&rule.tags),
+        };
+        let tests = self.tests(title, ext.tests)?;
+        Ok(Rule {
+            title_template: ext
+                .title
+                .unwrap_or_else(|| format!("{title}: $user$ from $src$")),
+            id,
+            name,
+            title: title.to_owned(),
+            kind: if ext.building_block {
+                RuleKind::BuildingBlock
+            } else {
+                RuleKind::Detection
+            },
+            origin: self.origin.clone(),
+            source,
+            description: rule.description.clone().unwrap_or_default().trim().to_owned(),
+            severity,
+            risk_score,
+            risk_object: object(ext.risk_object, ObjectField::User, "user"),
+            threat_object: object(ext.threat_object, ObjectField::Src, "ip_address"),
+            mitre,
+            references: rule.references.clone(),
+            known_false_positives: rule.falsepositives.clone(),
+            investigation_steps: ext.investigation,
+            tuning: ext.tuning.unwrap_or_else(|| {
+                "Copy a filter from rules/filters/ and name this rule in it; filter on the session issuer or \
+                 your networks, never on a user agent alone."
+                    .to_owned()
+            }),
+            tests,
+            matcher,
+        })
+    }
+
+    fn filter(&self, filter: &FilterRule) -> Result<Filter, RuleError> {
+        let title = filter.title.as_str();
+        self.check_detection(title, &filter.detection)?;
+        sigma::check_filter_trust(&filter.detection)
+            .map_err(|reason| self.error(Some("filter:"), format!("{title:?}: {reason}")))?;
+        let matcher = Matcher::compile(&filter.detection)
+            .map_err(|e| self.error(Some("filter:"), format!("{title:?}: {e}")))?;
+        let ext = self.extension(title, &filter.custom_attributes)?;
+        let tests = self.tests(title, ext.tests)?;
+        for t in &tests {
+            if !matches!(t.case, Case::Allowlisted | Case::Kept) {
+                return Err(self.error(
+                    Some("tests:"),
+                    format!("{title:?}: a filter's tests are case: allowlisted or case: kept"),
+                ));
+            }
+        }
+        Ok(Filter {
+            name: filter
+                .name
+                .clone()
+                .or_else(|| filter.id.clone())
+                .unwrap_or_else(|| title.to_owned()),
+            title: title.to_owned(),
+            origin: self.origin.clone(),
+            targets: match &filter.rules {
+                FilterRuleTarget::Any => FilterTargets::All,
+                FilterRuleTarget::Specific(keys) => FilterTargets::Rules(keys.clone()),
+            },
+            tests,
+            matcher,
+        })
+    }
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Stable => "stable",
+        Status::Test => "test",
+        Status::Experimental => "experimental",
+        Status::Deprecated => "deprecated",
+        Status::Unsupported => "unsupported",
+    }
+}

@@ -1,0 +1,151 @@
+//! The rules compiled into both binaries: every file of `rules/` (filters
+//! under `rules/filters/` are examples, not part of the pack), and the files
+//! of `events/` their inline tests name.
+
+use std::sync::{Arc, OnceLock};
+
+use super::load::{self, EventFiles, RuleError};
+use super::{Origin, Rule};
+
+macro_rules! pack_file {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/", $name)),
+        )
+    };
+}
+macro_rules! event_file {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/events/", $name)),
+        )
+    };
+}
+
+/// `rules/*.yml`, by file name, in evaluation order.
+pub const FILES: &[(&str, &str)] = &[
+    pack_file!("console-login-failure.yml"),
+    pack_file!("console-login-success.yml"),
+    pack_file!("console-login-without-mfa.yml"),
+    pack_file!("failed-mfa.yml"),
+    pack_file!("federated-console-login.yml"),
+    pack_file!("federated-signin-token.yml"),
+    pack_file!("federated-single-factor.yml"),
+    pack_file!("identity-center-credential-failure.yml"),
+    pack_file!("instance-role-console-login.yml"),
+    pack_file!("root-console-login.yml"),
+    pack_file!("root-password-recovery.yml"),
+];
+
+/// `events/*.json`, by file name.
+pub const EVENTS: &[(&str, &str)] = &[
+    event_file!("iam-user-console-login-without-mfa.json"),
+    event_file!("identity-center-credential-failure.json"),
+    event_file!("instance-role-console-login.json"),
+    event_file!("root-console-login-success.json"),
+    event_file!("root-password-recovery.json"),
+    event_file!("rule1-failed-mfa-iam-user.json"),
+    event_file!("rule1-failed-mfa-root.json"),
+    event_file!("rule1-near-miss-failed-password-no-mfa.json"),
+    event_file!("rule1-near-miss-success-with-mfa.json"),
+    event_file!("rule2-allowlisted-broker.json"),
+    event_file!("rule2-federated-getsignintoken-no-mfa.json"),
+    event_file!("rule2-near-miss-federated-with-mfa.json"),
+    event_file!("rule2-near-miss-sso-role-getsignintoken.json"),
+    event_file!("unrelated-mistyped-user-name.json"),
+    event_file!("unrelated-s3-create-bucket.json"),
+];
+
+/// The embedded `events/`, for the pack's inline tests.
+pub struct PackEvents;
+
+impl EventFiles for PackEvents {
+    fn read(&self, name: &str) -> Result<Vec<u8>, String> {
+        EVENTS
+            .iter()
+            .find(|(file, _)| *file == name)
+            .map(|(_, text)| text.as_bytes().to_vec())
+            .ok_or_else(|| format!("no file events/{name} in the pack"))
+    }
+}
+
+/// The pack's rules, parsed once per process.
+pub fn rules() -> Result<Vec<Arc<Rule>>, RuleError> {
+    static PACK: OnceLock<Result<Vec<Arc<Rule>>, RuleError>> = OnceLock::new();
+    PACK.get_or_init(|| {
+        let mut out = Vec::new();
+        for (name, text) in FILES {
+            let loaded = load::parse(Origin::Pack(name), text, &PackEvents)?;
+            out.extend(loaded.rules.into_iter().map(Arc::new));
+        }
+        Ok(out)
+    })
+    .clone()
+}
+
+/// The pack rule with this name or id.
+pub fn rule(key: &str) -> Option<Arc<Rule>> {
+    rules().ok()?.into_iter().find(|r| r.is_named(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::rules::RuleKind;
+    use crate::domain::rules::inline::{self, Case};
+
+    fn listing(dir: &str, ext: &str) -> Vec<String> {
+        let mut names: Vec<String> =
+            std::fs::read_dir(format!("{}/{dir}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(ext))
+                .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn the_pack_holds_every_rule_file_and_event_file() {
+        let files: Vec<&str> = FILES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(files, listing("rules", ".yml"));
+        let events: Vec<&str> = EVENTS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(events, listing("events", ".json"));
+    }
+
+    #[test]
+    fn every_pack_rule_passes_its_tests_and_has_the_three_cases() {
+        let rules = rules().unwrap();
+        assert_eq!(rules.len(), FILES.len());
+        for rule in &rules {
+            let failures = inline::run_rule(rule);
+            assert!(failures.is_empty(), "{}: {failures:#?}", rule.name);
+            for case in [Case::Positive, Case::NearMiss, Case::Unrelated] {
+                assert!(
+                    rule.tests.iter().any(|t| t.case == case),
+                    "{} lacks a {} test",
+                    rule.name,
+                    case.as_str()
+                );
+            }
+            if rule.kind == RuleKind::Detection {
+                assert!(
+                    !rule.investigation_steps.is_empty() && !rule.known_false_positives.is_empty(),
+                    "{}",
+                    rule.name
+                );
+                assert!(
+                    !rule.references.is_empty() && !rule.tuning.is_empty(),
+                    "{}",
+                    rule.name
+                );
+            }
+        }
+        let mut names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), rules.len(), "names are unique");
+    }
+}

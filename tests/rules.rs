@@ -1,0 +1,310 @@
+//! Custom rules without recompiling: `signin-watch rules list|test|check`,
+//! `replay --rules DIR`, a plain SigmaHQ rule, the Sigma modifiers users
+//! reach for, filters, and rule files that must stop start-up with the file,
+//! the line and the reason.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn signin_watch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_signin-watch"))
+        .args(args)
+        .env_remove("SIGNIN_WATCH_DISABLED_RULES")
+        .env_remove("SIGNIN_WATCH_RULES_DIR")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn custom() -> String {
+    common::repo_path("tests/rules/custom")
+        .display()
+        .to_string()
+}
+
+fn findings(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON finding"))
+        .collect()
+}
+
+#[test]
+fn rules_list_shows_the_pack_and_custom_rules() {
+    let out = signin_watch(&[
+        "rules",
+        "list",
+        "--rules",
+        &custom(),
+        "--disabled-rules",
+        "failed-mfa",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let listing = text(&out);
+    let line = |name: &str| {
+        listing
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing: {listing}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        line("failed-mfa")[2..],
+        ["medium", "detection", "pack:rules/failed-mfa.yml", "no"]
+    );
+    assert_eq!(line("console-login-failure")[3], "building-block");
+    assert_eq!(line("admin-console-outside-office")[2], "high");
+    // A plain Sigma rule without a name is listed by its id.
+    let sigmahq = line("f8103686-e3e8-46f3-be72-65f7fcb4aa53");
+    assert_eq!(sigmahq[2..4], ["medium", "detection"]);
+    assert!(
+        sigmahq[4].ends_with("aws_console_getsignintoken.yml"),
+        "{sigmahq:?}"
+    );
+    assert!(listing.contains("filter broker-filter"), "{listing}");
+}
+
+#[test]
+fn rules_test_runs_every_inline_test_and_fails_on_any_failure() {
+    let out = signin_watch(&["rules", "test", "--rules", &custom()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = text(&out);
+    assert!(
+        report.contains("ok   rule admin-console-outside-office (6 tests)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("ok   filter broker-filter (2 tests)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("none rule f8103686-e3e8-46f3-be72-65f7fcb4aa53 (0 tests)"),
+        "{report}"
+    );
+    assert!(report.contains(", 0 failed"), "{report}");
+
+    // The same rule with a positive that does not match: reported, exit 1.
+    let dir = tempfile::tempdir().unwrap();
+    let rule = std::fs::read_to_string(common::repo_path("tests/rules/custom/modifiers.yml"))
+        .unwrap()
+        .replace("userName: ops-carol}", "userName: carol}")
+        .replace(
+            "{case: positive, event: admin-from-home.json}",
+            "{case: unrelated, record: {eventName: x}}",
+        );
+    std::fs::write(dir.path().join("modifiers.yml"), rule).unwrap();
+    let out = signin_watch(&[
+        "rules",
+        "test",
+        "--rules",
+        &dir.path().display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = text(&out);
+    assert!(
+        report.contains("FAIL rule admin-console-outside-office"),
+        "{report}"
+    );
+    assert!(
+        report.contains("inline record 2 (positive): the rule does not match it"),
+        "{report}"
+    );
+    assert!(report.contains(", 1 failed"), "{report}");
+}
+
+#[test]
+fn replay_runs_custom_rules_beside_the_pack() {
+    let admin = common::repo_path("tests/rules/custom/admin-from-home.json")
+        .display()
+        .to_string();
+    let samples = [
+        "rule2-federated-getsignintoken-no-mfa.json",
+        "rule2-near-miss-sso-role-getsignintoken.json",
+        "rule1-failed-mfa-iam-user.json",
+    ]
+    .map(|n| common::sample_path(n).display().to_string());
+    let rules_dir = custom();
+    let mut args = vec!["replay", "--rules", &rules_dir, "--no-progress"];
+    args.extend(samples.iter().map(String::as_str));
+    args.push(&admin);
+    let out = signin_watch(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let found = findings(&out);
+    let rules: Vec<&str> = found.iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert_eq!(
+        rules,
+        [
+            "federated-single-factor",
+            "f8103686-e3e8-46f3-be72-65f7fcb4aa53",
+            "failed-mfa"
+        ],
+        "the SigmaHQ rule's own filter drops the SSO portal's Jersey agent; the broker filter lets the admin pass"
+    );
+    // The plain SigmaHQ rule: its id as rule and rule_id, defaults from its level and tags.
+    let sigmahq = &found[1];
+    assert_eq!(sigmahq["rule_id"], "f8103686-e3e8-46f3-be72-65f7fcb4aa53");
+    assert_eq!(sigmahq["kind"], "detection");
+    assert_eq!(
+        sigmahq["rule_name"],
+        "AWS Console GetSigninToken Potential Abuse"
+    );
+    assert_eq!(sigmahq["severity"], "medium");
+    assert_eq!(sigmahq["risk_score"], 47);
+    assert_eq!(
+        sigmahq["mitre"],
+        serde_json::json!(["T1021.007", "T1550.001"])
+    );
+    assert_eq!(
+        sigmahq["title"],
+        "AWS Console GetSigninToken Potential Abuse: break-glass from 45.143.200.18"
+    );
+    assert!(text(&out).contains("1 allowlisted"), "{}", text(&out));
+}
+
+/// A directory holding one rule file with this text.
+fn dir_with(name: &str, text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(name), text).unwrap();
+    dir
+}
+
+const GOOD: &str = r#"title: Good
+id: 11111111-2222-4333-8444-555555555555
+name: good
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventSource: signin.amazonaws.com
+    eventName: ConsoleLogin
+  condition: selection
+level: low
+"#;
+
+/// Each broken file stops `replay` (exit 2) and the function's settings with
+/// a message naming the file, the line where it can tell, and the reason.
+#[test]
+fn a_broken_rule_file_stops_start_up_naming_file_line_and_reason() {
+    let cases: &[(&str, String, Option<usize>, &str)] = &[
+        ("syntax.yml", GOOD.replace("condition: selection", "condition: [selection"), Some(10), "YAML"),
+        (
+            "field.yml",
+            GOOD.replace("eventName: ConsoleLogin", "eventName: ConsoleLogin\n    requestParameters.bucketName: x"),
+            Some(9),
+            "names the field \"requestParameters.bucketName\", which signin-watch does not read",
+        ),
+        (
+            "prefilter.yml",
+            GOOD.replace("    eventSource: signin.amazonaws.com\n", ""),
+            Some(8),
+            "require eventSource: signin.amazonaws.com",
+        ),
+        (
+            "modifier.yml",
+            GOOD.replace("eventName: ConsoleLogin", "eventName|gt: 5"),
+            Some(8),
+            "cannot apply",
+        ),
+        (
+            "failing-test.yml",
+            format!("{GOOD}signin_watch:\n  tests:\n    - {{case: positive, name: wrong-one, record: {{eventName: GetSigninToken}}}}\n"),
+            Some(13),
+            "\"good\" fails its inline test wrong-one (positive): the rule does not match it",
+        ),
+        (
+            "unknown-key.yml",
+            format!("{GOOD}signin_watch:\n  risk_scor: 5\n"),
+            Some(11),
+            "unknown field `risk_scor`",
+        ),
+        (
+            "typo-top.yml",
+            format!("{GOOD}signin-watch:\n  risk_score: 5\n"),
+            Some(11),
+            "\"signin-watch\" is not a Sigma key",
+        ),
+        (
+            "logsource.yml",
+            GOOD.replace("{product: aws, service: cloudtrail}", "{product: windows, service: security}"),
+            Some(4),
+            "the logsource must be product: aws, service: cloudtrail",
+        ),
+        (
+            "filter-unknown.yml",
+            "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [no-such-rule]\n  s: {sourceIPAddress|cidr: 10.0.0.0/8}\n  condition: not s\n".into(),
+            None,
+            "names the rule \"no-such-rule\", which is not loaded",
+        ),
+        (
+            "filter-agent.yml",
+            "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  s: {userAgent: broker/1}\n  condition: not s\n".into(),
+            Some(3),
+            "userAgent, which whoever signs in chooses",
+        ),
+    ];
+    for (name, body, line, reason) in cases {
+        let dir = dir_with(name, body);
+        let path = dir.path().join(name).display().to_string();
+        let out = signin_watch(&[
+            "replay",
+            "--rules",
+            &dir.path().display().to_string(),
+            &common::sample_path("rule1-failed-mfa-root.json")
+                .display()
+                .to_string(),
+        ]);
+        let message = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {message}");
+        assert!(
+            message.contains("SIGNIN_WATCH_RULES_DIR="),
+            "{name}: {message}"
+        );
+        let place = match line {
+            Some(l) => format!("{path}:{l}: "),
+            None => path.clone(),
+        };
+        assert!(
+            message.contains(&place),
+            "{name}: wants {place:?} in {message}"
+        );
+        assert!(
+            message.contains(reason),
+            "{name}: wants {reason:?} in {message}"
+        );
+        assert!(out.stdout.is_empty(), "{name}: nothing replayed");
+    }
+}
+
+#[test]
+fn rules_check_loads_files_beside_the_pack() {
+    let files: Vec<String> = [
+        "aws_console_getsignintoken.yml",
+        "modifiers.yml",
+        "filter-broker.yml",
+    ]
+    .iter()
+    .map(|f| Path::new(&custom()).join(f).display().to_string())
+    .collect();
+    let mut args = vec!["rules", "check"];
+    args.extend(files.iter().map(String::as_str));
+    let out = signin_watch(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("modifiers.yml: ok (1 rules, 0 filters)"),
+        "{}",
+        text(&out)
+    );
+    // The filter alone names a rule that is not loaded.
+    let out = signin_watch(&["rules", "check", &files[2]]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("which is not loaded"), "{}", text(&out));
+}
