@@ -18,7 +18,7 @@ EVENT ?= events/rule1-failed-mfa-iam-user.json
 # cargo-lambda finds the venv's zig only when the venv comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust check lint bench bench-lambda bench-shared build local invoke local-stop clean
+.PHONY: help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check lint bench bench-lambda bench-shared build local invoke local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -44,13 +44,17 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-test: venv venv-sam lint validate test-sam-build test-rust ## Install what the tests need and run them all
+test: venv venv-sam lint validate test-sam-build test-rust rules-test ## Install what the tests need and run them all
 
 # The emulator tests skip (loudly) without the venv; here they must run.
 test-rust: export SIGNIN_WATCH_REQUIRE_EMULATOR := 1
 test-rust: ## Unit, integration (moto), corpus and CLI tests, debug profile
 	$(CARGO) test --all-features --benches    # each benchmark once, small, as a smoke test
 	$(CARGO) test --all-features --lib --bins --tests
+
+rules-test: ## Every inline test of the pack and of the example filters
+	$(CARGO) run --quiet --all-features --bin signin-watch -- rules test
+	$(CARGO) run --quiet --all-features --bin signin-watch -- rules test --rules rules/filters
 
 check: ## The fast loop, with cargo alone: formatting, clippy, and the tests (emulator tests skip without the venv)
 	$(CARGO) fmt --check

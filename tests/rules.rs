@@ -308,3 +308,25 @@ fn rules_check_loads_files_beside_the_pack() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("which is not loaded"), "{}", text(&out));
 }
+
+/// The filters under rules/filters/ load beside the pack and pass their
+/// inline tests; with them, the broker's sign-in is allowlisted.
+#[test]
+fn the_example_filters_load_and_let_the_broker_pass() {
+    let filters = common::repo_path("rules/filters").display().to_string();
+    let out = signin_watch(&["rules", "test", "--rules", &filters]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for name in ["federation-broker-by-issuer", "federation-broker-by-network", "root-from-office"] {
+        assert!(text(&out).contains(&format!("ok   filter {name} (2 tests)")), "{}", text(&out));
+    }
+    let broker = common::sample_path("rule2-allowlisted-broker.json").display().to_string();
+    let attacker = common::sample_path("rule2-federated-getsignintoken-no-mfa.json").display().to_string();
+    let out = signin_watch(&["replay", "--no-progress", "--rules", &filters, &broker, &attacker]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let users: Vec<String> = findings(&out)
+        .iter()
+        .map(|f| f["user"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(users, ["break-glass"]);
+    assert!(text(&out).contains("1 allowlisted"), "{}", text(&out));
+}

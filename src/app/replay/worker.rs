@@ -85,7 +85,7 @@ pub(super) fn scan_file(
                     let mut signin = 0;
                     let decoded = decode_item(bytes, span.kind, &mut |observed| {
                         signin += u64::from(observed.record.is_from_signin());
-                        wanted |= !rules.evaluate(&observed.record).is_empty();
+                        wanted |= rules.any_match(&observed.record);
                     });
                     match decoded {
                         Ok(n) => {
