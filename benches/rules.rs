@@ -1,5 +1,6 @@
-//! Nanoseconds per sign-in record: rule evaluation alone, and parse plus
-//! evaluation. `cargo bench --bench rules`.
+//! Nanoseconds per sign-in record: the whole pack's evaluation alone, parse
+//! plus evaluation, and the prefilter; and the pack's load (parse and
+//! compile every rule file). `cargo bench --bench rules`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -8,7 +9,7 @@ use signin_watch::domain::record::CloudTrailRecord;
 use signin_watch::domain::rules::RuleSet;
 use signin_watch::intake::Prefilter;
 
-/// The records of every sample in events/, as compact JSON lines.
+/// The sign-in records of the samples in events/, as compact JSON lines.
 fn sample_records() -> Vec<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -21,8 +22,10 @@ fn sample_records() -> Vec<String> {
         .map(|f| {
             let v: serde_json::Value =
                 serde_json::from_slice(&std::fs::read(f).expect("sample")).expect("JSON");
-            v["detail"].to_string()
+            v["detail"].clone()
         })
+        .filter(|d| d["eventSource"] == "signin.amazonaws.com")
+        .map(|d| d.to_string())
         .collect()
 }
 
@@ -37,7 +40,7 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("per_record");
     g.throughput(Throughput::Elements(records.len() as u64));
-    g.bench_function("evaluate_both_rules", |b| {
+    g.bench_function("evaluate_the_pack", |b| {
         b.iter(|| {
             let mut n = 0;
             for r in &records {
@@ -62,6 +65,26 @@ fn bench(c: &mut Criterion) {
                 .iter()
                 .filter(|l| prefilter.is_candidate(black_box(l.as_bytes())))
                 .count()
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("pack");
+    g.bench_function("load_and_compile", |b| {
+        b.iter(|| {
+            signin_watch::domain::rules::pack::FILES
+                .iter()
+                .map(|(name, text)| {
+                    signin_watch::domain::rules::load::parse(
+                        signin_watch::domain::rules::Origin::Pack(name),
+                        black_box(text),
+                        &signin_watch::domain::rules::pack::PackEvents,
+                    )
+                    .expect("the pack loads")
+                    .rules
+                    .len()
+                })
+                .sum::<usize>()
         })
     });
     g.finish();

@@ -316,12 +316,31 @@ fn the_example_filters_load_and_let_the_broker_pass() {
     let filters = common::repo_path("rules/filters").display().to_string();
     let out = signin_watch(&["rules", "test", "--rules", &filters]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    for name in ["federation-broker-by-issuer", "federation-broker-by-network", "root-from-office"] {
-        assert!(text(&out).contains(&format!("ok   filter {name} (2 tests)")), "{}", text(&out));
+    for name in [
+        "federation-broker-by-issuer",
+        "federation-broker-by-network",
+        "root-from-office",
+    ] {
+        assert!(
+            text(&out).contains(&format!("ok   filter {name} (2 tests)")),
+            "{}",
+            text(&out)
+        );
     }
-    let broker = common::sample_path("rule2-allowlisted-broker.json").display().to_string();
-    let attacker = common::sample_path("rule2-federated-getsignintoken-no-mfa.json").display().to_string();
-    let out = signin_watch(&["replay", "--no-progress", "--rules", &filters, &broker, &attacker]);
+    let broker = common::sample_path("rule2-allowlisted-broker.json")
+        .display()
+        .to_string();
+    let attacker = common::sample_path("rule2-federated-getsignintoken-no-mfa.json")
+        .display()
+        .to_string();
+    let out = signin_watch(&[
+        "replay",
+        "--no-progress",
+        "--rules",
+        &filters,
+        &broker,
+        &attacker,
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let users: Vec<String> = findings(&out)
         .iter()
