@@ -117,3 +117,37 @@ fn a_user_agent_allowlist_needs_an_issuer_or_a_network() {
         (vec!["federated-single-factor".to_owned()], 0)
     );
 }
+
+/// Whoever holds other keys can mint a session under a federated name and
+/// address already seen: the group holds the session issuer, so such a
+/// session is a new group, with a first detection of its own.
+#[test]
+fn a_federated_session_from_other_keys_is_another_group() {
+    let config = DetectorConfig::default();
+    let detector = Detector::new(config.rules, config.policy, MemoryStore::new());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut groups = Vec::new();
+    for (i, issuer) in [
+        "arn:aws:iam::111122223333:user/ci-deployer",
+        "arn:aws:iam::111122223333:user/stolen-keys",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut event = common::sample_json("rule2-federated-getsignintoken-no-mfa.json");
+        event["detail"]["eventID"] = format!("issuer-{i}").into();
+        event["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+            (*issuer).into();
+        let path = dir.path().join(format!("{i}.json"));
+        std::fs::write(&path, event.to_string()).expect("write");
+        for outcome in common::process_file(&detector, &path) {
+            for d in outcome.detections {
+                assert!(d.finding.notify, "a first detection for {issuer}");
+                assert!(d.finding.group.ends_with(issuer), "{}", d.finding.group);
+                groups.push(d.finding.group);
+            }
+        }
+    }
+    assert_eq!(groups.len(), 2);
+    assert_ne!(groups[0], groups[1]);
+}
