@@ -316,8 +316,19 @@ fn gunzip_only(files: &[PathBuf], threads: usize) -> u64 {
 
 struct Run {
     seconds: f64,
+    /// Findings of the two seed rules, the ones the generator counts.
     detections: u64,
     summary: String,
+}
+
+/// Whether a finding's JSON line is of a seed rule (the generator's counts
+/// cover those; the rest of the pack finds more).
+fn is_seed_finding(line: &[u8]) -> bool {
+    let seeds: [&[u8]; 2] = [
+        br#""rule":"failed-mfa""#,
+        br#""rule":"federated-single-factor""#,
+    ];
+    seeds.iter().any(|s| line.windows(s.len()).any(|w| w == *s))
 }
 
 fn run_replay(args: &[&str]) -> Run {
@@ -338,7 +349,7 @@ fn run_replay(args: &[&str]) -> Run {
     let detections = out
         .stdout
         .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty())
+        .filter(|l| is_seed_finding(l))
         .count() as u64;
     Run {
         seconds,
