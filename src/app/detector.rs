@@ -11,13 +11,14 @@ use crate::domain::observed::Observed;
 use std::sync::Arc;
 
 use crate::domain::record::field_is;
-use crate::domain::rules::{AllowlistHit, Rule, RuleKind, RuleSet, Verdict};
+use crate::domain::rules::{AllowlistHit, RuleKind, RuleMeta, RuleSet, Verdict};
 use crate::domain::time::Timestamp;
 
 /// One counted detection (or a redelivered one whose notification is still owed).
 #[derive(Debug, Clone)]
 pub struct Detection {
-    pub rule: Arc<Rule>,
+    /// The rule that made it.
+    pub rule: Arc<RuleMeta>,
     pub finding: Finding,
     pub sighting: Sighting,
     /// A redelivery of an event counted before whose notification was never
@@ -36,9 +37,9 @@ impl Detection {
 pub struct Outcome {
     pub detections: Vec<Detection>,
     /// Matches whose eventID was already counted (and notified, if owed).
-    pub duplicates: Vec<Arc<Rule>>,
+    pub duplicates: Vec<Arc<RuleMeta>>,
     /// Matches an operator allowlist let pass.
-    pub allowlisted: Vec<(Arc<Rule>, AllowlistHit)>,
+    pub allowlisted: Vec<(Arc<RuleMeta>, AllowlistHit)>,
 }
 
 /// Why processing a record stopped.
@@ -120,7 +121,7 @@ impl<S: CounterStore> Detector<S> {
                 continue;
             }
             if let Verdict::Allowlisted(hit) = verdict {
-                outcome.allowlisted.push((rule, hit));
+                outcome.allowlisted.push((rule.meta.clone(), hit));
                 continue;
             }
             let facts = observed.facts(fallback_time);
@@ -142,13 +143,13 @@ impl<S: CounterStore> Detector<S> {
                     Recorded::Counted { counters, notify } => (counters, notify, false),
                     Recorded::Duplicate { pending: Some(p) } => (p.counters, Some(p.reason), true),
                     Recorded::Duplicate { pending: None } => {
-                        outcome.duplicates.push(rule);
+                        outcome.duplicates.push(rule.meta.clone());
                         continue;
                     }
                 };
             let finding = Finding::new(&rule, facts, &sighting.key, &counters, notify);
             outcome.detections.push(Detection {
-                rule,
+                rule: rule.meta.clone(),
                 finding,
                 sighting,
                 redelivered,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::counter::{Counters, GroupKey, NotifyReason};
 use super::digest::sha256_hex;
 use super::identity::Principal;
-use super::rules::{ObjectField, ObjectRef, Rule, Severity, Technique};
+use super::rules::{ObjectField, ObjectRef, RuleMeta, Severity, Technique};
 use super::time::Timestamp;
 
 pub const SCHEMA: &str = "signin-watch/finding/v1";
@@ -101,7 +101,7 @@ pub fn finding_id(rule_id: &str, event_id: &str) -> String {
 
 impl Finding {
     pub fn new(
-        rule: &Rule,
+        rule: &RuleMeta,
         facts: EventFacts,
         key: &GroupKey,
         counters: &Counters,

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use super::counter::NotifyPolicy;
 use super::finding::Finding;
-use super::rules::Rule;
+use super::rules::RuleMeta;
 
 /// A finding to send, with what a message about it needs: the rule that
 /// made it (investigation steps, false positives, tuning) and the policy
@@ -13,7 +13,7 @@ use super::rules::Rule;
 #[derive(Debug, Clone, Copy)]
 pub struct Notice<'a> {
     pub finding: &'a Finding,
-    pub rule: &'a Rule,
+    pub rule: &'a RuleMeta,
     pub policy: &'a NotifyPolicy,
 }
 

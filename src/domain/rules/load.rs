@@ -12,6 +12,7 @@
 //! naming the file, the line where it can tell, and the reason.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rsigma_parser::{
     FilterRule, FilterRuleTarget, Level, SigmaCollection, SigmaRule, Status, parse_sigma_yaml,
@@ -22,8 +23,8 @@ use super::attack;
 use super::inline::{Case, InlineTest};
 use super::sigma::{self, Matcher};
 use super::{
-    Filter, FilterTargets, ObjectField, ObjectRef, Origin, Rule, RuleKind, RuleSource, Severity,
-    Technique,
+    Filter, FilterTargets, ObjectField, ObjectRef, Origin, Rule, RuleKind, RuleMeta, RuleSource,
+    Severity, Technique,
 };
 use crate::domain::record::{STRING_MAPS, is_known_field};
 
@@ -374,18 +375,13 @@ impl Context<'_> {
             None => attack::from_tags(&rule.tags),
         };
         let tests = self.tests(title, ext.tests)?;
-        Ok(Rule {
+        let meta = RuleMeta {
             title_template: ext
                 .title
                 .unwrap_or_else(|| format!("{title}: $user$ from $src$")),
             id,
             name,
             title: title.to_owned(),
-            kind: if ext.building_block {
-                RuleKind::BuildingBlock
-            } else {
-                RuleKind::Detection
-            },
             origin: self.origin.clone(),
             source,
             description: rule.description.clone().unwrap_or_default().trim().to_owned(),
@@ -402,6 +398,14 @@ impl Context<'_> {
                  your networks, never on a user agent alone."
                     .to_owned()
             }),
+        };
+        Ok(Rule {
+            meta: Arc::new(meta),
+            kind: if ext.building_block {
+                RuleKind::BuildingBlock
+            } else {
+                RuleKind::Detection
+            },
             tests,
             matcher,
         })

@@ -136,9 +136,10 @@ impl std::fmt::Display for Origin {
     }
 }
 
-/// A rule: its Sigma metadata, the project's own fields, and its check.
+/// What a finding needs to know of the rule (detection or correlation)
+/// that made it: Sigma's metadata and the project's own fields.
 #[derive(Debug)]
-pub struct Rule {
+pub struct RuleMeta {
     /// The Sigma `id`; for a rule without one, its name.
     pub id: String,
     /// The rule's key everywhere (configuration, findings): the Sigma
@@ -146,7 +147,6 @@ pub struct Rule {
     pub name: String,
     /// The Sigma `title`.
     pub title: String,
-    pub kind: RuleKind,
     pub origin: Origin,
     pub source: RuleSource,
     pub description: String,
@@ -161,11 +161,9 @@ pub struct Rule {
     pub known_false_positives: Vec<String>,
     pub investigation_steps: Vec<String>,
     pub tuning: String,
-    pub tests: Vec<InlineTest>,
-    matcher: Matcher,
 }
 
-impl Rule {
+impl RuleMeta {
     pub fn mitre_ids(&self) -> Vec<String> {
         self.mitre.iter().map(|t| t.id.clone()).collect()
     }
@@ -178,14 +176,33 @@ impl Rule {
             .replace("$account$", account)
     }
 
-    /// The rule's own check, without filters.
-    pub fn matches(&self, record: &CloudTrailRecord<'_>) -> bool {
-        self.matcher.matches(record)
-    }
-
     /// Whether `key` names this rule (its name or its id, any case).
     pub fn is_named(&self, key: &str) -> bool {
         self.name.eq_ignore_ascii_case(key) || self.id.eq_ignore_ascii_case(key)
+    }
+}
+
+/// A detection rule: its metadata, its kind, its inline tests and its check.
+#[derive(Debug)]
+pub struct Rule {
+    pub meta: Arc<RuleMeta>,
+    pub kind: RuleKind,
+    pub tests: Vec<InlineTest>,
+    matcher: Matcher,
+}
+
+/// A rule reads as its metadata: `rule.name`, `rule.severity`.
+impl std::ops::Deref for Rule {
+    type Target = RuleMeta;
+    fn deref(&self) -> &RuleMeta {
+        &self.meta
+    }
+}
+
+impl Rule {
+    /// The rule's own check, without filters.
+    pub fn matches(&self, record: &CloudTrailRecord<'_>) -> bool {
+        self.matcher.matches(record)
     }
 }
 
