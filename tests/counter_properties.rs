@@ -12,13 +12,7 @@ use signin_watch::domain::counter::{CounterStore, GroupKey, NotifyPolicy, Record
 use signin_watch::domain::time::Timestamp;
 
 fn key(g: u8) -> GroupKey {
-    GroupKey {
-        rule_id: "r".into(),
-        account: "1".into(),
-        user: format!("u{g}"),
-        src: "203.0.113.1".into(),
-        issuer: None,
-    }
+    GroupKey::detection("r", "1", &format!("u{g}"), "203.0.113.1", None)
 }
 
 proptest! {

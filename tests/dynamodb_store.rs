@@ -86,7 +86,12 @@ async fn items_follow_the_documented_layout() {
             .starts_with("GROUP#55349868-5583-466f-98ab-d3beb321961e#111122223333#layout#")
     );
     assert_eq!(counter["cnt"].as_n().unwrap(), "1");
-    assert_eq!(counter["user_name"].as_s().unwrap(), "layout");
+    assert_eq!(
+        counter["group_fields"].as_m().unwrap()["user"]
+            .as_s()
+            .unwrap(),
+        "layout"
+    );
     assert!(
         counter["expires_at"]
             .as_n()

@@ -6,7 +6,7 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | counter | `GROUP#<group id>` | `COUNTER` | `rule_id`, `account`, `user_name`, `src`, `cnt`, `first_seen_ms`, `last_seen_ms`, `first_seen`, `last_seen`, `last_notified_ms`, `version`, `expires_at` |
+//! | counter | `GROUP#<group id>` | `COUNTER` | `rule_id`, `group_fields` (a map: `account`, `user`, `src`, `issuer` for a detection; the `group-by` fields for a correlation), `cnt`, `first_seen_ms`, `last_seen_ms`, `first_seen`, `last_seen`, `last_notified_ms`, `version`, `expires_at` |
 //! | event | `EVENT#<rule id>#<eventID>` | `EVENT` | `group_pk`, `event_time`, `pending` (JSON, while a notification is owed), `notified_at`, `expires_at` |
 //!
 //! One detection: read the counter (consistent), compute the next counters
@@ -29,8 +29,8 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::domain::counter::{
-    CounterStore, Counters, NotifyPolicy, PendingNotification, Recorded, Sighting, StoreError,
-    advance,
+    CounterStore, Counters, GroupKey, NotifyPolicy, PendingNotification, Recorded, Sighting,
+    StoreError, advance,
 };
 use crate::domain::time::Timestamp;
 
@@ -75,6 +75,16 @@ fn invalid(
         operation,
         source: Box::new(e),
     }
+}
+
+/// The group's fields as a map, for people reading the table.
+fn group_fields(key: &GroupKey) -> AttributeValue {
+    AttributeValue::M(
+        key.fields
+            .iter()
+            .map(|(name, value)| (name.clone(), AttributeValue::S(value.clone())))
+            .collect(),
+    )
 }
 
 fn string_attr(v: impl Into<String>) -> AttributeValue {
@@ -197,9 +207,7 @@ impl DynamoStore {
             ("pk", string_attr(Self::group_pk(sighting))),
             ("sk", string_attr("COUNTER")),
             ("rule_id", string_attr(&sighting.key.rule_id)),
-            ("account", string_attr(&sighting.key.account)),
-            ("user_name", string_attr(&sighting.key.user)),
-            ("src", string_attr(&sighting.key.src)),
+            ("group_fields", group_fields(&sighting.key)),
             ("cnt", number_attr(c.count)),
             ("first_seen_ms", number_attr(c.first_seen.as_millis())),
             ("last_seen_ms", number_attr(c.last_seen.as_millis())),

@@ -126,15 +126,15 @@ impl<S: CounterStore> Detector<S> {
             }
             let facts = observed.facts(fallback_time);
             let sighting = Sighting {
-                key: GroupKey {
-                    rule_id: rule.id.to_owned(),
-                    account: facts.account.clone(),
-                    user: facts.principal.user.clone(),
-                    src: facts.src.clone(),
-                    issuer: field_is(facts.principal.identity_type.as_deref(), "FederatedUser")
-                        .then(|| facts.principal.session_issuer.clone())
+                key: GroupKey::detection(
+                    &rule.id,
+                    &facts.account,
+                    &facts.principal.user,
+                    &facts.src,
+                    field_is(facts.principal.identity_type.as_deref(), "FederatedUser")
+                        .then_some(facts.principal.session_issuer.as_deref())
                         .flatten(),
-                },
+                ),
                 event_id: facts.event_id.clone(),
                 event_time: facts.event_time,
             };

@@ -12,28 +12,55 @@ use serde::{Deserialize, Serialize};
 
 use super::time::Timestamp;
 
-/// What detections are grouped by.
+/// What detections are grouped by: the rule, and the group's fields by
+/// name. A detection's are `account`, `user`, `src` and, for a federated
+/// principal, `issuer`; a correlation's are its `group-by` fields.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct GroupKey {
     pub rule_id: String,
-    pub account: String,
-    pub user: String,
-    pub src: String,
-    /// For a federated principal, the session issuer (ARN, else name) whose
-    /// keys minted the session: whoever signs in chooses the federated name,
-    /// so a session minted with other keys under a reused name and address
-    /// is another group.
-    pub issuer: Option<String>,
+    pub fields: Vec<(String, String)>,
 }
 
 impl GroupKey {
-    /// A stable string for the group: components joined by `#`, each with `%`
-    /// and `#` percent-encoded so that no two groups share an id; the issuer
-    /// last, when there is one.
+    /// A detection's group. `issuer` is set for a federated principal: the
+    /// session issuer (ARN, else name) whose keys minted the session.
+    /// Whoever signs in chooses the federated name, so a session minted with
+    /// other keys under a reused name and address is another group.
+    pub fn detection(
+        rule_id: &str,
+        account: &str,
+        user: &str,
+        src: &str,
+        issuer: Option<&str>,
+    ) -> Self {
+        let mut fields = vec![
+            ("account".to_owned(), account.to_owned()),
+            ("user".to_owned(), user.to_owned()),
+            ("src".to_owned(), src.to_owned()),
+        ];
+        if let Some(issuer) = issuer {
+            fields.push(("issuer".to_owned(), issuer.to_owned()));
+        }
+        GroupKey {
+            rule_id: rule_id.to_owned(),
+            fields,
+        }
+    }
+
+    /// The value of the field `name`.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A stable string for the group: the rule id and the fields' values
+    /// joined by `#`, each with `%` and `#` percent-encoded so that no two
+    /// groups share an id.
     pub fn id(&self) -> String {
-        [&self.rule_id, &self.account, &self.user, &self.src]
-            .into_iter()
-            .chain(&self.issuer)
+        std::iter::once(&self.rule_id)
+            .chain(self.fields.iter().map(|(_, v)| v))
             .map(|c| c.replace('%', "%25").replace('#', "%23"))
             .collect::<Vec<_>>()
             .join("#")
@@ -233,13 +260,7 @@ mod tests {
 
     fn sight(id: &str, min: i64) -> Sighting {
         Sighting {
-            key: GroupKey {
-                rule_id: "r".into(),
-                account: "1".into(),
-                user: "u".into(),
-                src: "s".into(),
-                issuer: None,
-            },
+            key: GroupKey::detection("r", "1", "u", "s", None),
             event_id: id.into(),
             event_time: at(min),
         }
@@ -293,30 +314,16 @@ mod tests {
 
     #[test]
     fn group_ids_cannot_collide() {
-        let a = GroupKey {
-            rule_id: "r".into(),
-            account: "1".into(),
-            user: "a#b".into(),
-            src: "c".into(),
-            issuer: None,
-        };
-        let b = GroupKey {
-            rule_id: "r".into(),
-            account: "1".into(),
-            user: "a".into(),
-            src: "b#c".into(),
-            issuer: None,
-        };
+        let a = GroupKey::detection("r", "1", "a#b", "c", None);
+        let b = GroupKey::detection("r", "1", "a", "b#c", None);
         assert_ne!(a.id(), b.id());
-        let issued = GroupKey {
-            issuer: Some("arn:aws:iam::1:user/broker".into()),
-            ..a.clone()
-        };
+        let issued = GroupKey::detection("r", "1", "a#b", "c", Some("arn:aws:iam::1:user/broker"));
         assert_eq!(
             a.id(),
             "r#1#a%23b#c",
             "without an issuer the id is as it always was"
         );
         assert_eq!(issued.id(), "r#1#a%23b#c#arn:aws:iam::1:user/broker");
+        assert_eq!(issued.field("issuer"), Some("arn:aws:iam::1:user/broker"));
     }
 }

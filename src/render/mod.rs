@@ -57,13 +57,7 @@ pub(crate) mod tests {
             signin_endpoint: None,
         };
         let rule = pack::rule("failed-mfa").expect("the pack holds failed-mfa");
-        let key = GroupKey {
-            rule_id: rule.id.clone(),
-            account: facts.account.clone(),
-            user: user.into(),
-            src: facts.src.clone(),
-            issuer: None,
-        };
+        let key = GroupKey::detection(&rule.id, &facts.account, user, &facts.src, None);
         let c = Counters {
             count: 1,
             first_seen: t,

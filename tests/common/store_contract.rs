@@ -11,13 +11,13 @@ use signin_watch::domain::time::Timestamp;
 
 pub fn sighting(user: &str, event_id: &str, minute: i64) -> Sighting {
     Sighting {
-        key: GroupKey {
-            rule_id: "55349868-5583-466f-98ab-d3beb321961e".into(),
-            account: "111122223333".into(),
-            user: user.into(),
-            src: "203.0.113.7".into(),
-            issuer: None,
-        },
+        key: GroupKey::detection(
+            "55349868-5583-466f-98ab-d3beb321961e",
+            "111122223333",
+            user,
+            "203.0.113.7",
+            None,
+        ),
         event_id: event_id.into(),
         event_time: Timestamp::from_millis(1_763_600_000_000 + minute * 60_000),
     }
