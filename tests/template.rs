@@ -151,7 +151,8 @@ const CALLS: &[(&str, &str)] = &[
 fn actions_the_code_calls() -> BTreeSet<&'static str> {
     let mut found = BTreeSet::new();
     for file in [
-        "src/adapters/dynamodb_store.rs",
+        "src/adapters/dynamodb_store/mod.rs",
+        "src/adapters/dynamodb_store/correlate.rs",
         "src/adapters/sns/publisher.rs",
     ] {
         let code = std::fs::read_to_string(common::repo_path(file)).expect("adapter source");

@@ -2,8 +2,9 @@
 //! in the store, notifications sent and confirmed, the outcome out. The
 //! Lambda and `replay` both call [`Detector::process`].
 
+use crate::domain::correlation;
 use crate::domain::counter::{
-    CounterStore, GroupKey, NotifyPolicy, Recorded, Sighting, StoreError,
+    AlertRecorded, CounterStore, Feed, GroupKey, NotifyPolicy, Recorded, Sighting, StoreError,
 };
 use crate::domain::finding::Finding;
 use crate::domain::notify::{Notice, Notifier, NotifyError};
@@ -11,7 +12,7 @@ use crate::domain::observed::Observed;
 use std::sync::Arc;
 
 use crate::domain::record::field_is;
-use crate::domain::rules::{AllowlistHit, RuleKind, RuleMeta, RuleSet, Verdict};
+use crate::domain::rules::{AllowlistHit, Rule, RuleMeta, RuleSet, Verdict};
 use crate::domain::time::Timestamp;
 
 /// One counted detection (or a redelivered one whose notification is still owed).
@@ -115,9 +116,10 @@ impl<S: CounterStore> Detector<S> {
         fallback_time: Timestamp,
     ) -> Result<Outcome, StoreError> {
         let mut outcome = Outcome::default();
-        for (rule, verdict) in self.rules.evaluate(&observed.record) {
+        let evaluation = self.rules.evaluate(&observed.record);
+        for (rule, verdict) in evaluation.verdicts {
             // Building blocks make no finding; correlation rules count them.
-            if rule.kind == RuleKind::BuildingBlock {
+            if !self.rules.makes_findings(&rule) {
                 continue;
             }
             if let Verdict::Allowlisted(hit) = verdict {
@@ -154,6 +156,46 @@ impl<S: CounterStore> Detector<S> {
                 sighting,
                 redelivered,
             });
+        }
+        let matched: Vec<&Rule> = evaluation.matched.iter().map(|r| r.as_ref()).collect();
+        if matched.is_empty() {
+            return Ok(outcome);
+        }
+        for c in self.rules.correlations() {
+            for (fields, event) in correlation::feeds(c, observed, &matched, fallback_time) {
+                let feed = Feed {
+                    correlation: c,
+                    key: GroupKey {
+                        rule_id: c.id.clone(),
+                        fields,
+                    },
+                    event,
+                };
+                for recorded in self.store.correlate(&feed, &self.policy).await? {
+                    let AlertRecorded {
+                        alert,
+                        sighting,
+                        recorded,
+                    } = recorded;
+                    let (counters, notify, redelivered) = match recorded {
+                        Recorded::Counted { counters, notify } => (counters, notify, false),
+                        Recorded::Duplicate { pending: Some(p) } => {
+                            (p.counters, Some(p.reason), true)
+                        }
+                        Recorded::Duplicate { pending: None } => {
+                            outcome.duplicates.push(c.meta.clone());
+                            continue;
+                        }
+                    };
+                    let finding = Finding::correlation(c, &alert, &sighting.key, &counters, notify);
+                    outcome.detections.push(Detection {
+                        rule: c.meta.clone(),
+                        finding,
+                        sighting,
+                        redelivered,
+                    });
+                }
+            }
         }
         Ok(outcome)
     }

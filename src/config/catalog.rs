@@ -10,16 +10,19 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::domain::correlation::{Correlation, link, simulate};
 use crate::domain::rules::inline;
-use crate::domain::rules::load::{self, EventFiles, Loaded, RuleError};
+use crate::domain::rules::load::{self, CorrelationSpec, EventFiles, Loaded, RuleError};
 use crate::domain::rules::pack::{self, PackEvents};
 use crate::domain::rules::{Filter, FilterTargets, Origin, Rule};
 
-/// The rules and filters there are, enabled or not, in evaluation order.
+/// The rules, filters and correlations there are, enabled or not, in
+/// evaluation order.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub rules: Vec<Arc<Rule>>,
     pub filters: Vec<Arc<Filter>>,
+    pub correlations: Vec<Arc<Correlation>>,
 }
 
 /// Inline tests name events of the pack (`events/`) or files beside the
@@ -44,6 +47,43 @@ fn io_error(path: &Path, e: std::io::Error) -> RuleError {
         line: None,
         reason: format!("cannot read: {e}"),
     }
+}
+
+/// Adds a custom correlation, or replaces the pack's with its id.
+fn add_spec(
+    specs: &mut Vec<CorrelationSpec>,
+    spec: CorrelationSpec,
+    rules: &[Arc<Rule>],
+) -> Result<(), RuleError> {
+    let clash = |other: &Origin, what: &str| RuleError {
+        origin: spec.meta.origin.clone(),
+        line: None,
+        reason: format!(
+            "{:?} has the {what} of the rule in {other} too",
+            spec.meta.name
+        ),
+    };
+    if let Some(i) = specs
+        .iter()
+        .position(|s| s.meta.id.eq_ignore_ascii_case(&spec.meta.id))
+    {
+        if !matches!(specs[i].meta.origin, Origin::Pack(_)) {
+            return Err(clash(&specs[i].meta.origin.clone(), "id"));
+        }
+        specs[i] = spec;
+        return Ok(());
+    }
+    if let Some(other) = specs
+        .iter()
+        .find(|s| s.meta.name.eq_ignore_ascii_case(&spec.meta.name))
+    {
+        return Err(clash(&other.meta.origin.clone(), "name"));
+    }
+    if let Some(other) = rules.iter().find(|r| r.is_named(&spec.meta.name)) {
+        return Err(clash(&other.origin.clone(), "name"));
+    }
+    specs.push(spec);
+    Ok(())
 }
 
 /// The rule files under `dir`: `*.yml` and `*.yaml`, walked in name order.
@@ -104,10 +144,7 @@ fn load_file_with(path: &Path, tests: InlineTests) -> Result<Loaded, RuleError> 
 impl Catalog {
     /// The pack alone.
     pub fn pack() -> Result<Catalog, RuleError> {
-        Ok(Catalog {
-            rules: pack::rules()?,
-            filters: Vec::new(),
-        })
+        Self::with_files(&[], InlineTests::Skip)
     }
 
     /// The pack, then the rules and filters of `dir`, their inline tests run.
@@ -120,9 +157,17 @@ impl Catalog {
         Self::with_files(&rule_files(dir)?, tests)
     }
 
-    /// The pack, then the rules and filters of `files`, in order.
+    /// The pack, then the rules, filters and correlations of `files`, in
+    /// order; correlations linked once all are read.
     pub fn with_files(files: &[PathBuf], tests: InlineTests) -> Result<Catalog, RuleError> {
-        let mut catalog = Catalog::pack()?;
+        let pack = pack::contents()?;
+        let mut catalog = Catalog {
+            rules: pack.rules,
+            filters: Vec::new(),
+            correlations: Vec::new(),
+        };
+        let mut specs = pack.correlations;
+        let mut custom_correlations = Vec::new();
         for path in files {
             let loaded = load_file_with(path, tests)?;
             for rule in loaded.rules {
@@ -131,8 +176,28 @@ impl Catalog {
             catalog
                 .filters
                 .extend(loaded.filters.into_iter().map(Arc::new));
+            for spec in loaded.correlations {
+                custom_correlations.push(spec.meta.id.clone());
+                add_spec(&mut specs, spec, &catalog.rules)?;
+            }
         }
         catalog.check_filter_targets()?;
+        catalog.correlations = link::link(specs, &catalog.rules)?;
+        if tests == InlineTests::Run {
+            for c in catalog
+                .correlations
+                .iter()
+                .filter(|c| custom_correlations.contains(&c.id))
+            {
+                if let Some(f) = simulate::run(c).into_iter().next() {
+                    return Err(RuleError {
+                        origin: c.origin.clone(),
+                        line: None,
+                        reason: format!("{:?} fails its inline test {f}", c.name),
+                    });
+                }
+            }
+        }
         Ok(catalog)
     }
 
@@ -197,13 +262,22 @@ impl Catalog {
         Ok(())
     }
 
-    /// Every rule's name, in order.
+    /// Every rule's and correlation's name, in order.
     pub fn names(&self) -> Vec<&str> {
-        self.rules.iter().map(|r| r.name.as_str()).collect()
+        self.rules
+            .iter()
+            .map(|r| r.name.as_str())
+            .chain(self.correlations.iter().map(|c| c.name.as_str()))
+            .collect()
     }
 
     /// The rule a key (name or id) names.
     pub fn find(&self, key: &str) -> Option<&Arc<Rule>> {
         self.rules.iter().find(|r| r.is_named(key))
+    }
+
+    /// The correlation a key (name or id) names.
+    pub fn find_correlation(&self, key: &str) -> Option<&Arc<Correlation>> {
+        self.correlations.iter().find(|c| c.is_named(key))
     }
 }

@@ -10,6 +10,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use super::correlation::{Alert, Correlation, FedEvent};
 use super::time::Timestamp;
 
 /// What detections are grouped by: the rule, and the group's fields by
@@ -232,6 +233,36 @@ impl StoreError {
     }
 }
 
+/// An event fed to a correlation: the correlation, the group (its
+/// `group-by` values, under the correlation's id), and the event.
+#[derive(Debug, Clone)]
+pub struct Feed<'a> {
+    pub correlation: &'a Correlation,
+    pub key: GroupKey,
+    pub event: FedEvent,
+}
+
+impl Feed<'_> {
+    /// The sighting an alert of this feed's group is counted as: its
+    /// identity stands for an eventID, so each alert counts once.
+    pub fn sighting(&self, alert: &Alert) -> Sighting {
+        Sighting {
+            key: self.key.clone(),
+            event_id: alert.identity.clone(),
+            event_time: alert.time,
+        }
+    }
+}
+
+/// A correlation alert, as the store counted it (or found it counted before,
+/// with any notification still owed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRecorded {
+    pub alert: Alert,
+    pub sighting: Sighting,
+    pub recorded: Recorded,
+}
+
 /// Where counters live: in memory for `replay`, DynamoDB in the Lambda. Both
 /// implement the same contract and pass the same tests.
 pub trait CounterStore {
@@ -248,6 +279,18 @@ pub trait CounterStore {
         &self,
         sighting: &Sighting,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Feeds an event to a correlation group: applies the pure transition
+    /// ([`state::feed`](super::correlation::state::feed)) to the group's
+    /// state and counts each alert it decides as a sighting of the group,
+    /// atomically, so that an alert is never decided without being counted.
+    /// For an event fed before, hands back the alerts it decided then, with
+    /// any notification still owed.
+    fn correlate(
+        &self,
+        feed: &Feed<'_>,
+        policy: &NotifyPolicy,
+    ) -> impl Future<Output = Result<Vec<AlertRecorded>, StoreError>> + Send;
 }
 
 #[cfg(test)]

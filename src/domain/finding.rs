@@ -5,7 +5,11 @@
 //! names, user agents) are kept exact here; `crate::render` makes them safe
 //! for text, subjects and attributes.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+
+use super::correlation::{Alert, Correlation, CorrelationKind, Evidence};
 
 use super::counter::{Counters, GroupKey, NotifyReason};
 use super::digest::sha256_hex;
@@ -91,6 +95,31 @@ pub struct Finding {
     pub last_seen: Timestamp,
     pub notify: bool,
     pub notify_reason: Option<NotifyReason>,
+    /// For `kind: correlation`: what the correlation found.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<CorrelationFacts>,
+}
+
+/// What a correlation alert found, beside the fields every finding has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CorrelationFacts {
+    pub correlation_type: CorrelationKind,
+    /// The `group-by` fields and their values.
+    pub group_fields: BTreeMap<String, String>,
+    pub window_start: Timestamp,
+    pub window_end: Timestamp,
+    /// Events counted (counts) or in the window (sequences).
+    pub matched_events: u64,
+    /// `value_count`: the distinct values counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distinct_values: Option<u64>,
+    /// Up to 20 contributing events: eventID, time, rule, source.
+    pub evidence: Vec<Evidence>,
+    /// Sequences: the event that completed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completing_event: Option<Evidence>,
+    /// The alert in one sentence.
+    pub story: String,
 }
 
 /// `sha256(rule_id \n event_id)`, first 128 bits in hex: the same event and
@@ -158,8 +187,110 @@ impl Finding {
             last_seen: counters.last_seen,
             notify: notify.is_some(),
             notify_reason: notify,
+            correlation: None,
         }
     }
+
+    /// The finding of a correlation alert. The group's fields stand in for
+    /// the event's where they are named alike (`account`, `user`,
+    /// `sourceIPAddress`, ...); the completing or the latest contributing
+    /// event gives the rest.
+    pub fn correlation(
+        c: &Correlation,
+        alert: &Alert,
+        key: &GroupKey,
+        counters: &Counters,
+        notify: Option<NotifyReason>,
+    ) -> Self {
+        let last = alert.completing.as_ref().or(alert.evidence.last());
+        let group = |names: &[&str]| names.iter().find_map(|n| key.field(n)).map(str::to_owned);
+        let account = group(&["account", "recipientAccountId", "userIdentity.accountId"])
+            .unwrap_or_else(|| "unknown".into());
+        let user = group(&["user", "userIdentity.userName"])
+            .or_else(|| last.map(|e| e.user.clone()))
+            .unwrap_or_else(|| "unknown".into());
+        let src = group(&["src", "sourceIPAddress"])
+            .or_else(|| last.map(|e| e.src.clone()))
+            .unwrap_or_else(|| "unknown".into());
+        let facts = EventFacts {
+            event_id: alert.identity.clone(),
+            event_time: alert.time,
+            account,
+            region: "unknown".into(),
+            principal: Principal {
+                user,
+                identity_type: None,
+                arn: None,
+                session_issuer: key.field("issuer").map(str::to_owned),
+            },
+            src,
+            user_agent: None,
+            signature: c.kind.as_str().to_owned(),
+            dest: "signin.amazonaws.com".into(),
+            mfa_used: None,
+            error_message: None,
+            outcome: None,
+            signin_endpoint: None,
+        };
+        let mut finding = Finding::new(&c.meta, facts, key, counters, notify);
+        finding.kind = "correlation";
+        finding.correlation = Some(CorrelationFacts {
+            correlation_type: c.kind,
+            group_fields: key.fields.iter().cloned().collect(),
+            window_start: alert.window_start,
+            window_end: alert.window_end,
+            matched_events: alert.count,
+            distinct_values: alert.distinct,
+            evidence: alert.evidence.clone(),
+            completing_event: alert.completing.clone(),
+            story: story(c, alert, key),
+        });
+        finding
+    }
+}
+
+/// The alert in one sentence: the rule's `story` with its placeholders
+/// filled in, else a sentence of the counts and times.
+pub fn story(c: &Correlation, alert: &Alert, key: &GroupKey) -> String {
+    let all: Vec<&Evidence> = alert.evidence.iter().chain(&alert.completing).collect();
+    let mut sources: Vec<&str> = all.iter().map(|e| e.src.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    let first = all
+        .iter()
+        .map(|e| e.time)
+        .min()
+        .unwrap_or(alert.window_start);
+    let last = alert
+        .evidence
+        .iter()
+        .map(|e| e.time)
+        .max()
+        .unwrap_or(alert.window_end);
+    let group: Vec<String> = key.fields.iter().map(|(_, v)| v.clone()).collect();
+    let template = c.story.clone().unwrap_or_else(|| {
+        "$count$ events of $rule$ for $group$ between $first$ and $last$ UTC".to_owned()
+    });
+    let mut text = template
+        .replace("$count$", &alert.count.to_string())
+        .replace(
+            "$distinct$",
+            &alert.distinct.unwrap_or(alert.count).to_string(),
+        )
+        .replace("$addresses$", &sources.len().to_string())
+        .replace("$first$", &first.hh_mm())
+        .replace("$last$", &last.hh_mm())
+        .replace("$rule$", &c.name)
+        .replace("$group$", &group.join(", "));
+    if let Some(then) = &alert.completing {
+        text = text
+            .replace("$then_src$", &then.src)
+            .replace("$then_time$", &then.time.hh_mm());
+    }
+    for (name, value) in &key.fields {
+        text = text.replace(&format!("${name}$"), value);
+    }
+    text
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@
 //! The ports: [`counter::CounterStore`] and [`notify::Notifier`];
 //! `crate::adapters` implements them.
 
+pub mod correlation;
 pub mod counter;
 pub mod digest;
 pub mod finding;

@@ -94,6 +94,14 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// `HH:MM` of the time of day, UTC.
+    pub fn hh_mm(self) -> String {
+        let rem = self.0.div_euclid(1_000).rem_euclid(86_400);
+        format!("{:02}:{:02}", rem / 3_600, (rem % 3_600) / 60)
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.0.div_euclid(1_000);

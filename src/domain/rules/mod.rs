@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::correlation::{Correlation, Slot};
 use super::record::CloudTrailRecord;
 use inline::InlineTest;
 use sigma::Matcher;
@@ -138,7 +139,7 @@ impl std::fmt::Display for Origin {
 
 /// What a finding needs to know of the rule (detection or correlation)
 /// that made it: Sigma's metadata and the project's own fields.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RuleMeta {
     /// The Sigma `id`; for a rule without one, its name.
     pub id: String,
@@ -261,71 +262,150 @@ pub enum Verdict {
     Allowlisted(AllowlistHit),
 }
 
-/// The rules switched on, with the filters that apply to them.
+/// One rule of a rule set: its filters, and what its matches are for.
+#[derive(Debug, Clone)]
+struct Entry {
+    rule: Arc<Rule>,
+    filters: Vec<Arc<Filter>>,
+    /// Switched on: its matches have verdicts (findings, or allowlisted).
+    enabled: bool,
+    /// Its matches make findings: a detection rule, or a building block a
+    /// correlation with `generate: true` counts.
+    makes_findings: bool,
+}
+
+/// The rules switched on, with the filters that apply to them, and the
+/// correlations over them.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
-    rules: Vec<(Arc<Rule>, Vec<Arc<Filter>>)>,
+    entries: Vec<Entry>,
+    correlations: Vec<Arc<Correlation>>,
 }
 
 impl Default for RuleSet {
-    /// The pack, every rule on, no filter.
+    /// The pack, every rule and correlation on, no filter.
     fn default() -> Self {
-        let pack = pack::rules().unwrap_or_else(|e| panic!("the compiled pack loads: {e}"));
-        Self::new(pack, Vec::new())
+        let pack = pack::contents()
+            .and_then(|p| {
+                let correlations =
+                    crate::domain::correlation::link::link(p.correlations, &p.rules)?;
+                Ok((p.rules, correlations))
+            })
+            .unwrap_or_else(|e| panic!("the compiled pack loads: {e}"));
+        Self::new(pack.0, Vec::new()).with_correlations(pack.1)
     }
+}
+
+/// What a rule set makes of one record.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// Every enabled rule that matches, with its verdict, in rule order.
+    pub verdicts: Vec<(Arc<Rule>, Verdict)>,
+    /// Every rule that matches and no filter lets pass, enabled or counted
+    /// by a correlation only: what feeds the correlations.
+    pub matched: Vec<Arc<Rule>>,
 }
 
 impl RuleSet {
     /// `rules` in evaluation order, each with the `filters` that apply to it.
     pub fn new(rules: Vec<Arc<Rule>>, filters: Vec<Arc<Filter>>) -> Self {
-        let rules = rules
+        let entries = rules
             .into_iter()
-            .map(|rule| {
-                let applying = filters
+            .map(|rule| Entry {
+                filters: filters
                     .iter()
                     .filter(|f| f.applies_to(&rule))
                     .cloned()
-                    .collect();
-                (rule, applying)
+                    .collect(),
+                makes_findings: rule.kind == RuleKind::Detection,
+                enabled: true,
+                rule,
             })
             .collect();
-        RuleSet { rules }
+        RuleSet {
+            entries,
+            correlations: Vec::new(),
+        }
     }
 
+    /// With `correlations` evaluated too. A rule they count that is not in
+    /// the set is evaluated for them only.
+    pub fn with_correlations(mut self, correlations: Vec<Arc<Correlation>>) -> Self {
+        for c in &correlations {
+            for rule in c.slots.iter().flat_map(Slot::rules) {
+                match self
+                    .entries
+                    .iter_mut()
+                    .find(|e| Arc::ptr_eq(&e.rule, &rule))
+                {
+                    Some(e) => e.makes_findings |= c.generate && !c.building_block,
+                    None => self.entries.push(Entry {
+                        rule,
+                        filters: Vec::new(),
+                        enabled: false,
+                        makes_findings: false,
+                    }),
+                }
+            }
+        }
+        self.correlations = correlations
+            .into_iter()
+            .filter(|c| !c.building_block)
+            .collect();
+        self
+    }
+
+    /// The enabled rules.
     pub fn rules(&self) -> impl Iterator<Item = &Arc<Rule>> + '_ {
-        self.rules.iter().map(|(r, _)| r)
+        self.entries.iter().filter(|e| e.enabled).map(|e| &e.rule)
+    }
+
+    /// The correlations that alert.
+    pub fn correlations(&self) -> &[Arc<Correlation>] {
+        &self.correlations
+    }
+
+    /// Whether a match of `rule` makes a finding.
+    pub fn makes_findings(&self, rule: &Rule) -> bool {
+        self.entries
+            .iter()
+            .any(|e| std::ptr::eq(e.rule.as_ref(), rule) && e.makes_findings)
     }
 
     /// The filters that apply to `rule`.
     pub fn filters_of(&self, rule: &Rule) -> &[Arc<Filter>] {
-        self.rules
+        self.entries
             .iter()
-            .find(|(r, _)| std::ptr::eq(r.as_ref(), rule))
-            .map_or(&[], |(_, f)| f.as_slice())
+            .find(|e| std::ptr::eq(e.rule.as_ref(), rule))
+            .map_or(&[], |e| e.filters.as_slice())
     }
 
-    /// Every enabled rule's verdict on `record`, in rule order, leaving out
-    /// the rules that do not match.
-    pub fn evaluate(&self, record: &CloudTrailRecord<'_>) -> Vec<(Arc<Rule>, Verdict)> {
-        let mut out = Vec::new();
-        for (rule, filters) in &self.rules {
-            if !rule.matches(record) {
+    /// What every rule makes of `record`.
+    pub fn evaluate(&self, record: &CloudTrailRecord<'_>) -> Evaluation {
+        let mut out = Evaluation::default();
+        for e in &self.entries {
+            if !e.rule.matches(record) {
                 continue;
             }
-            let verdict = match filters.iter().find(|f| !f.keeps(record)) {
+            let verdict = match e.filters.iter().find(|f| !f.keeps(record)) {
                 Some(f) => Verdict::Allowlisted(AllowlistHit {
                     filter: f.name.clone(),
                 }),
-                None => Verdict::Match,
+                None => {
+                    out.matched.push(e.rule.clone());
+                    Verdict::Match
+                }
             };
-            out.push((rule.clone(), verdict));
+            if e.enabled {
+                out.verdicts.push((e.rule.clone(), verdict));
+            }
         }
         out
     }
 
-    /// Whether any enabled rule matches `record`, filters aside.
+    /// Whether any rule matches `record`, filters aside.
     pub fn any_match(&self, record: &CloudTrailRecord<'_>) -> bool {
-        self.rules.iter().any(|(r, _)| r.matches(record))
+        self.entries.iter().any(|e| e.rule.matches(record))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::load::{self, EventFiles, RuleError};
+use super::load::{self, CorrelationSpec, EventFiles, RuleError};
 use super::{Origin, Rule};
 
 macro_rules! pack_file {
@@ -71,18 +71,35 @@ impl EventFiles for PackEvents {
     }
 }
 
-/// The pack's rules, parsed once per process.
-pub fn rules() -> Result<Vec<Arc<Rule>>, RuleError> {
-    static PACK: OnceLock<Result<Vec<Arc<Rule>>, RuleError>> = OnceLock::new();
+/// What the pack holds: its detection rules, and its correlation rules
+/// before linking (a custom rule may replace a rule they name).
+#[derive(Debug, Clone)]
+pub struct Contents {
+    pub rules: Vec<Arc<Rule>>,
+    pub correlations: Vec<CorrelationSpec>,
+}
+
+/// The pack, parsed once per process.
+pub fn contents() -> Result<Contents, RuleError> {
+    static PACK: OnceLock<Result<Contents, RuleError>> = OnceLock::new();
     PACK.get_or_init(|| {
-        let mut out = Vec::new();
+        let mut out = Contents {
+            rules: Vec::new(),
+            correlations: Vec::new(),
+        };
         for (name, text) in FILES {
             let loaded = load::parse(Origin::Pack(name), text, &PackEvents)?;
-            out.extend(loaded.rules.into_iter().map(Arc::new));
+            out.rules.extend(loaded.rules.into_iter().map(Arc::new));
+            out.correlations.extend(loaded.correlations);
         }
         Ok(out)
     })
     .clone()
+}
+
+/// The pack's detection rules.
+pub fn rules() -> Result<Vec<Arc<Rule>>, RuleError> {
+    Ok(contents()?.rules)
 }
 
 /// The pack rule with this name or id.
@@ -118,7 +135,10 @@ mod tests {
     #[test]
     fn every_pack_rule_passes_its_tests_and_has_the_three_cases() {
         let rules = rules().unwrap();
-        assert_eq!(rules.len(), FILES.len());
+        assert_eq!(
+            rules.len() + contents().unwrap().correlations.len(),
+            FILES.len()
+        );
         for rule in &rules {
             let failures = inline::run_rule(rule);
             assert!(failures.is_empty(), "{}: {failures:#?}", rule.name);

@@ -242,7 +242,7 @@ fn filters_turn_matches_into_allowlisted() {
         source_cidrs: vec!["0.0.0.0/0".into()],
         ..Default::default()
     });
-    let verdicts = tuned.evaluate(&record(FEDERATED_CASES[0].2));
+    let verdicts = tuned.evaluate(&record(FEDERATED_CASES[0].2)).verdicts;
     assert_eq!(verdicts.len(), 1);
     assert_eq!(verdicts[0].1, Verdict::Match);
     let with_source = record(
@@ -250,8 +250,13 @@ fn filters_turn_matches_into_allowlisted() {
             "userIdentity":{"type":"FederatedUser"},"additionalEventData":{"MFAUsed":"No"}}"#,
     );
     assert!(matches!(
-        tuned.evaluate(&with_source)[0].1,
+        tuned.evaluate(&with_source).verdicts[0].1,
         Verdict::Allowlisted(_)
     ));
-    assert!(RuleSet::default().evaluate(&record("{}")).is_empty());
+    assert!(
+        RuleSet::default()
+            .evaluate(&record("{}"))
+            .verdicts
+            .is_empty()
+    );
 }

@@ -19,6 +19,10 @@ use rsigma_parser::{
 };
 use serde::Deserialize;
 
+mod correlation;
+
+pub use correlation::CorrelationSpec;
+
 use super::attack;
 use super::inline::{Case, InlineTest};
 use super::sigma::{self, Matcher};
@@ -42,6 +46,8 @@ pub struct RuleError {
 pub struct Loaded {
     pub rules: Vec<Rule>,
     pub filters: Vec<Filter>,
+    /// Correlation rules, not yet linked to the rules they name.
+    pub correlations: Vec<CorrelationSpec>,
 }
 
 /// Where the events an inline test names (`event: FILE`) are read from.
@@ -50,10 +56,26 @@ pub trait EventFiles {
     fn read(&self, name: &str) -> Result<Vec<u8>, String>;
 }
 
+/// The Sigma fields every kind of rule has.
+pub(super) struct Common<'a> {
+    title: &'a str,
+    id: &'a Option<String>,
+    name: &'a Option<String>,
+    level: Option<Level>,
+    status: Option<Status>,
+    author: &'a Option<String>,
+    references: &'a [String],
+    date: &'a Option<String>,
+    modified: &'a Option<String>,
+    description: &'a Option<String>,
+    falsepositives: &'a [String],
+    tags: &'a [String],
+}
+
 /// The project's own fields, under `signin_watch:`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Extension {
+pub(super) struct Extension {
     title: Option<String>,
     risk_score: Option<u8>,
     risk_object: Option<ObjectSpec>,
@@ -65,6 +87,8 @@ struct Extension {
     tuning: Option<String>,
     #[serde(default)]
     building_block: bool,
+    /// Correlations: the first sentence of the finding's text.
+    story: Option<String>,
     #[serde(default)]
     tests: Vec<TestSpec>,
 }
@@ -97,7 +121,7 @@ struct TechniqueSpec {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TestSpec {
+pub(super) struct TestSpec {
     case: Case,
     name: Option<String>,
     /// A file of `events/` (or beside a custom rule): an EventBridge event or
@@ -105,6 +129,10 @@ struct TestSpec {
     event: Option<String>,
     /// The record itself.
     record: Option<serde_json::Value>,
+    /// Correlations: the events fed, step by step.
+    steps: Option<Vec<correlation::StepSpec>>,
+    /// Correlations: how many alerts the steps give.
+    alerts: Option<usize>,
 }
 
 /// The 1-based line where `needle` first appears in `text`.
@@ -132,17 +160,14 @@ pub fn parse(origin: Origin, text: &str, events: &dyn EventFiles) -> Result<Load
     if let Some(e) = collection.errors.first() {
         return Err(fail(line_in_message(e), e.clone()));
     }
-    if let Some(c) = collection.correlations.first() {
+    if collection.rules.is_empty()
+        && collection.filters.is_empty()
+        && collection.correlations.is_empty()
+    {
         return Err(fail(
-            line_of(text, "correlation:"),
-            format!(
-                "correlation rule {:?}: correlation rules are not supported by this version",
-                c.title
-            ),
+            None,
+            "holds no Sigma rule, filter or correlation".into(),
         ));
-    }
-    if collection.rules.is_empty() && collection.filters.is_empty() {
-        return Err(fail(None, "holds no Sigma rule or filter".into()));
     }
     let ctx = Context {
         origin: &origin,
@@ -156,17 +181,20 @@ pub fn parse(origin: Origin, text: &str, events: &dyn EventFiles) -> Result<Load
     for filter in &collection.filters {
         loaded.filters.push(ctx.filter(filter)?);
     }
+    for c in &collection.correlations {
+        loaded.correlations.push(ctx.correlation(c)?);
+    }
     Ok(loaded)
 }
 
-struct Context<'a> {
+pub(super) struct Context<'a> {
     origin: &'a Origin,
     text: &'a str,
     events: &'a dyn EventFiles,
 }
 
 impl Context<'_> {
-    fn error(&self, near: Option<&str>, reason: impl Into<String>) -> RuleError {
+    pub(super) fn error(&self, near: Option<&str>, reason: impl Into<String>) -> RuleError {
         RuleError {
             origin: self.origin.clone(),
             line: near.and_then(|n| line_of(self.text, n)),
@@ -174,7 +202,7 @@ impl Context<'_> {
         }
     }
 
-    fn extension(
+    pub(super) fn extension(
         &self,
         title: &str,
         attributes: &HashMap<String, yaml_serde::Value>,
@@ -236,6 +264,14 @@ impl Context<'_> {
         let mut out = Vec::new();
         for (i, spec) in specs.into_iter().enumerate() {
             let number = i + 1;
+            if spec.steps.is_some() || spec.alerts.is_some() {
+                return Err(self.error(
+                    Some("steps:"),
+                    format!(
+                        "{title:?}: test {number}: steps: and alerts: are for correlation rules"
+                    ),
+                ));
+            }
             let (label, json) = match (spec.event, spec.record) {
                 (Some(file), None) => {
                     let bytes = self.events.read(&file).map_err(|e| {
@@ -275,24 +311,10 @@ impl Context<'_> {
         Ok(out)
     }
 
-    fn rule(&self, rule: &SigmaRule) -> Result<Rule, RuleError> {
-        let title = rule.title.as_str();
-        let logsource = &rule.logsource;
-        let is_cloudtrail = logsource
-            .product
-            .as_deref()
-            .is_some_and(|p| p.eq_ignore_ascii_case("aws"))
-            && logsource
-                .service
-                .as_deref()
-                .is_some_and(|s| s.eq_ignore_ascii_case("cloudtrail"));
-        if !is_cloudtrail {
-            return Err(self.error(
-                Some("logsource:"),
-                format!("{title:?}: the logsource must be product: aws, service: cloudtrail"),
-            ));
-        }
-        let (id, name) = match (&rule.id, &rule.name) {
+    /// A rule's metadata from Sigma's fields and the project's own.
+    pub(super) fn meta(&self, c: &Common<'_>, ext: &mut Extension) -> Result<RuleMeta, RuleError> {
+        let title = c.title;
+        let (id, name) = match (c.id, c.name) {
             (Some(id), Some(name)) => (id.clone(), name.clone()),
             (Some(id), None) => (id.clone(), id.clone()),
             (None, Some(name)) => (name.clone(), name.clone()),
@@ -300,21 +322,7 @@ impl Context<'_> {
                 return Err(self.error(None, format!("{title:?}: a rule needs an id or a name")));
             }
         };
-        self.check_detection(title, &rule.detection)?;
-        if !sigma::requires_a_prefilter_needle(&rule.detection) {
-            return Err(self.error(
-                Some("condition:"),
-                format!(
-                    "{title:?}: the condition can hold for a record without eventSource signin.amazonaws.com \
-                     and without additionalEventData.MFAUsed; signin-watch evaluates only sign-in records, \
-                     so require eventSource: signin.amazonaws.com in every selection that can match"
-                ),
-            ));
-        }
-        let matcher = Matcher::compile(&rule.detection)
-            .map_err(|e| self.error(Some("detection:"), format!("{title:?}: {e}")))?;
-        let ext = self.extension(title, &rule.custom_attributes)?;
-        let severity = match rule.level {
+        let severity = match c.level {
             Some(Level::Informational) => Severity::Informational,
             Some(Level::Low) => Severity::Low,
             Some(Level::Medium) | None => Severity::Medium,
@@ -340,12 +348,8 @@ impl Context<'_> {
                 kind: kind.to_owned(),
             },
         };
-        let status = rule
-            .status
-            .map(status_name)
-            .unwrap_or("unstated")
-            .to_owned();
-        let source = match ext.source {
+        let status = c.status.map(status_name).unwrap_or("unstated").to_owned();
+        let source = match ext.source.take() {
             Some(s) => RuleSource {
                 vendor: s.vendor,
                 url: s.url,
@@ -353,17 +357,17 @@ impl Context<'_> {
                 status: s.status,
             },
             None => RuleSource {
-                vendor: rule.author.clone().unwrap_or_else(|| "unstated".into()),
-                url: rule.references.first().cloned().unwrap_or_default(),
-                version: rule
+                vendor: c.author.clone().unwrap_or_else(|| "unstated".into()),
+                url: c.references.first().cloned().unwrap_or_default(),
+                version: c
                     .modified
                     .clone()
-                    .or_else(|| rule.date.clone())
+                    .or_else(|| c.date.clone())
                     .unwrap_or_else(|| "unstated".into()),
                 status,
             },
         };
-        let mitre = match ext.mitre {
+        let mitre = match ext.mitre.take() {
             Some(list) => list
                 .into_iter()
                 .map(|t| Technique {
@@ -372,33 +376,90 @@ impl Context<'_> {
                     tactics: t.tactics,
                 })
                 .collect(),
-            None => attack::from_tags(&rule.tags),
+            None => attack::from_tags(c.tags),
         };
-        let tests = self.tests(title, ext.tests)?;
-        let meta = RuleMeta {
+        Ok(RuleMeta {
             title_template: ext
                 .title
+                .take()
                 .unwrap_or_else(|| format!("{title}: $user$ from $src$")),
             id,
             name,
             title: title.to_owned(),
             origin: self.origin.clone(),
             source,
-            description: rule.description.clone().unwrap_or_default().trim().to_owned(),
+            description: c.description.clone().unwrap_or_default().trim().to_owned(),
             severity,
             risk_score,
-            risk_object: object(ext.risk_object, ObjectField::User, "user"),
-            threat_object: object(ext.threat_object, ObjectField::Src, "ip_address"),
+            risk_object: object(ext.risk_object.take(), ObjectField::User, "user"),
+            threat_object: object(ext.threat_object.take(), ObjectField::Src, "ip_address"),
             mitre,
-            references: rule.references.clone(),
-            known_false_positives: rule.falsepositives.clone(),
-            investigation_steps: ext.investigation,
-            tuning: ext.tuning.unwrap_or_else(|| {
+            references: c.references.to_vec(),
+            known_false_positives: c.falsepositives.to_vec(),
+            investigation_steps: std::mem::take(&mut ext.investigation),
+            tuning: ext.tuning.take().unwrap_or_else(|| {
                 "Copy a filter from rules/filters/ and name this rule in it; filter on the session issuer or \
                  your networks, never on a user agent alone."
                     .to_owned()
             }),
-        };
+        })
+    }
+
+    fn rule(&self, rule: &SigmaRule) -> Result<Rule, RuleError> {
+        let title = rule.title.as_str();
+        let logsource = &rule.logsource;
+        let is_cloudtrail = logsource
+            .product
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case("aws"))
+            && logsource
+                .service
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("cloudtrail"));
+        if !is_cloudtrail {
+            return Err(self.error(
+                Some("logsource:"),
+                format!("{title:?}: the logsource must be product: aws, service: cloudtrail"),
+            ));
+        }
+        self.check_detection(title, &rule.detection)?;
+        if !sigma::requires_a_prefilter_needle(&rule.detection) {
+            return Err(self.error(
+                Some("condition:"),
+                format!(
+                    "{title:?}: the condition can hold for a record without eventSource signin.amazonaws.com \
+                     and without additionalEventData.MFAUsed; signin-watch evaluates only sign-in records, \
+                     so require eventSource: signin.amazonaws.com in every selection that can match"
+                ),
+            ));
+        }
+        let matcher = Matcher::compile(&rule.detection)
+            .map_err(|e| self.error(Some("detection:"), format!("{title:?}: {e}")))?;
+        let mut ext = self.extension(title, &rule.custom_attributes)?;
+        let meta = self.meta(
+            &Common {
+                title,
+                id: &rule.id,
+                name: &rule.name,
+                level: rule.level,
+                status: rule.status,
+                author: &rule.author,
+                references: &rule.references,
+                date: &rule.date,
+                modified: &rule.modified,
+                description: &rule.description,
+                falsepositives: &rule.falsepositives,
+                tags: &rule.tags,
+            },
+            &mut ext,
+        )?;
+        if ext.story.is_some() {
+            return Err(self.error(
+                Some("story:"),
+                format!("{title:?}: story: is for correlation rules"),
+            ));
+        }
+        let tests = self.tests(title, std::mem::take(&mut ext.tests))?;
         Ok(Rule {
             meta: Arc::new(meta),
             kind: if ext.building_block {

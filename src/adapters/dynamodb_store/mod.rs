@@ -28,9 +28,10 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
+use crate::domain::correlation::Alert;
 use crate::domain::counter::{
-    CounterStore, Counters, GroupKey, NotifyPolicy, PendingNotification, Recorded, Sighting,
-    StoreError, advance,
+    AlertRecorded, CounterStore, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification,
+    Recorded, Sighting, StoreError, advance,
 };
 use crate::domain::time::Timestamp;
 
@@ -151,17 +152,22 @@ impl DynamoStore {
 
     /// The group's counters and their version, read consistently.
     pub async fn counters(&self, group_pk: &str) -> Result<Option<(Counters, i64)>, StoreError> {
-        let Some(item) = self.get(group_pk, "COUNTER", "GetItem counter").await? else {
-            return Ok(None);
-        };
-        let last_notified = get_n(&item, "last_notified_ms", group_pk)?.map(Timestamp::from_millis);
+        match self.get(group_pk, "COUNTER", "GetItem counter").await? {
+            Some(item) => Self::counters_of(&item, group_pk).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A counter item's counters and version.
+    fn counters_of(item: &Item, group_pk: &str) -> Result<(Counters, i64), StoreError> {
+        let last_notified = get_n(item, "last_notified_ms", group_pk)?.map(Timestamp::from_millis);
         let counters = Counters {
-            count: u64::try_from(need_n(&item, "cnt", group_pk)?).unwrap_or(0),
-            first_seen: Timestamp::from_millis(need_n(&item, "first_seen_ms", group_pk)?),
-            last_seen: Timestamp::from_millis(need_n(&item, "last_seen_ms", group_pk)?),
+            count: u64::try_from(need_n(item, "cnt", group_pk)?).unwrap_or(0),
+            first_seen: Timestamp::from_millis(need_n(item, "first_seen_ms", group_pk)?),
+            last_seen: Timestamp::from_millis(need_n(item, "last_seen_ms", group_pk)?),
             last_notified,
         };
-        Ok(Some((counters, need_n(&item, "version", group_pk)?)))
+        Ok((counters, need_n(item, "version", group_pk)?))
     }
 
     fn pending_of(item: &Item, pk: &str) -> Result<Option<PendingNotification>, StoreError> {
@@ -229,6 +235,7 @@ impl DynamoStore {
         &self,
         sighting: &Sighting,
         pending: Option<&PendingNotification>,
+        alert: Option<&Alert>,
     ) -> Result<Put, StoreError> {
         let mut item: Item = [
             ("pk", string_attr(Self::event_pk(sighting))),
@@ -246,6 +253,13 @@ impl DynamoStore {
                 message: e.to_string(),
             })?;
             item.insert("pending".into(), string_attr(json));
+        }
+        if let Some(a) = alert {
+            let json = serde_json::to_string(a).map_err(|e| StoreError::Corrupt {
+                key: Self::event_pk(sighting),
+                message: e.to_string(),
+            })?;
+            item.insert("alert".into(), string_attr(json));
         }
         Put::builder()
             .table_name(&self.table)
@@ -285,6 +299,14 @@ enum Cancelled {
     Retry,
 }
 
+/// Whether a transaction was cancelled (a condition failed, or a conflict).
+fn is_cancelled(err: &SdkError<TransactWriteItemsError>) -> bool {
+    matches!(
+        err.as_service_error(),
+        Some(TransactWriteItemsError::TransactionCanceledException(_))
+    )
+}
+
 fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Cancelled> {
     let TransactWriteItemsError::TransactionCanceledException(e) = err.as_service_error()? else {
         return None;
@@ -297,6 +319,8 @@ fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Cancelled> {
     }
     Some(Cancelled::Retry)
 }
+
+mod correlate;
 
 impl CounterStore for DynamoStore {
     async fn record(
@@ -317,7 +341,7 @@ impl CounterStore for DynamoStore {
                 .transact_write_items()
                 .transact_items(
                     TransactWriteItem::builder()
-                        .put(self.event_put(sighting, pending.as_ref())?)
+                        .put(self.event_put(sighting, pending.as_ref(), None)?)
                         .build(),
                 )
                 .transact_items(
@@ -356,6 +380,14 @@ impl CounterStore for DynamoStore {
             group: group_pk,
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    async fn correlate(
+        &self,
+        feed: &Feed<'_>,
+        policy: &NotifyPolicy,
+    ) -> Result<Vec<AlertRecorded>, StoreError> {
+        self.correlate_feed(feed, policy).await
     }
 
     async fn mark_notified(&self, sighting: &Sighting) -> Result<(), StoreError> {

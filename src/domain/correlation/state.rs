@@ -1,0 +1,364 @@
+//! A correlation group's state and the pure transition an event makes:
+//! `feed(correlation, state, event) -> (state, alerts)`. The stores keep
+//! the state per (correlation, group) and apply the transition atomically,
+//! together with the alerts' counters.
+//!
+//! Every decision depends on event times and eventIDs only, so the alerts are
+//! the same under any order of delivery: a count window alerts the first time
+//! its count meets the threshold, whichever event that is; a sequence alerts
+//! once for each completing event, whenever the events it needs arrive (late
+//! ones within [`LATENESS_HORIZON_MS`]).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Alert, Correlation, CorrelationKind, Evidence, FedEvent, LATENESS_HORIZON_MS, MAX_EVIDENCE,
+    MAX_SEQUENCE_EVENTS, MAX_WINDOW_EVENTS, Slot,
+};
+use crate::domain::rules::inline::Case;
+use crate::domain::time::Timestamp;
+
+/// One count window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// The eventIDs counted (event_count), until the window alerts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+    /// The distinct values counted (value_count), until the window alerts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+    /// The window has alerted: it counts no more.
+    #[serde(default)]
+    pub alerted: bool,
+}
+
+/// One event of a sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SequenceEvent {
+    pub slot: usize,
+    #[serde(flatten)]
+    pub evidence: Evidence,
+}
+
+/// An alert decided, and the event whose arrival decided it: a redelivery of
+/// that event hands the alert back, so a notification owed is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decided {
+    pub identity: String,
+    pub caused_by: String,
+    pub time: Timestamp,
+}
+
+/// What a store keeps per (correlation, group).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupState {
+    /// The latest event time fed: the lateness horizon counts back from it.
+    pub latest: Option<Timestamp>,
+    /// Count windows by index: window `k` covers `[k * half, k * half + 2 * half)`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub windows: BTreeMap<i64, Window>,
+    /// Sequence events in (time, eventID) order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<SequenceEvent>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decided: Vec<Decided>,
+}
+
+/// What one event made of a group's state.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Transition {
+    pub state: GroupState,
+    /// The state differs from before: it must be written.
+    pub changed: bool,
+    /// Alerts due now.
+    pub alerts: Vec<Alert>,
+    /// The event was fed before: the identities of the alerts it decided then.
+    pub redelivered: Vec<String>,
+    /// Older than the lateness horizon: not counted.
+    pub too_late: bool,
+}
+
+/// Half a window: windows start every `half` and last `2 * half`.
+fn half(c: &Correlation) -> i64 {
+    (c.timespan_ms / 2).max(1)
+}
+
+/// The transition `event` makes on `state`.
+pub fn feed(c: &Correlation, state: &GroupState, event: &FedEvent) -> Transition {
+    let t = event.time.as_millis();
+    if let Some(latest) = state.latest
+        && t < latest.as_millis() - LATENESS_HORIZON_MS - c.timespan_ms
+    {
+        return Transition {
+            state: state.clone(),
+            too_late: true,
+            ..Transition::default()
+        };
+    }
+    let mut next = state.clone();
+    next.latest = Some(state.latest.map_or(event.time, |l| l.max(event.time)));
+    let mut tr = if c.kind.counts() {
+        feed_windows(c, &mut next, event)
+    } else {
+        feed_sequence(c, &mut next, event)
+    };
+    for alert in &tr.alerts {
+        next.decided.push(Decided {
+            identity: alert.identity.clone(),
+            caused_by: event.event_id.clone(),
+            time: alert.time,
+        });
+    }
+    evict(c, &mut next);
+    tr.changed = next != *state;
+    tr.state = next;
+    tr
+}
+
+fn evidence(c: &Correlation, event: &FedEvent) -> Evidence {
+    Evidence {
+        event_id: event.event_id.clone(),
+        time: event.time,
+        rule: c
+            .slots
+            .get(event.slot)
+            .map(Slot::name)
+            .unwrap_or("")
+            .to_owned(),
+        src: event.src.clone(),
+        user: event.user.clone(),
+        value: event.value.clone(),
+    }
+}
+
+fn redelivered(state: &GroupState, event_id: &str) -> Vec<String> {
+    state
+        .decided
+        .iter()
+        .filter(|d| d.caused_by == event_id)
+        .map(|d| d.identity.clone())
+        .collect()
+}
+
+fn feed_windows(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> Transition {
+    let half = half(c);
+    let t = event.time.as_millis();
+    let k = t.div_euclid(half);
+    let mut tr = Transition::default();
+    let mut seen_before = false;
+    for k in [k - 1, k] {
+        let window = state.windows.entry(k).or_default();
+        if window.alerted {
+            continue;
+        }
+        let new = match c.kind {
+            CorrelationKind::ValueCount => match &event.value {
+                Some(v) if !window.values.contains(v) => {
+                    window.values.push(v.clone());
+                    true
+                }
+                _ => false,
+            },
+            _ => {
+                if window.ids.contains(&event.event_id) {
+                    false
+                } else {
+                    window.ids.push(event.event_id.clone());
+                    true
+                }
+            }
+        };
+        if !new {
+            seen_before |= window.evidence.iter().any(|e| e.event_id == event.event_id);
+            continue;
+        }
+        if window.evidence.len() < MAX_EVIDENCE {
+            window.evidence.push(evidence(c, event));
+            window
+                .evidence
+                .sort_by(|a, b| (a.time, &a.event_id).cmp(&(b.time, &b.event_id)));
+        }
+        let counted = match c.kind {
+            CorrelationKind::ValueCount => window.values.len(),
+            _ => window.ids.len(),
+        };
+        if c.threshold.met(counted) {
+            window.alerted = true;
+            let start = Timestamp::from_millis(k * half);
+            let end = Timestamp::from_millis(k * half + 2 * half);
+            tr.alerts.push(Alert {
+                identity: format!("window:{start}"),
+                time: end,
+                window_start: start,
+                window_end: end,
+                count: window.evidence.len().max(counted) as u64,
+                distinct: (c.kind == CorrelationKind::ValueCount).then_some(counted as u64),
+                evidence: std::mem::take(&mut window.evidence),
+                completing: None,
+            });
+            window.ids.clear();
+            window.values.clear();
+        } else if counted > MAX_WINDOW_EVENTS {
+            // Unreachable for a loaded rule (thresholds are capped); kept so
+            // that state stays bounded whatever the definition.
+            window.ids.remove(0);
+        }
+    }
+    if seen_before || tr.alerts.is_empty() {
+        tr.redelivered = redelivered(state, &event.event_id);
+    }
+    tr
+}
+
+fn feed_sequence(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> Transition {
+    let mut tr = Transition::default();
+    let key = (event.time, event.event_id.as_str());
+    let at = state.events.binary_search_by(|e| {
+        (e.evidence.time, e.evidence.event_id.as_str(), e.slot).cmp(&(key.0, key.1, event.slot))
+    });
+    match at {
+        Ok(_) => {
+            tr.redelivered = redelivered(state, &event.event_id);
+            return tr;
+        }
+        Err(i) => state.events.insert(
+            i,
+            SequenceEvent {
+                slot: event.slot,
+                evidence: evidence(c, event),
+            },
+        ),
+    }
+    if state.events.len() > MAX_SEQUENCE_EVENTS {
+        state.events.remove(0);
+    }
+    let span = c.timespan_ms;
+    let t = event.time.as_millis();
+    let last = c.slots.len() - 1;
+    // The events this one may complete: itself, and those of the completing
+    // slot (any slot, unordered) up to a timespan later.
+    let candidates: Vec<usize> = (0..state.events.len())
+        .filter(|&i| {
+            let e = &state.events[i];
+            let dt = e.evidence.time.as_millis() - t;
+            (0..=span).contains(&dt) && (c.kind == CorrelationKind::Temporal || e.slot == last)
+        })
+        .collect();
+    for i in candidates {
+        let completing = &state.events[i];
+        let identity = completing.evidence.event_id.clone();
+        if state.decided.iter().any(|d| d.identity == identity)
+            || tr.alerts.iter().any(|a| a.identity == identity)
+        {
+            continue;
+        }
+        if let Some(alert) = completes(c, &state.events, i) {
+            tr.alerts.push(alert);
+        }
+    }
+    tr
+}
+
+/// Whether `events[i]` completes the sequence, and the alert if it does.
+fn completes(c: &Correlation, events: &[SequenceEvent], i: usize) -> Option<Alert> {
+    let f = &events[i];
+    let tf = f.evidence.time.as_millis();
+    let from = tf - c.timespan_ms;
+    let in_window = |e: &SequenceEvent, lo: i64| {
+        let te = e.evidence.time.as_millis();
+        te >= lo && te <= tf
+    };
+    let ordered = c.kind == CorrelationKind::TemporalOrdered;
+    // For order: the earliest time the next slot's events may have.
+    let mut cursor = from;
+    let mut used: Vec<&SequenceEvent> = Vec::new();
+    for (slot, kind) in c.slots.iter().enumerate() {
+        let lo = if ordered { cursor } else { from };
+        match kind {
+            Slot::Count(inner) => {
+                let lo = lo.max(tf - inner.timespan_ms);
+                let counted: Vec<&SequenceEvent> = events
+                    .iter()
+                    .filter(|e| {
+                        e.slot == slot
+                            && in_window(e, lo)
+                            && (!ordered || e.evidence.time.as_millis() < tf)
+                    })
+                    .collect();
+                if !inner.threshold.met(counted.len()) {
+                    return None;
+                }
+                let needed = inner.threshold.needs() as usize;
+                if ordered && let Some(e) = counted.get(needed.saturating_sub(1)) {
+                    cursor = e.evidence.time.as_millis();
+                }
+                used.extend(counted);
+            }
+            // The completing event stands for its own slot (for order: the last).
+            Slot::Rule(_) if slot == f.slot => used.push(f),
+            Slot::Rule(_) => {
+                let found = events.iter().enumerate().find(|(j, e)| {
+                    e.slot == slot
+                        && *j != i
+                        && in_window(e, lo)
+                        && (!ordered
+                            || (e.evidence.time, &e.evidence.event_id)
+                                <= (f.evidence.time, &f.evidence.event_id))
+                });
+                let (_, e) = found?;
+                if ordered {
+                    cursor = e.evidence.time.as_millis();
+                }
+                used.push(e);
+            }
+        }
+    }
+    used.sort_by(|a, b| {
+        (a.evidence.time, &a.evidence.event_id).cmp(&(b.evidence.time, &b.evidence.event_id))
+    });
+    used.dedup_by(|a, b| a.evidence.event_id == b.evidence.event_id && a.slot == b.slot);
+    let count = used.len() as u64;
+    let evidence: Vec<Evidence> = used
+        .iter()
+        .filter(|e| e.evidence.event_id != f.evidence.event_id)
+        .take(MAX_EVIDENCE)
+        .map(|e| e.evidence.clone())
+        .collect();
+    Some(Alert {
+        identity: f.evidence.event_id.clone(),
+        time: f.evidence.time,
+        window_start: Timestamp::from_millis(from),
+        window_end: f.evidence.time,
+        count,
+        distinct: None,
+        evidence,
+        completing: Some(f.evidence.clone()),
+    })
+}
+
+/// Forgets what no event within the lateness horizon can still change.
+fn evict(c: &Correlation, state: &mut GroupState) {
+    let Some(latest) = state.latest else { return };
+    let keep_from = latest.as_millis() - LATENESS_HORIZON_MS - c.timespan_ms;
+    let half = half(c);
+    state.windows.retain(|k, _| (k + 2) * half > keep_from);
+    state
+        .events
+        .retain(|e| e.evidence.time.as_millis() >= keep_from);
+    state.decided.retain(|d| d.time.as_millis() >= keep_from);
+}
+
+/// A correlation's inline test: steps of generated events, and the number
+/// of alerts they must give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceTest {
+    pub case: Case,
+    pub label: String,
+    /// The records, with eventTime and eventID set, in the order fed.
+    pub records: Vec<String>,
+    pub alerts: usize,
+}
