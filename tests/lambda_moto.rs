@@ -374,12 +374,15 @@ async fn a_failed_publish_is_sent_by_the_retry_exactly_once() {
     );
 }
 
-#[tokio::test]
-async fn requests_per_detection_stay_within_budget() {
-    if moto::unavailable("requests_per_detection_stay_within_budget") {
-        return;
-    }
-    let env = Env::new(false).await;
+/// A handler whose DynamoDB and SNS clients count their requests.
+fn counted_handler(
+    env: &Env,
+    rules: signin_watch::domain::rules::RuleSet,
+) -> (
+    Handler<DynamoStore, SnsPublisher>,
+    RequestCounter,
+    RequestCounter,
+) {
     let (ddb_calls, sns_calls) = (RequestCounter::default(), RequestCounter::default());
     let ddb = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&env.sdk)
@@ -391,10 +394,28 @@ async fn requests_per_detection_stay_within_budget() {
             .interceptor(sns_calls.clone())
             .build(),
     );
-    let c = DetectorConfig::default();
     let handler = Handler::new(
-        Detector::new(c.rules, c.policy, DynamoStore::new(ddb, &env.table, 90)),
+        Detector::new(
+            rules,
+            DetectorConfig::default().policy,
+            DynamoStore::new(ddb, &env.table, 90),
+        ),
         SnsPublisher::new(sns, &env.topic.arn),
+    );
+    (handler, ddb_calls, sns_calls)
+}
+
+#[tokio::test]
+async fn requests_per_detection_stay_within_budget() {
+    if moto::unavailable("requests_per_detection_stay_within_budget") {
+        return;
+    }
+    let env = Env::new(false).await;
+    // The detection rules alone: what a detection costs.
+    let rules = DetectorConfig::default().catalog.rules.clone();
+    let (handler, ddb_calls, sns_calls) = counted_handler(
+        &env,
+        signin_watch::domain::rules::RuleSet::new(rules, Vec::new()),
     );
 
     // A record no rule matches costs no AWS call at all.
@@ -421,6 +442,72 @@ async fn requests_per_detection_stay_within_budget() {
     ok(&handler, &variant(f, "budget-2", "2026-11-20T09:01:00Z")).await;
     assert_eq!(ddb_calls.take(), ["GetItem", "TransactWriteItems"]);
     assert!(sns_calls.take().is_empty());
+}
+
+#[tokio::test]
+async fn requests_per_correlation_fed_stay_within_budget() {
+    if moto::unavailable("requests_per_correlation_fed_stay_within_budget") {
+        return;
+    }
+    let env = Env::new(false).await;
+    let (handler, ddb_calls, sns_calls) = counted_handler(&env, DetectorConfig::default().rules);
+
+    // A record that feeds no rule costs nothing, correlations on.
+    ok(
+        &handler,
+        &serde_json::to_vec(&sample("unrelated-s3-create-bucket.json")).unwrap(),
+    )
+    .await;
+    assert_eq!((ddb_calls.take().len(), sns_calls.take().len()), (0, 0));
+
+    // A success with MFA makes no finding but feeds the success correlations:
+    // one read and one transaction per correlation group fed, nothing else.
+    let s = ok(
+        &handler,
+        &serde_json::to_vec(&sample("rule1-near-miss-success-with-mfa.json")).unwrap(),
+    )
+    .await;
+    assert!(
+        s.correlations_fed >= 2,
+        "the success correlations: {}",
+        s.correlations_fed
+    );
+    let calls = ddb_calls.take();
+    assert_eq!(calls.len(), 2 * s.correlations_fed as usize, "{calls:?}");
+    for pair in calls.chunks(2) {
+        assert_eq!(pair, ["BatchGetItem", "TransactWriteItems"]);
+    }
+    assert!(sns_calls.take().is_empty());
+
+    // A failed MFA challenge: its detection (read, transact, confirm, one
+    // publish) and two requests per correlation it feeds, which all stay
+    // below their thresholds.
+    let s = ok(
+        &handler,
+        &variant(
+            "rule1-failed-mfa-iam-user.json",
+            "budget-c",
+            "2026-11-20T09:00:00Z",
+        ),
+    )
+    .await;
+    assert_eq!(s.detections.len(), 1, "the detection, no alert");
+    assert!(
+        s.correlations_fed >= 3,
+        "failed-mfa feeds the MFA and failure correlations"
+    );
+    let calls = ddb_calls.take();
+    assert_eq!(
+        calls.len(),
+        3 + 2 * s.correlations_fed as usize,
+        "{calls:?}"
+    );
+    let count = |op: &str| calls.iter().filter(|c| c.as_str() == op).count();
+    assert_eq!(count("GetItem"), 1);
+    assert_eq!(count("UpdateItem"), 1);
+    assert_eq!(count("BatchGetItem"), s.correlations_fed as usize);
+    assert_eq!(count("TransactWriteItems"), 1 + s.correlations_fed as usize);
+    assert_eq!(sns_calls.take(), ["Publish"]);
 }
 
 #[tokio::test]

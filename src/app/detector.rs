@@ -41,6 +41,9 @@ pub struct Outcome {
     pub duplicates: Vec<Arc<RuleMeta>>,
     /// Matches an operator allowlist let pass.
     pub allowlisted: Vec<(Arc<RuleMeta>, AllowlistHit)>,
+    /// Correlation groups the record fed (each costs the store one read and
+    /// one atomic write).
+    pub fed: usize,
 }
 
 /// Why processing a record stopped.
@@ -171,6 +174,7 @@ impl<S: CounterStore> Detector<S> {
                     },
                     event,
                 };
+                outcome.fed += 1;
                 for recorded in self.store.correlate(&feed, &self.policy).await? {
                     let AlertRecorded {
                         alert,

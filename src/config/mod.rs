@@ -6,6 +6,7 @@ pub mod catalog;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::domain::correlation::Correlation;
 use crate::domain::counter::NotifyPolicy;
 use crate::domain::rules::allowlist::{Allowlist, AllowlistError};
 use crate::domain::rules::{Rule, RuleSet};
@@ -123,19 +124,23 @@ impl DetectorConfig {
             None => Catalog::pack().map_err(|e| ConfigError::new(RULES_DIR, "", e.to_string()))?,
         };
         let mut disabled: Vec<&Arc<Rule>> = Vec::new();
+        let mut disabled_correlations: Vec<&Arc<Correlation>> = Vec::new();
         if let Some(v) = get(DISABLED_RULES) {
             for name in parse_list(DISABLED_RULES, &v)? {
-                let rule = catalog.find(&name).ok_or_else(|| {
-                    ConfigError::new(
+                if let Some(rule) = catalog.find(&name) {
+                    disabled.push(rule);
+                } else if let Some(correlation) = catalog.find_correlation(&name) {
+                    disabled_correlations.push(correlation);
+                } else {
+                    return Err(ConfigError::new(
                         DISABLED_RULES,
                         &v,
                         format!(
                             "unknown rule {name:?} (known: {})",
                             catalog.names().join(", ")
                         ),
-                    )
-                })?;
-                disabled.push(rule);
+                    ));
+                }
             }
         }
         let mut rule2 = Allowlist::default();
@@ -165,9 +170,15 @@ impl DetectorConfig {
             .filter(|r| !disabled.iter().any(|d| Arc::ptr_eq(d, r)))
             .cloned()
             .collect();
+        let correlations = catalog
+            .correlations
+            .iter()
+            .filter(|c| !disabled_correlations.iter().any(|d| Arc::ptr_eq(d, c)))
+            .cloned()
+            .collect();
         Ok(DetectorConfig {
             policy,
-            rules: RuleSet::new(enabled, filters),
+            rules: RuleSet::new(enabled, filters).with_correlations(correlations),
             catalog,
         })
     }
@@ -195,10 +206,14 @@ mod tests {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.policy, NotifyPolicy::default());
         assert_eq!(c.rules.rules().count(), c.catalog.rules.len());
-        assert_eq!(
-            c.catalog.rules.len(),
-            crate::domain::rules::pack::FILES.len()
-        );
+        let alerting = c
+            .catalog
+            .correlations
+            .iter()
+            .filter(|c| !c.building_block)
+            .count();
+        assert_eq!(c.rules.correlations().len(), alerting);
+        assert!(alerting >= 9, "the pack's correlations");
     }
 
     #[test]

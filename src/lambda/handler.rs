@@ -77,6 +77,8 @@ impl From<HandlerError> for Diagnostic {
 pub struct InvocationSummary {
     pub records: u64,
     pub signin_records: u64,
+    /// Correlation groups the records fed.
+    pub correlations_fed: u64,
     /// Every counted detection, as `replay` prints it.
     pub detections: Vec<Finding>,
     pub published: u64,
@@ -100,6 +102,7 @@ impl InvocationSummary {
         InvocationSummary {
             records: metrics.records,
             signin_records: metrics.signin_records,
+            correlations_fed: metrics.correlations_fed,
             detections,
             published: total(|c| c.published),
             suppressed: total(|c| c.suppressed),
@@ -214,6 +217,7 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
             .detector
             .process(&self.notifier, o, Timestamp::now())
             .await?;
+        metrics.correlations_fed += outcome.fed as u64;
         for rule in &outcome.duplicates {
             metrics.rule(&rule.name).duplicates += 1;
         }
@@ -231,6 +235,7 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
             }
             tracing::info!(
                 rule = %d.rule.name,
+                kind = d.finding.kind,
                 finding_id = %d.finding.finding_id,
                 user = %d.finding.user,
                 src = %d.finding.src,

@@ -26,6 +26,8 @@ pub struct InvocationMetrics {
     pub records: u64,
     pub signin_records: u64,
     pub malformed: u64,
+    /// Correlation groups fed: each one DynamoDB read and one transaction.
+    pub correlations_fed: u64,
     pub rules: BTreeMap<String, RuleCounts>,
 }
 
@@ -64,6 +66,7 @@ impl InvocationMetrics {
                 ("RecordsReceived", self.records),
                 ("SigninRecords", self.signin_records),
                 ("MalformedRecords", self.malformed),
+                ("CorrelationsFed", self.correlations_fed),
             ],
             None,
         )];

@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use signin_watch::config::catalog::{Catalog, InlineTests};
+use signin_watch::domain::correlation::{Slot, simulate};
 use signin_watch::domain::rules::Origin;
 use signin_watch::domain::rules::inline;
 
 use crate::cli::DetectorArgs;
 use crate::fail;
 
-/// One line per rule, then one per filter.
+/// One line per rule, one per correlation, then one per filter.
 pub fn list(args: &DetectorArgs) -> ExitCode {
     let config = match args.detector_config() {
         Ok(c) => c,
@@ -34,6 +35,35 @@ pub fn list(args: &DetectorArgs) -> ExitCode {
                 if enabled { "yes" } else { "no" }.to_owned(),
             ]
         })
+        .chain(config.catalog.correlations.iter().map(|c| {
+            let enabled = if c.building_block {
+                // A chained count is on when a correlation that is on uses it.
+                config.rules.correlations().iter().any(|outer| {
+                    outer.slots.iter().any(
+                        |s| matches!(s, Slot::Count(inner) if std::sync::Arc::ptr_eq(inner, c)),
+                    )
+                })
+            } else {
+                config
+                    .rules
+                    .correlations()
+                    .iter()
+                    .any(|e| std::sync::Arc::ptr_eq(e, c))
+            };
+            let role = if c.building_block {
+                "building-block"
+            } else {
+                "correlation"
+            };
+            [
+                c.name.clone(),
+                c.id.clone(),
+                c.severity.as_str().to_owned(),
+                format!("{role}/{}", c.kind.as_str()),
+                c.origin.to_string(),
+                if enabled { "yes" } else { "no" }.to_owned(),
+            ]
+        }))
         .collect();
     let header = ["NAME", "ID", "LEVEL", "KIND", "SOURCE", "ENABLED"].map(String::from);
     let mut widths = header.each_ref().map(|h| h.len());
@@ -105,6 +135,9 @@ pub fn test(args: &DetectorArgs) -> ExitCode {
     for rule in &catalog.rules {
         report("rule", &rule.name, rule.tests.len(), inline::run_rule(rule));
     }
+    for c in &catalog.correlations {
+        report("correlation", &c.name, c.tests.len(), simulate::run(c));
+    }
     for filter in &catalog.filters {
         report(
             "filter",
@@ -132,12 +165,20 @@ pub fn check(files: &[PathBuf]) -> ExitCode {
             for path in files {
                 let origin = Origin::File(path.display().to_string());
                 let rules = catalog.rules.iter().filter(|r| r.origin == origin).count();
+                let correlations = catalog
+                    .correlations
+                    .iter()
+                    .filter(|c| c.origin == origin)
+                    .count();
                 let filters = catalog
                     .filters
                     .iter()
                     .filter(|f| f.origin == origin)
                     .count();
-                println!("{}: ok ({rules} rules, {filters} filters)", path.display());
+                println!(
+                    "{}: ok ({rules} rules, {correlations} correlations, {filters} filters)",
+                    path.display()
+                );
             }
             ExitCode::SUCCESS
         }

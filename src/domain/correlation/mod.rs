@@ -20,6 +20,8 @@
 pub mod link;
 pub mod simulate;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

@@ -155,33 +155,34 @@ fn feed_windows(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> Tr
         if window.alerted {
             continue;
         }
+        // Kept sorted, so that the state is the same whatever the order.
         let new = match c.kind {
             CorrelationKind::ValueCount => match &event.value {
-                Some(v) if !window.values.contains(v) => {
-                    window.values.push(v.clone());
-                    true
-                }
-                _ => false,
+                Some(v) => insert_sorted(&mut window.values, v.clone()),
+                None => false,
             },
-            _ => {
-                if window.ids.contains(&event.event_id) {
-                    false
-                } else {
-                    window.ids.push(event.event_id.clone());
-                    true
-                }
-            }
+            _ => insert_sorted(&mut window.ids, event.event_id.clone()),
         };
         if !new {
             seen_before |= window.evidence.iter().any(|e| e.event_id == event.event_id);
+            // A value seen before: its evidence is its earliest event.
+            if c.kind == CorrelationKind::ValueCount && event.value.is_some() {
+                let item = evidence(c, event);
+                match window.evidence.iter().position(|e| e.value == event.value) {
+                    Some(i)
+                        if (item.time, &item.event_id)
+                            < (window.evidence[i].time, &window.evidence[i].event_id) =>
+                    {
+                        window.evidence.remove(i);
+                        insert_evidence(&mut window.evidence, item);
+                    }
+                    Some(_) => {}
+                    None => insert_evidence(&mut window.evidence, item),
+                }
+            }
             continue;
         }
-        if window.evidence.len() < MAX_EVIDENCE {
-            window.evidence.push(evidence(c, event));
-            window
-                .evidence
-                .sort_by(|a, b| (a.time, &a.event_id).cmp(&(b.time, &b.event_id)));
-        }
+        insert_evidence(&mut window.evidence, evidence(c, event));
         let counted = match c.kind {
             CorrelationKind::ValueCount => window.values.len(),
             _ => window.ids.len(),
@@ -212,6 +213,24 @@ fn feed_windows(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> Tr
         tr.redelivered = redelivered(state, &event.event_id);
     }
     tr
+}
+
+/// Keeps the earliest contributing events, whatever the order they came in.
+fn insert_evidence(list: &mut Vec<Evidence>, item: Evidence) {
+    let at = list.partition_point(|e| (e.time, &e.event_id) < (item.time, &item.event_id));
+    list.insert(at, item);
+    list.truncate(MAX_EVIDENCE);
+}
+
+/// Inserts `v` into the sorted `list`; false when it is there already.
+fn insert_sorted(list: &mut Vec<String>, v: String) -> bool {
+    match list.binary_search(&v) {
+        Ok(_) => false,
+        Err(at) => {
+            list.insert(at, v);
+            true
+        }
+    }
 }
 
 fn feed_sequence(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> Transition {

@@ -279,6 +279,7 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     entries: Vec<Entry>,
+    filters: Vec<Arc<Filter>>,
     correlations: Vec<Arc<Correlation>>,
 }
 
@@ -312,11 +313,7 @@ impl RuleSet {
         let entries = rules
             .into_iter()
             .map(|rule| Entry {
-                filters: filters
-                    .iter()
-                    .filter(|f| f.applies_to(&rule))
-                    .cloned()
-                    .collect(),
+                filters: Self::applying(&filters, &rule),
                 makes_findings: rule.kind == RuleKind::Detection,
                 enabled: true,
                 rule,
@@ -324,12 +321,22 @@ impl RuleSet {
             .collect();
         RuleSet {
             entries,
+            filters,
             correlations: Vec::new(),
         }
     }
 
+    fn applying(filters: &[Arc<Filter>], rule: &Rule) -> Vec<Arc<Filter>> {
+        filters
+            .iter()
+            .filter(|f| f.applies_to(rule))
+            .cloned()
+            .collect()
+    }
+
     /// With `correlations` evaluated too. A rule they count that is not in
-    /// the set is evaluated for them only.
+    /// the set (a building block, or a disabled rule) is evaluated for them
+    /// only, its filters still applying: a filtered sign-in feeds nothing.
     pub fn with_correlations(mut self, correlations: Vec<Arc<Correlation>>) -> Self {
         for c in &correlations {
             for rule in c.slots.iter().flat_map(Slot::rules) {
@@ -340,8 +347,8 @@ impl RuleSet {
                 {
                     Some(e) => e.makes_findings |= c.generate && !c.building_block,
                     None => self.entries.push(Entry {
+                        filters: Self::applying(&self.filters, &rule),
                         rule,
-                        filters: Vec::new(),
                         enabled: false,
                         makes_findings: false,
                     }),
