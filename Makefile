@@ -3,7 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 CARGO ?= cargo
-EVENTS ?= events
+# The samples and the correlation scenarios (events/sqs repeats the scenarios as SQS batches).
+EVENTS ?= $(wildcard events/*.json) events/scenarios
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # SAM CLI has its own venv: its boto3 pin conflicts with moto's.
@@ -18,12 +19,12 @@ EVENT ?= events/rule1-failed-mfa-iam-user.json
 # cargo-lambda finds the venv's zig only when the venv comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check lint bench bench-lambda bench-shared build local invoke local-stop clean
+.PHONY: scenarios scenarios-check help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check lint bench bench-lambda bench-shared build local invoke local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-demo: ## Replay events/ through both rules with in-memory counters and print the findings
+demo: ## Replay the samples and scenarios of events/ through the pack with in-memory counters; print the findings
 	$(CARGO) run --release --no-default-features --bin signin-watch -- replay --format text $(EVENTS)
 	$(CARGO) run --release --no-default-features --bin signin-watch -- replay $(EVENTS)
 
@@ -44,7 +45,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-test: venv venv-sam lint validate test-sam-build test-rust rules-test ## Install what the tests need and run them all
+test: venv venv-sam lint validate test-sam-build test-rust rules-test scenarios-check ## Install what the tests need and run them all
 
 # The emulator tests skip (loudly) without the venv; here they must run.
 test-rust: export SIGNIN_WATCH_REQUIRE_EMULATOR := 1
@@ -55,6 +56,12 @@ test-rust: ## Unit, integration (moto), corpus and CLI tests, debug profile
 rules-test: ## Every inline test of the pack and of the example filters
 	$(CARGO) run --quiet --all-features --bin signin-watch -- rules test
 	$(CARGO) run --quiet --all-features --bin signin-watch -- rules test --rules rules/filters
+
+scenarios: ## Write events/scenarios/*.jsonl and events/sqs/*.json from tools/scenarios.py
+	python3 tools/scenarios.py
+
+scenarios-check: ## Fail when events/scenarios or events/sqs differ from what tools/scenarios.py writes
+	python3 tools/scenarios.py --check
 
 check: ## The fast loop, with cargo alone: formatting, clippy, and the tests (emulator tests skip without the venv)
 	$(CARGO) fmt --check
@@ -104,7 +111,7 @@ local: venv ## moto on 127.0.0.1:$(MOTO_PORT) with table, topic and a subscribed
 	  $(CARGO) lambda watch --features lambda --invoke-address 127.0.0.1 --invoke-port $(INVOKE_PORT) \
 	    --env-file $(LOCAL)/function.env
 
-invoke: venv ## Invoke the local function with EVENT=events/<file>.json; print its summary and what the queue received
+invoke: venv ## Invoke the local function with EVENT=events/<file>.json (or an SQS batch, events/sqs/<scenario>.json); print its summary and what the queue received
 	$(CARGO) lambda invoke --invoke-address 127.0.0.1 --invoke-port $(INVOKE_PORT) --data-file $(EVENT) signin-watch-lambda
 	@echo
 	$(PY) tools/local.py inbox http://127.0.0.1:$(MOTO_PORT) $(LOCAL)/function.env

@@ -102,7 +102,7 @@ impl NotifyReason {
     pub fn describe(&self, policy: &NotifyPolicy) -> String {
         match self {
             NotifyReason::FirstDetection => {
-                "first detection for this rule, account, user and source".into()
+                "first detection for this rule and group".into()
             }
             NotifyReason::WindowElapsed => format!(
                 "more than {} minutes since the last notification for this group",

@@ -108,7 +108,8 @@ pub struct CorrelationFacts {
     pub group_fields: BTreeMap<String, String>,
     pub window_start: Timestamp,
     pub window_end: Timestamp,
-    /// Events counted (counts) or in the window (sequences).
+    /// Events counted (counts), or the events that led to the completing
+    /// one (sequences).
     pub matched_events: u64,
     /// `value_count`: the distinct values counted.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -232,8 +233,19 @@ impl Finding {
             outcome: None,
             signin_endpoint: None,
         };
+        let (user, src, account) = (
+            facts.principal.user.clone(),
+            facts.src.clone(),
+            facts.account.clone(),
+        );
         let mut finding = Finding::new(&c.meta, facts, key, counters, notify);
         finding.kind = "correlation";
+        // The counts first: a user's name never becomes a placeholder.
+        finding.title = RuleMeta {
+            title_template: fill_counts(&c.title_template, alert),
+            ..(*c.meta).clone()
+        }
+        .title_for(&user, &src, &account);
         finding.correlation = Some(CorrelationFacts {
             correlation_type: c.kind,
             group_fields: key.fields.iter().cloned().collect(),
@@ -249,14 +261,25 @@ impl Finding {
     }
 }
 
+/// `$count$` and `$distinct$` filled in from `alert`.
+fn fill_counts(template: &str, alert: &Alert) -> String {
+    template
+        .replace("$count$", &alert.count.to_string())
+        .replace(
+            "$distinct$",
+            &alert.distinct.unwrap_or(alert.count).to_string(),
+        )
+}
+
 /// The alert in one sentence: the rule's `story` with its placeholders
 /// filled in, else a sentence of the counts and times.
 pub fn story(c: &Correlation, alert: &Alert, key: &GroupKey) -> String {
-    let all: Vec<&Evidence> = alert.evidence.iter().chain(&alert.completing).collect();
-    let mut sources: Vec<&str> = all.iter().map(|e| e.src.as_str()).collect();
+    // Sequences: the addresses and times of what led to the completing event.
+    let mut sources: Vec<&str> = alert.evidence.iter().map(|e| e.src.as_str()).collect();
     sources.sort_unstable();
     sources.dedup();
-    let first = all
+    let first = alert
+        .evidence
         .iter()
         .map(|e| e.time)
         .min()
@@ -271,13 +294,13 @@ pub fn story(c: &Correlation, alert: &Alert, key: &GroupKey) -> String {
     let template = c.story.clone().unwrap_or_else(|| {
         "$count$ events of $rule$ for $group$ between $first$ and $last$ UTC".to_owned()
     });
-    let mut text = template
-        .replace("$count$", &alert.count.to_string())
-        .replace(
-            "$distinct$",
-            &alert.distinct.unwrap_or(alert.count).to_string(),
-        )
-        .replace("$addresses$", &sources.len().to_string())
+    let addresses = match sources.len() {
+        1 => "1 address".to_owned(),
+        n => format!("{n} addresses"),
+    };
+    // Values from the record last: a user's name never becomes a placeholder.
+    let mut text = fill_counts(&template, alert)
+        .replace("$addresses$", &addresses)
         .replace("$first$", &first.hh_mm())
         .replace("$last$", &last.hh_mm())
         .replace("$rule$", &c.name)

@@ -13,6 +13,12 @@ use crate::domain::record::CloudTrailRecord;
 pub enum DecodeError {
     #[error("not valid JSON: {0}")]
     Json(#[source] serde_json::Error),
+    #[error(
+        "an SQS message body or lookup-events CloudTrailEvent holds items of its own; it must be one event or record"
+    )]
+    Nested,
+    #[error("an SQS message body or lookup-events CloudTrailEvent: {0}")]
+    InDocument(#[source] Box<DecodeError>),
     #[error("{what} is not a CloudTrail record object: {source}")]
     NotARecord {
         what: &'static str,
@@ -44,12 +50,32 @@ struct LookupEvent<'a> {
     cloud_trail_event: Option<Cow<'a, str>>,
 }
 
+/// An SQS message, as the function receives it and as an SQS batch file
+/// (`events/scenarios/sqs/`) holds it: the item is its `body`.
+#[derive(Deserialize)]
+struct SqsMessage<'a> {
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
+    body: Option<Cow<'a, str>>,
+}
+
 /// The records an item holds.
 pub enum Decoded<'a> {
     /// Borrowing from the item's bytes.
     Records(Vec<Observed<'a>>),
-    /// `lookup-events` output: each record is a JSON document in a string.
+    /// Items in strings: `lookup-events` output (each record a JSON document
+    /// in a string) or an SQS batch (each message's body an item). Each is
+    /// read by [`decode_document`].
     Documents(Vec<String>),
+}
+
+/// The body of an SQS message (`eventSource: aws:sqs` with a `body`), when
+/// `observed`, read from `raw`, is one.
+fn sqs_body(observed: &Observed<'_>, raw: &[u8]) -> Option<String> {
+    if observed.record.event_source.as_deref() != Some("aws:sqs") {
+        return None;
+    }
+    let message: SqsMessage = parse(raw).ok()?;
+    message.body.map(Cow::into_owned)
 }
 
 /// Reads one item: an EventBridge event (the record is its `detail`, whatever
@@ -70,11 +96,26 @@ pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
         }]));
     }
     if let Some(records) = probe.records {
-        return records
+        let observed: Vec<Observed> = records
             .iter()
             .map(|raw| decode_record(raw.get().as_bytes()))
-            .collect::<Result<_, _>>()
-            .map(Decoded::Records);
+            .collect::<Result<_, _>>()?;
+        let bodies: Vec<Option<String>> = observed
+            .iter()
+            .zip(&records)
+            .map(|(o, raw)| sqs_body(o, raw.get().as_bytes()))
+            .collect();
+        if bodies.iter().all(Option::is_none) {
+            return Ok(Decoded::Records(observed));
+        }
+        // An SQS batch: each message's body is an item.
+        return Ok(Decoded::Documents(
+            bodies
+                .into_iter()
+                .zip(&records)
+                .map(|(body, raw)| body.unwrap_or_else(|| raw.get().to_owned()))
+                .collect(),
+        ));
     }
     if let Some(events) = probe.events {
         return Ok(Decoded::Documents(
@@ -112,14 +153,14 @@ fn parse<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T
     }
 }
 
-/// Parses one `lookup-events` document.
-pub fn decode_document(text: &str) -> Result<Observed<'_>, DecodeError> {
-    serde_json::from_str(text)
-        .map(Observed::bare)
-        .map_err(|source| DecodeError::NotARecord {
-            what: "a lookup-events CloudTrailEvent",
-            source,
-        })
+/// Reads an item held in a string (see [`Decoded::Documents`]): a record,
+/// or an EventBridge event; items in it hold no further items.
+pub fn decode_document(text: &str) -> Result<Vec<Observed<'_>>, DecodeError> {
+    match decode(text.as_bytes()) {
+        Ok(Decoded::Records(records)) => Ok(records),
+        Ok(Decoded::Documents(_)) => Err(DecodeError::Nested),
+        Err(e) => Err(DecodeError::InDocument(Box::new(e))),
+    }
 }
 
 /// What the splitter knows of an item from where it found it.
@@ -139,8 +180,15 @@ pub fn decode_item(
     f: &mut dyn FnMut(Observed<'_>),
 ) -> Result<usize, DecodeError> {
     if kind == ItemKind::Record {
-        f(decode_record(bytes)?);
-        return Ok(1);
+        let observed = decode_record(bytes)?;
+        let Some(body) = sqs_body(&observed, bytes) else {
+            f(observed);
+            return Ok(1);
+        };
+        let records = decode_document(&body)?;
+        let n = records.len();
+        records.into_iter().for_each(f);
+        return Ok(n);
     }
     match decode(bytes)? {
         Decoded::Records(records) => {
@@ -149,10 +197,13 @@ pub fn decode_item(
             Ok(n)
         }
         Decoded::Documents(docs) => {
+            let mut n = 0;
             for text in &docs {
-                f(decode_document(text)?);
+                let records = decode_document(text)?;
+                n += records.len();
+                records.into_iter().for_each(&mut *f);
             }
-            Ok(docs.len())
+            Ok(n)
         }
     }
 }
@@ -258,5 +309,33 @@ mod tests {
             e.to_string().contains("not valid JSON") || e.to_string().contains("invalid type"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_sqs_batch_is_read_message_by_message() {
+        let event = r#"{"source":"aws.signin","detail":{"eventName":"H"}}"#;
+        let record = r#"{"eventName":"I"}"#;
+        let batch = serde_json::json!({"Records": [
+            {"messageId": "1", "eventSource": "aws:sqs", "body": event},
+            {"messageId": "2", "eventSource": "aws:sqs", "body": record},
+        ]})
+        .to_string();
+        assert_eq!(names(&batch).unwrap(), ["H", "I"]);
+        // One message at a time, as the scanner hands a big file's elements.
+        let message = serde_json::json!({"eventSource": "aws:sqs", "body": event}).to_string();
+        let mut got = Vec::new();
+        let n = decode_item(message.as_bytes(), ItemKind::Record, &mut |o| {
+            got.push(o.record.event_name().map(str::to_owned));
+            assert!(o.envelope.is_some(), "the body's envelope is kept");
+        })
+        .unwrap();
+        assert_eq!((n, got), (1, vec![Some("H".to_owned())]));
+        // A body that is not an event says so; one holding a batch is refused.
+        let bad = serde_json::json!({"Records": [{"eventSource": "aws:sqs", "body": "[1]"}]});
+        let e = names(&bad.to_string()).unwrap_err();
+        assert!(e.to_string().contains("SQS message body"), "{e}");
+        let nested = serde_json::json!({"Records": [{"eventSource": "aws:sqs", "body": batch}]});
+        let e = names(&nested.to_string()).unwrap_err();
+        assert!(matches!(e, DecodeError::Nested), "{e}");
     }
 }

@@ -195,8 +195,10 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
             }
             Decoded::Documents(docs) => {
                 for text in &docs {
-                    let o = decode_document(text).inspect_err(|_| metrics.malformed += 1)?;
-                    self.record(&o, detections, metrics).await?;
+                    let records = decode_document(text).inspect_err(|_| metrics.malformed += 1)?;
+                    for o in &records {
+                        self.record(o, detections, metrics).await?;
+                    }
                 }
             }
         }

@@ -5,7 +5,8 @@
 use std::fmt::{self, Write};
 
 use super::sanitize::clean_line;
-use crate::domain::finding::SCHEMA;
+use crate::domain::correlation::{Evidence, MAX_EVIDENCE};
+use crate::domain::finding::{CorrelationFacts, SCHEMA};
 use crate::domain::notify::Notice;
 
 const USER_CHARS: usize = 128;
@@ -40,14 +41,20 @@ pub fn write_email(out: &mut impl Write, notice: &Notice<'_>) -> fmt::Result {
 
     writeln!(out, "{}", clean(&f.title))?;
     writeln!(out)?;
+    if let Some(c) = &f.correlation {
+        // The story first: what happened, in one sentence.
+        writeln!(out, "{}", clean(&c.story))?;
+        writeln!(out)?;
+    }
     writeln!(
         out,
-        "Severity {} | risk score {} on user {} | threat object {} {}",
+        "Severity {} | risk score {} on {} {} | threat object {} {}",
         f.severity.as_str(),
         f.risk_score,
-        user,
+        f.risk_object.kind,
+        clean_line(&f.risk_object.value, USER_CHARS),
         f.threat_object.kind,
-        src
+        clean(&f.threat_object.value)
     )?;
     writeln!(
         out,
@@ -62,26 +69,36 @@ pub fn write_email(out: &mut impl Write, notice: &Notice<'_>) -> fmt::Result {
         )?,
     }
     writeln!(out)?;
-    writeln!(out, "Who")?;
-    line(out, "User", &user)?;
-    line(out, "Identity type", &optional(&f.identity_type))?;
-    line(out, "Principal ARN", &optional(&f.principal_arn))?;
-    line(out, "Session issuer", &optional(&f.session_issuer))?;
-    writeln!(out, "Where")?;
-    line(out, "Account", &clean(&f.account))?;
-    line(out, "Region", &clean(&f.region))?;
-    line(out, "Source IP", &src)?;
-    line(out, "User agent", &agent)?;
-    line(out, "Signing in to", &clean(&f.dest))?;
-    line(out, "Sign-in host", &optional(&f.signin_endpoint))?;
-    writeln!(out, "What and when")?;
-    line(out, "Event", &clean(&f.signature))?;
-    line(out, "Event time", &f.event_time.to_string())?;
-    line(out, "Event ID", &clean(&f.event_id))?;
-    line(out, "MFAUsed", &optional(&f.mfa_used))?;
-    line(out, "Error message", &optional(&f.error_message))?;
-    line(out, "Outcome", &optional(&f.outcome))?;
-    writeln!(out, "Counters for this rule, account, user and source IP")?;
+    match &f.correlation {
+        Some(c) => write_correlation(out, c)?,
+        None => {
+            writeln!(out, "Who")?;
+            line(out, "User", &user)?;
+            line(out, "Identity type", &optional(&f.identity_type))?;
+            line(out, "Principal ARN", &optional(&f.principal_arn))?;
+            line(out, "Session issuer", &optional(&f.session_issuer))?;
+            writeln!(out, "Where")?;
+            line(out, "Account", &clean(&f.account))?;
+            line(out, "Region", &clean(&f.region))?;
+            line(out, "Source IP", &src)?;
+            line(out, "User agent", &agent)?;
+            line(out, "Signing in to", &clean(&f.dest))?;
+            line(out, "Sign-in host", &optional(&f.signin_endpoint))?;
+            writeln!(out, "What and when")?;
+            line(out, "Event", &clean(&f.signature))?;
+            line(out, "Event time", &f.event_time.to_string())?;
+            line(out, "Event ID", &clean(&f.event_id))?;
+            line(out, "MFAUsed", &optional(&f.mfa_used))?;
+            line(out, "Error message", &optional(&f.error_message))?;
+            line(out, "Outcome", &optional(&f.outcome))?;
+        }
+    }
+    let scope = if f.correlation.is_some() {
+        "Counters for this rule and group (one per alert)"
+    } else {
+        "Counters for this rule, account, user and source IP"
+    };
+    writeln!(out, "{scope}")?;
     line(out, "Count", &f.count.to_string())?;
     line(out, "First seen", &f.first_seen.to_string())?;
     line(out, "Last seen", &f.last_seen.to_string())?;
@@ -121,6 +138,53 @@ pub fn write_email(out: &mut impl Write, notice: &Notice<'_>) -> fmt::Result {
     writeln!(out, "  {}", rule.source.url)?;
     writeln!(out)?;
     writeln!(out, "Finding {} (signin-watch, {})", f.finding_id, SCHEMA)
+}
+
+/// A correlation's details: its group, its window, what it counted, and the
+/// events it rests on.
+fn write_correlation(out: &mut impl Write, c: &CorrelationFacts) -> fmt::Result {
+    let clean = |s: &str| clean_line(s, FIELD_CHARS);
+    let line =
+        |out: &mut dyn Write, label: &str, value: &str| writeln!(out, "  {label:<16}{value}");
+    writeln!(out, "Group")?;
+    for (name, value) in &c.group_fields {
+        line(out, &clean_line(name, 15), &clean(value))?;
+    }
+    writeln!(out, "Window ({})", c.correlation_type.as_str())?;
+    line(out, "From", &c.window_start.to_string())?;
+    line(out, "To", &c.window_end.to_string())?;
+    line(out, "Events", &c.matched_events.to_string())?;
+    if let Some(n) = c.distinct_values {
+        line(out, "Distinct values", &n.to_string())?;
+    }
+    let evidence = |out: &mut dyn Write, e: &Evidence| {
+        let value = e
+            .value
+            .as_deref()
+            .map(|v| format!(" value {}", clean_line(v, USER_CHARS)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {}  {}  {} from {}, user {}{value}",
+            e.time,
+            clean(&e.event_id),
+            clean(&e.rule),
+            clean(&e.src),
+            clean_line(&e.user, USER_CHARS),
+        )
+    };
+    writeln!(
+        out,
+        "Evidence (time, eventID, rule, source; up to {MAX_EVIDENCE})"
+    )?;
+    for e in &c.evidence {
+        evidence(out, e)?;
+    }
+    if let Some(e) = &c.completing_event {
+        writeln!(out, "Completed by")?;
+        evidence(out, e)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

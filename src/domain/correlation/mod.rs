@@ -234,6 +234,10 @@ pub fn feeds(
                     .and_then(|v| value_of(observed, &v.paths[slot])),
                 src: src.clone(),
                 user: who.user.clone(),
+                rule: matched
+                    .iter()
+                    .find(|r| c.slots[slot].fed_by(r))
+                    .map_or_else(String::new, |r| r.name.clone()),
             };
             (group, event)
         })
@@ -250,6 +254,9 @@ pub struct FedEvent {
     pub value: Option<String>,
     pub src: String,
     pub user: String,
+    /// The detection rule that matched it (for a chained count, the rule
+    /// the inner count counts).
+    pub rule: String,
 }
 
 /// An event that contributed to an alert, as a finding lists it.
@@ -276,7 +283,8 @@ pub struct Alert {
     pub time: Timestamp,
     pub window_start: Timestamp,
     pub window_end: Timestamp,
-    /// Events counted (counts) or in the window (sequences).
+    /// Events counted (counts), or the events that led to the completing
+    /// one (sequences).
     pub count: u64,
     /// `value_count`: the distinct values counted.
     #[serde(skip_serializing_if = "Option::is_none", default)]

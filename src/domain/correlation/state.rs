@@ -119,16 +119,11 @@ pub fn feed(c: &Correlation, state: &GroupState, event: &FedEvent) -> Transition
     tr
 }
 
-fn evidence(c: &Correlation, event: &FedEvent) -> Evidence {
+fn evidence(event: &FedEvent) -> Evidence {
     Evidence {
         event_id: event.event_id.clone(),
         time: event.time,
-        rule: c
-            .slots
-            .get(event.slot)
-            .map(Slot::name)
-            .unwrap_or("")
-            .to_owned(),
+        rule: event.rule.clone(),
         src: event.src.clone(),
         user: event.user.clone(),
         value: event.value.clone(),
@@ -167,7 +162,7 @@ fn feed_windows(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> Tr
             seen_before |= window.evidence.iter().any(|e| e.event_id == event.event_id);
             // A value seen before: its evidence is its earliest event.
             if c.kind == CorrelationKind::ValueCount && event.value.is_some() {
-                let item = evidence(c, event);
+                let item = evidence(event);
                 match window.evidence.iter().position(|e| e.value == event.value) {
                     Some(i)
                         if (item.time, &item.event_id)
@@ -182,7 +177,7 @@ fn feed_windows(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> Tr
             }
             continue;
         }
-        insert_evidence(&mut window.evidence, evidence(c, event));
+        insert_evidence(&mut window.evidence, evidence(event));
         let counted = match c.kind {
             CorrelationKind::ValueCount => window.values.len(),
             _ => window.ids.len(),
@@ -248,7 +243,7 @@ fn feed_sequence(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> T
             i,
             SequenceEvent {
                 slot: event.slot,
-                evidence: evidence(c, event),
+                evidence: evidence(event),
             },
         ),
     }
@@ -340,10 +335,14 @@ fn completes(c: &Correlation, events: &[SequenceEvent], i: usize) -> Option<Aler
         (a.evidence.time, &a.evidence.event_id).cmp(&(b.evidence.time, &b.evidence.event_id))
     });
     used.dedup_by(|a, b| a.evidence.event_id == b.evidence.event_id && a.slot == b.slot);
-    let count = used.len() as u64;
-    let evidence: Vec<Evidence> = used
+    // What led to the completing event: the story's "N failures, then".
+    let before: Vec<&&SequenceEvent> = used
         .iter()
         .filter(|e| e.evidence.event_id != f.evidence.event_id)
+        .collect();
+    let count = before.len() as u64;
+    let evidence: Vec<Evidence> = before
+        .iter()
         .take(MAX_EVIDENCE)
         .map(|e| e.evidence.clone())
         .collect();

@@ -60,6 +60,7 @@ fn event(id: &str, minute: f64, slot: usize, value: &str) -> FedEvent {
         value: Some(value.into()),
         src: value.into(),
         user: "alice".into(),
+        rule: "failed-mfa".into(),
     }
 }
 
