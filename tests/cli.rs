@@ -48,7 +48,13 @@ fn record_line(name: &str) -> String {
 
 #[test]
 fn replays_the_samples_with_the_documented_fields() {
-    let out = replay(&[&common::repo_path("events").display().to_string()]);
+    // The samples (events/ holds the scenarios too, which the scenarios test reads).
+    let samples: Vec<String> = common::event_files()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let args: Vec<&str> = samples.iter().map(String::as_str).collect();
+    let out = replay(&args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let findings = lines(&out);
     assert_eq!(findings.len(), 8);
@@ -448,5 +454,50 @@ fn a_sign_in_planted_in_request_parameters_is_not_a_record() {
         stderr(&out).contains("2 records read (1 sign-in)"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn replays_a_scenario_and_prints_its_correlation() {
+    let file = common::repo_path("events/scenarios/mfa-fatigue.jsonl");
+    let out = replay(&[&file.display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let correlations: Vec<serde_json::Value> = lines(&out)
+        .into_iter()
+        .filter(|f| f["kind"] == "correlation")
+        .collect();
+    assert_eq!(correlations.len(), 1, "{correlations:?}");
+    assert_eq!(correlations[0]["rule"], "mfa-fatigue");
+    assert_eq!(correlations[0]["matched_events"], 5);
+    let text = replay(&["--format", "text", &file.display().to_string()]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(
+            "5 failed MFA challenges for alice from 1 address between 01:03 and 01:07 UTC"
+        ),
+        "{text}"
+    );
+    // The SQS batch of the same scenario gives the same correlation.
+    let batch = common::repo_path("events/sqs/mfa-fatigue.json");
+    let out = replay(&[&batch.display().to_string()]);
+    let from_batch: Vec<serde_json::Value> = lines(&out)
+        .into_iter()
+        .filter(|f| f["kind"] == "correlation")
+        .collect();
+    assert_eq!(from_batch, correlations);
+}
+
+#[test]
+fn rules_check_counts_correlations() {
+    let file = common::repo_path("tests/rules/correlations/burst-50.yml");
+    let out = Command::new(env!("CARGO_BIN_EXE_signin-watch"))
+        .args(["rules", "check", &file.display().to_string()])
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok (0 rules, 1 correlations, 0 filters)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
 }

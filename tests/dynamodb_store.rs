@@ -113,3 +113,56 @@ async fn items_follow_the_documented_layout() {
         "the first detection's notification is owed until confirmed"
     );
 }
+
+mod correlations {
+    use super::*;
+    use common::correlation_contract as cc;
+
+    #[tokio::test]
+    async fn a_window_alerts_once_and_owes_its_notification() {
+        if moto::unavailable("a_window_alerts_once_and_owes_its_notification") {
+            return;
+        }
+        cc::a_window_alerts_once_and_owes_its_notification(&store().await, "w").await;
+    }
+
+    #[tokio::test]
+    async fn two_groups_alert_in_the_same_window() {
+        if moto::unavailable("two_groups_alert_in_the_same_window") {
+            return;
+        }
+        cc::two_groups_alert_in_the_same_window(&store().await, "two").await;
+    }
+
+    #[tokio::test]
+    async fn a_late_failure_completes_a_sequence() {
+        if moto::unavailable("a_late_failure_completes_a_sequence") {
+            return;
+        }
+        cc::a_late_failure_completes_a_sequence(&store().await, "late").await;
+    }
+
+    #[tokio::test]
+    async fn window_edges_are_exact() {
+        if moto::unavailable("window_edges_are_exact") {
+            return;
+        }
+        cc::window_edges_are_exact(&store().await, "edge").await;
+    }
+
+    /// Every kind, 8 generated cases each (each case a few dozen requests),
+    /// split across concurrent tasks racing on the group's state item.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn any_order_duplication_and_split_give_the_same_alerts_and_state() {
+        if moto::unavailable("any_order_duplication_and_split_give_the_same_alerts_and_state") {
+            return;
+        }
+        let store = Arc::new(store().await);
+        for c in cc::every_kind() {
+            let c = Arc::new(c);
+            for (i, case) in cc::cases(c.slots.len(), 8).into_iter().enumerate() {
+                cc::same_alerts_and_state(store.clone(), c.clone(), format!("g{i}"), case).await;
+            }
+        }
+    }
+}

@@ -303,6 +303,68 @@ async fn fifty_concurrent_invocations_on_one_group() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_invocations_complete_one_window_once() {
+    if moto::unavailable("fifty_concurrent_invocations_complete_one_window_once") {
+        return;
+    }
+    let env = Env::new(false).await;
+    let queue = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    // burst-50: fifty failed MFA challenges for a user in ten minutes. Half
+    // the events fall in each half of the window [09:00, 09:10), so that
+    // window alone reaches fifty, and whichever invocation counts the
+    // fiftieth event decides its alert.
+    let dir = common::repo_path("tests/rules/correlations");
+    let c = DetectorConfig::from_lookup(|k| {
+        (k == signin_watch::config::RULES_DIR).then(|| dir.display().to_string())
+    })
+    .expect("the test rules load");
+    let handler = Arc::new(Handler::new(
+        Detector::new(c.rules, c.policy, env.store()),
+        SnsPublisher::new(aws_sdk_sns::Client::new(&env.sdk), &env.topic.arn),
+    ));
+    let start = signin_watch::domain::time::Timestamp::parse("2026-11-20T09:02:30Z").unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let h = handler.clone();
+        let time =
+            signin_watch::domain::time::Timestamp::from_millis(start.as_millis() + i * 6_000);
+        let payload = variant(
+            "rule1-failed-mfa-iam-user.json",
+            &format!("burst50-{i}"),
+            &time.to_string(),
+        );
+        tasks.spawn(async move {
+            // As Lambda would: an invocation that fails transiently is retried.
+            for _ in 0..3 {
+                if let Ok(s) = h.handle(&payload).await.0 {
+                    return s;
+                }
+            }
+            panic!("invocation {i} failed three times");
+        });
+    }
+    let mut alerts = Vec::new();
+    while let Some(s) = tasks.join_next().await {
+        alerts.extend(
+            s.expect("task")
+                .detections
+                .into_iter()
+                .filter(|f| f.rule == "burst-50"),
+        );
+    }
+    assert_eq!(alerts.len(), 1, "exactly one alert: {alerts:?}");
+    let alert = alerts[0].correlation.as_ref().unwrap();
+    assert_eq!(alert.matched_events, 50);
+    assert_eq!(alert.window_start.to_string(), "2026-11-20T09:00:00Z");
+    let messages: Vec<Message> = moto::drain(&env.sdk, &queue)
+        .await
+        .into_iter()
+        .filter(|m| attr(m, "rule") == "burst-50")
+        .collect();
+    assert_eq!(messages.len(), 1, "exactly one message");
+}
+
 #[tokio::test]
 async fn a_fifo_topic_deduplicates_a_republished_finding() {
     if moto::unavailable("a_fifo_topic_deduplicates_a_republished_finding") {

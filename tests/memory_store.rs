@@ -31,3 +31,40 @@ async fn window_and_tiers_decide_notifications() {
 async fn concurrent_sightings_count_exactly() {
     contract::concurrent_sightings_count_exactly(Arc::new(MemoryStore::new()), 50).await;
 }
+
+mod correlations {
+    use super::*;
+    use common::correlation_contract as cc;
+
+    #[tokio::test]
+    async fn a_window_alerts_once_and_owes_its_notification() {
+        cc::a_window_alerts_once_and_owes_its_notification(&MemoryStore::new(), "w").await;
+    }
+
+    #[tokio::test]
+    async fn two_groups_alert_in_the_same_window() {
+        cc::two_groups_alert_in_the_same_window(&MemoryStore::new(), "two").await;
+    }
+
+    #[tokio::test]
+    async fn a_late_failure_completes_a_sequence() {
+        cc::a_late_failure_completes_a_sequence(&MemoryStore::new(), "late").await;
+    }
+
+    #[tokio::test]
+    async fn window_edges_are_exact() {
+        cc::window_edges_are_exact(&MemoryStore::new(), "edge").await;
+    }
+
+    /// Every kind, 64 generated cases each, split across concurrent tasks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn any_order_duplication_and_split_give_the_same_alerts_and_state() {
+        for c in cc::every_kind() {
+            let c = Arc::new(c);
+            for (i, case) in cc::cases(c.slots.len(), 64).into_iter().enumerate() {
+                let store = Arc::new(MemoryStore::new());
+                cc::same_alerts_and_state(store, c.clone(), format!("g{i}"), case).await;
+            }
+        }
+    }
+}

@@ -299,7 +299,7 @@ fn rules_check_loads_files_beside_the_pack() {
     let out = signin_watch(&args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(
-        text(&out).contains("modifiers.yml: ok (1 rules, 0 filters)"),
+        text(&out).contains("modifiers.yml: ok (1 rules, 0 correlations, 0 filters)"),
         "{}",
         text(&out)
     );

@@ -106,7 +106,7 @@ impl CounterStore for MemoryStore {
         let tr = state::feed(feed.correlation, &before, &feed.event);
         let mut out = Vec::new();
         for identity in &tr.redelivered {
-            let key = (feed.key.rule_id.clone(), identity.clone());
+            let key = (feed.key.rule_id.clone(), feed.key.alert_event_id(identity));
             if let Some(EventEntry {
                 pending,
                 alert: Some(alert),

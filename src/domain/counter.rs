@@ -66,6 +66,16 @@ impl GroupKey {
             .collect::<Vec<_>>()
             .join("#")
     }
+
+    /// What a correlation alert of this group is counted as, in place of an
+    /// eventID: its identity (a window, or the completing event) and the
+    /// group, since every group of a correlation has windows starting at
+    /// the same times.
+    pub fn alert_event_id(&self, identity: &str) -> String {
+        let id = self.id();
+        let group = super::digest::sha256_hex([id.as_bytes()], 8);
+        format!("{identity}@{group}")
+    }
 }
 
 /// One detection of a rule on one CloudTrail event.
@@ -101,9 +111,7 @@ pub enum NotifyReason {
 impl NotifyReason {
     pub fn describe(&self, policy: &NotifyPolicy) -> String {
         match self {
-            NotifyReason::FirstDetection => {
-                "first detection for this rule and group".into()
-            }
+            NotifyReason::FirstDetection => "first detection for this rule and group".into(),
             NotifyReason::WindowElapsed => format!(
                 "more than {} minutes since the last notification for this group",
                 policy.suppression_window_minutes
@@ -248,7 +256,7 @@ impl Feed<'_> {
     pub fn sighting(&self, alert: &Alert) -> Sighting {
         Sighting {
             key: self.key.clone(),
-            event_id: alert.identity.clone(),
+            event_id: self.key.alert_event_id(&alert.identity),
             event_time: alert.time,
         }
     }

@@ -214,7 +214,7 @@ impl Finding {
             .or_else(|| last.map(|e| e.src.clone()))
             .unwrap_or_else(|| "unknown".into());
         let facts = EventFacts {
-            event_id: alert.identity.clone(),
+            event_id: key.alert_event_id(&alert.identity),
             event_time: alert.time,
             account,
             region: "unknown".into(),

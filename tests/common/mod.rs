@@ -114,6 +114,7 @@ pub fn process_file(detector: &Detector<MemoryStore>, path: &Path) -> Vec<Outcom
     outcomes
 }
 
+pub mod correlation_contract;
 #[cfg(feature = "lambda")]
 pub mod moto;
 pub mod runtime_api;

@@ -21,7 +21,8 @@ use super::{
 use crate::domain::correlation::Alert;
 use crate::domain::correlation::state::{self, GroupState};
 use crate::domain::counter::{
-    AlertRecorded, Counters, Feed, NotifyPolicy, PendingNotification, Recorded, StoreError, advance,
+    AlertRecorded, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification, Recorded,
+    StoreError, advance,
 };
 
 fn corrupt(key: &str, message: impl Into<String>) -> StoreError {
@@ -34,6 +35,20 @@ fn corrupt(key: &str, message: impl Into<String>) -> StoreError {
 impl DynamoStore {
     fn state_pk(feed: &Feed<'_>) -> String {
         format!("CORR#{}", feed.key.id())
+    }
+
+    /// A correlation group's state, as the store keeps it (for inspection
+    /// and for the contract tests).
+    pub async fn correlation_state(
+        &self,
+        key: &GroupKey,
+    ) -> Result<Option<GroupState>, StoreError> {
+        let pk = format!("CORR#{}", key.id());
+        let item = self.get(&pk, "STATE", "GetItem correlation state").await?;
+        match item {
+            None => Ok(None),
+            Some(item) => Self::state_of(Some(&item), &pk).map(|(s, _)| Some(s)),
+        }
     }
 
     fn key(pk: &str, sk: &str) -> Item {
@@ -133,7 +148,11 @@ impl DynamoStore {
         feed: &Feed<'_>,
         identity: &str,
     ) -> Result<Option<AlertRecorded>, StoreError> {
-        let pk = format!("EVENT#{}#{identity}", feed.key.rule_id);
+        let pk = format!(
+            "EVENT#{}#{}",
+            feed.key.rule_id,
+            feed.key.alert_event_id(identity)
+        );
         let Some(item) = self.get(&pk, "EVENT", "GetItem alert").await? else {
             return Ok(None);
         };

@@ -43,6 +43,11 @@ pub const MAX_WINDOW_EVENTS: usize = 200;
 pub const MAX_SEQUENCE_EVENTS: usize = 256;
 /// The most contributing events a finding lists.
 pub const MAX_EVIDENCE: usize = 20;
+/// The most a group's state may weigh, as JSON: DynamoDB's item limit is
+/// 400 KB. Past it the oldest windows and events are forgotten first, so a
+/// group under a sustained stream (a slow brute force kept just under its
+/// threshold for a day) keeps a shorter lateness horizon instead of failing.
+pub const MAX_STATE_BYTES: usize = 256 * 1024;
 
 /// The kinds of correlation supported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Alert, Correlation, CorrelationKind, Evidence, FedEvent, LATENESS_HORIZON_MS, MAX_EVIDENCE,
-    MAX_SEQUENCE_EVENTS, MAX_WINDOW_EVENTS, Slot,
+    MAX_SEQUENCE_EVENTS, MAX_STATE_BYTES, MAX_WINDOW_EVENTS, Slot,
 };
 use crate::domain::rules::inline::Case;
 use crate::domain::time::Timestamp;
@@ -368,6 +368,62 @@ fn evict(c: &Correlation, state: &mut GroupState) {
         .events
         .retain(|e| e.evidence.time.as_millis() >= keep_from);
     state.decided.retain(|d| d.time.as_millis() >= keep_from);
+    shrink_to_fit(state);
+}
+
+/// A cheap upper estimate of the state's JSON size (escapes aside).
+fn estimated_bytes(state: &GroupState) -> usize {
+    let evidence = |e: &Evidence| {
+        100 + e.event_id.len()
+            + e.rule.len()
+            + e.src.len()
+            + e.user.len()
+            + e.value.as_ref().map_or(0, String::len)
+    };
+    let windows: usize = state
+        .windows
+        .values()
+        .map(|w| {
+            40 + w.ids.iter().map(|i| i.len() + 3).sum::<usize>()
+                + w.values.iter().map(|v| v.len() + 3).sum::<usize>()
+                + w.evidence.iter().map(evidence).sum::<usize>()
+        })
+        .sum();
+    let events: usize = state
+        .events
+        .iter()
+        .map(|e| 10 + evidence(&e.evidence))
+        .sum();
+    let decided: usize = state
+        .decided
+        .iter()
+        .map(|d| 80 + d.identity.len() + d.caused_by.len())
+        .sum();
+    64 + windows + events + decided
+}
+
+/// Forgets the oldest windows, sequence events and decisions, an eighth at
+/// a time, once the state nears [`MAX_STATE_BYTES`], down to half of it: the
+/// estimate spares the serialisation for every state under three quarters
+/// of the limit, and the halving spares it for the feeds that follow.
+fn shrink_to_fit(state: &mut GroupState) {
+    if estimated_bytes(state) <= MAX_STATE_BYTES / 4 * 3 {
+        return;
+    }
+    while serde_json::to_vec(state).map_or(0, |v| v.len()) > MAX_STATE_BYTES / 2 {
+        let eighth = |n: usize| n.div_ceil(8);
+        if !state.windows.is_empty() {
+            for _ in 0..eighth(state.windows.len()) {
+                state.windows.pop_first();
+            }
+        } else if !state.events.is_empty() {
+            state.events.drain(..eighth(state.events.len()));
+        } else if !state.decided.is_empty() {
+            state.decided.drain(..eighth(state.decided.len()));
+        } else {
+            break;
+        }
+    }
 }
 
 /// A correlation's inline test: steps of generated events, and the number

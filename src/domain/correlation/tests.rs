@@ -284,6 +284,60 @@ fn a_sequence_keeps_at_most_its_cap_of_events() {
 }
 
 #[test]
+fn a_slow_brute_force_for_a_day_stays_under_the_state_limit() {
+    // Nine failures every ten minutes, one short of the threshold in every
+    // window, for 26 hours, under long user names and addresses: without a
+    // cap on bytes the state would pass DynamoDB's 400 KB item limit.
+    let c = correlation(
+        CorrelationKind::EventCount,
+        vec![rule("failed-mfa")],
+        10,
+        10,
+    );
+    let long = "u".repeat(64);
+    let mut state = GroupState::default();
+    let mut largest = 0;
+    let mut alerts = 0;
+    for i in 0..(26 * 6 * 9) {
+        let minute = (i / 9) as f64 * 10.0 + (i % 9) as f64;
+        let e = FedEvent {
+            user: long.clone(),
+            src: "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff".into(),
+            ..event(&format!("{i:036}"), minute, 0, "a")
+        };
+        let tr = feed(&c, &state, &e);
+        alerts += tr.alerts.len();
+        state = tr.state;
+        if i % 27 == 0 {
+            largest = largest.max(serde_json::to_vec(&state).unwrap().len());
+        }
+    }
+    largest = largest.max(serde_json::to_vec(&state).unwrap().len());
+    assert_eq!(alerts, 0, "nine in ten minutes is not ten");
+    assert!(largest <= MAX_STATE_BYTES, "{largest} bytes");
+    assert!(
+        largest > MAX_STATE_BYTES / 3,
+        "the cap was reached: {largest}"
+    );
+    // The newest windows are kept: a burst now still alerts.
+    let end = 26.0 * 60.0;
+    let burst: Vec<FedEvent> = (0..10)
+        .map(|i| event(&format!("burst{i}"), end + 1.0 + i as f64 * 0.1, 0, "a"))
+        .collect();
+    let mut now = 0;
+    for e in &burst {
+        let tr = feed(&c, &state, e);
+        now += tr.alerts.len();
+        state = tr.state;
+    }
+    assert!(now >= 1, "the burst alerts");
+    // A late event within the horizon but older than what the cap kept
+    // opens a window of its own, and does not alert alone.
+    let tr = feed(&c, &state, &event("late", end - 20.0 * 60.0, 0, "a"));
+    assert!(tr.alerts.is_empty() && !tr.too_late);
+}
+
+#[test]
 fn a_redelivered_event_hands_back_the_alerts_it_decided() {
     let c = ordered();
     let (_, state) = run(&c, &[event("fail", 1.0, 0, "a"), event("ok", 2.0, 1, "a")]);
