@@ -1,8 +1,8 @@
 //! The function's cold start, as Lambda measures "Init Duration": from
 //! spawning the release binary to its first poll of the Runtime API; then
 //! the first invocation's latency and the process's peak RSS. Self-contained
-//! (a Runtime API on loopback); no AWS call is made (the events match no rule,
-//! and the SDK connects lazily).
+//! (a Runtime API on loopback); no AWS call is made (the event, a sign-in,
+//! matches no rule and feeds no correlation, and the SDK connects lazily).
 //!
 //!   cargo bench --features lambda --bench cold_start     (RUNS=20 by default)
 
@@ -27,7 +27,7 @@ fn main() {
     let binary = env!("CARGO_BIN_EXE_signin-watch-lambda");
     let event = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/events/rule1-near-miss-success-with-mfa.json"
+        "/events/rule2-near-miss-sso-role-getsignintoken.json"
     ))
     .expect("sample");
     let (mut init, mut invoke, mut rss) = (Vec::new(), Vec::new(), Vec::new());

@@ -1,12 +1,20 @@
 //! Nanoseconds per sign-in record: the whole pack's evaluation alone, parse
-//! plus evaluation, and the prefilter; and the pack's load (parse and
+//! plus evaluation, and the prefilter; a record through the whole detector
+//! (rules, counters and correlations in the in-memory store, as replay runs
+//! it) over the correlation scenarios; and the pack's load (parse and
 //! compile every rule file). `cargo bench --bench rules`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
+use signin_watch::adapters::counting_notifier::CountingNotifier;
+use signin_watch::adapters::memory_store::MemoryStore;
+use signin_watch::app::detector::Detector;
+use signin_watch::domain::counter::NotifyPolicy;
+use signin_watch::domain::observed::Observed;
 use signin_watch::domain::record::CloudTrailRecord;
 use signin_watch::domain::rules::RuleSet;
+use signin_watch::domain::time::Timestamp;
 use signin_watch::intake::Prefilter;
 
 /// The sign-in records of the samples in events/, as compact JSON lines.
@@ -15,6 +23,7 @@ fn sample_records() -> Vec<String> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("events/")
         .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
     files
@@ -27,6 +36,35 @@ fn sample_records() -> Vec<String> {
         .filter(|d| d["eventSource"] == "signin.amazonaws.com")
         .map(|d| d.to_string())
         .collect()
+}
+
+/// Every line of events/scenarios/*.jsonl.
+fn scenario_records() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/events/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("events/scenarios/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .expect("scenario")
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// An EventBridge event line as the detector takes it.
+fn decode_item_one(line: &str) -> Observed<'_> {
+    match signin_watch::intake::decode(line.as_bytes()).expect("an event") {
+        signin_watch::intake::Decoded::Records(mut r) => r.remove(0),
+        signin_watch::intake::Decoded::Documents(_) => unreachable!("an EventBridge event"),
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -65,6 +103,34 @@ fn bench(c: &mut Criterion) {
                 .iter()
                 .filter(|l| prefilter.is_candidate(black_box(l.as_bytes())))
                 .count()
+        })
+    });
+    g.finish();
+
+    // The scenarios: every record feeds correlations, most several.
+    let scenarios = scenario_records();
+    let mut g = c.benchmark_group("detector");
+    g.throughput(Throughput::Elements(scenarios.len() as u64));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    g.bench_function("process_the_scenarios", |b| {
+        b.iter(|| {
+            let detector = Detector::new(
+                RuleSet::default(),
+                NotifyPolicy::default(),
+                MemoryStore::new(),
+            );
+            let notifier = CountingNotifier::new();
+            let mut findings = 0;
+            for line in &scenarios {
+                let observed = decode_item_one(line);
+                let outcome = runtime
+                    .block_on(detector.process(&notifier, &observed, Timestamp::from_millis(0)))
+                    .expect("in memory");
+                findings += outcome.detections.len();
+            }
+            findings
         })
     });
     g.finish();

@@ -501,3 +501,54 @@ fn rules_check_counts_correlations() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn an_event_older_than_the_lateness_horizon_is_counted_as_too_late() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("late.jsonl");
+    let line = |id: &str, time: &str| {
+        String::from_utf8(common::sample_variant(
+            "rule1-failed-mfa-iam-user.json",
+            id,
+            time,
+        ))
+        .unwrap()
+    };
+    // Two days apart, the later first: the earlier is past mfa-fatigue's
+    // horizon (24 hours and its 10 minutes) for alice.
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            line("new", "2026-11-22T09:00:00Z"),
+            line("old", "2026-11-20T09:00:00Z")
+        ),
+    )
+    .unwrap();
+    let out = replay(&[&file.display().to_string()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = stderr(&out);
+    let late: u64 = summary
+        .split(" too late for correlations")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(late >= 1, "{summary}");
+    // In time order, nothing is late.
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            line("old", "2026-11-20T09:00:00Z"),
+            line("new", "2026-11-22T09:00:00Z")
+        ),
+    )
+    .unwrap();
+    let out = replay(&[&file.display().to_string()]);
+    assert!(
+        stderr(&out).contains(" 0 too late for correlations"),
+        "{}",
+        stderr(&out)
+    );
+}

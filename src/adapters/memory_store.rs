@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::domain::correlation::Alert;
 use crate::domain::correlation::state::{self, GroupState};
+use crate::domain::correlation::{Alert, LATENESS_HORIZON_MS};
 use crate::domain::counter::{
-    AlertRecorded, CounterStore, Counters, Feed, NotifyPolicy, PendingNotification, Recorded,
-    Sighting, StoreError, advance,
+    AlertRecorded, Correlated, CounterStore, Counters, Feed, NotifyPolicy, PendingNotification,
+    Recorded, Sighting, StoreError, advance,
 };
+use crate::domain::time::Timestamp;
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -29,9 +30,17 @@ struct Inner {
     groups: HashMap<String, Counters>,
     /// (rule, eventID) → what is known of it.
     events: HashMap<(String, String), EventEntry>,
-    /// Correlation group id → its state.
-    correlations: HashMap<String, GroupState>,
+    /// Correlation group id → its state, and how far behind the newest
+    /// event read it may fall before it is forgotten.
+    correlations: HashMap<String, (GroupState, i64)>,
+    /// The newest event time fed to any correlation.
+    newest: Option<Timestamp>,
+    /// Feeds since the last sweep of idle groups.
+    feeds: u32,
 }
+
+/// Feeds between two sweeps of idle correlation groups.
+const SWEEP_EVERY: u32 = 4096;
 
 impl Inner {
     /// Counts `s` once, deciding whether it notifies (see [`CounterStore::record`]).
@@ -57,6 +66,27 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Forgets, every [`SWEEP_EVERY`] feeds, the groups whose latest event
+    /// is further behind the newest event read than their lateness horizon
+    /// and timespan: replay reads archives in about time order, so a group
+    /// idle that long is done, and its state would otherwise stay to the end.
+    fn sweep(&mut self, fed: Timestamp) {
+        self.newest = Some(self.newest.map_or(fed, |n| n.max(fed)));
+        self.feeds += 1;
+        if self.feeds < SWEEP_EVERY {
+            return;
+        }
+        self.feeds = 0;
+        let Some(newest) = self.newest else { return };
+        self.correlations.retain(|_, (state, idle)| {
+            state
+                .latest
+                .is_some_and(|l| l.as_millis() + *idle >= newest.as_millis())
+        });
+    }
+}
+
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
@@ -68,7 +98,13 @@ impl MemoryStore {
 
     /// A correlation group's state, for tests.
     pub fn correlation_state(&self, group_id: &str) -> Option<GroupState> {
-        self.inner.lock().ok()?.correlations.get(group_id).cloned()
+        let inner = self.inner.lock().ok()?;
+        inner.correlations.get(group_id).map(|(s, _)| s.clone())
+    }
+
+    /// How many correlation groups the store holds.
+    pub fn correlation_groups(&self) -> usize {
+        self.inner.lock().map_or(0, |i| i.correlations.len())
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Inner>, StoreError> {
@@ -99,11 +135,16 @@ impl CounterStore for MemoryStore {
         &self,
         feed: &Feed<'_>,
         policy: &NotifyPolicy,
-    ) -> Result<Vec<AlertRecorded>, StoreError> {
+    ) -> Result<Correlated, StoreError> {
         let mut inner = self.lock()?;
         let group = feed.key.id();
-        let before = inner.correlations.get(&group).cloned().unwrap_or_default();
-        let tr = state::feed(feed.correlation, &before, &feed.event);
+        let idle = LATENESS_HORIZON_MS + feed.correlation.timespan_ms;
+        // In place: a busy group's state is not copied for every event.
+        let (group_state, _) = inner
+            .correlations
+            .entry(group)
+            .or_insert_with(|| (GroupState::default(), idle));
+        let tr = state::apply(feed.correlation, group_state, &feed.event);
         let mut out = Vec::new();
         for identity in &tr.redelivered {
             let key = (feed.key.rule_id.clone(), feed.key.alert_event_id(identity));
@@ -128,9 +169,10 @@ impl CounterStore for MemoryStore {
                 recorded,
             });
         }
-        if tr.changed {
-            inner.correlations.insert(group, tr.state);
-        }
-        Ok(out)
+        inner.sweep(feed.event.time);
+        Ok(Correlated {
+            alerts: out,
+            too_late: tr.too_late,
+        })
     }
 }

@@ -44,6 +44,9 @@ pub struct Outcome {
     /// Correlation groups the record fed (each costs the store one read and
     /// one atomic write).
     pub fed: usize,
+    /// Correlations the record came too late for: older than the group's
+    /// latest event by more than the lateness horizon, it was not counted.
+    pub too_late: Vec<Arc<RuleMeta>>,
 }
 
 /// Why processing a record stopped.
@@ -175,7 +178,11 @@ impl<S: CounterStore> Detector<S> {
                     event,
                 };
                 outcome.fed += 1;
-                for recorded in self.store.correlate(&feed, &self.policy).await? {
+                let correlated = self.store.correlate(&feed, &self.policy).await?;
+                if correlated.too_late {
+                    outcome.too_late.push(c.meta.clone());
+                }
+                for recorded in correlated.alerts {
                     let AlertRecorded {
                         alert,
                         sighting,

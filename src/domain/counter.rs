@@ -271,6 +271,15 @@ pub struct AlertRecorded {
     pub recorded: Recorded,
 }
 
+/// What feeding an event to a correlation group did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Correlated {
+    /// The alerts it decided, or decided before (a redelivery).
+    pub alerts: Vec<AlertRecorded>,
+    /// The event is older than the group's lateness horizon: not counted.
+    pub too_late: bool,
+}
+
 /// Where counters live: in memory for `replay`, DynamoDB in the Lambda. Both
 /// implement the same contract and pass the same tests.
 pub trait CounterStore {
@@ -298,7 +307,7 @@ pub trait CounterStore {
         &self,
         feed: &Feed<'_>,
         policy: &NotifyPolicy,
-    ) -> impl Future<Output = Result<Vec<AlertRecorded>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Correlated, StoreError>> + Send;
 }
 
 #[cfg(test)]

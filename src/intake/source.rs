@@ -33,12 +33,39 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
             source,
         })?;
         if meta.is_dir() {
-            walk(p, &mut out)?;
+            let mut found = Vec::new();
+            walk(p, &mut found)?;
+            // CloudTrail's layout is by account, then region, then day: read
+            // in that order, one region's month would come before another's
+            // first day, and correlations drop events older than their
+            // lateness horizon. Read log files in delivery-time order instead.
+            found.sort_by_cached_key(|f| (delivery_time(f), f.clone()));
+            out.extend(found);
         } else {
             out.push(p.clone());
         }
     }
     Ok(out)
+}
+
+/// The delivery time in a CloudTrail log file's name
+/// (`<account>_CloudTrail_<region>_YYYYMMDDTHHMMZ_<unique>.json.gz`), as
+/// `YYYYMMDDTHHMM`; empty for any other file, which keeps name order ahead
+/// of the log files.
+fn delivery_time(path: &Path) -> String {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return String::new();
+    };
+    name.split('_')
+        .find(|part| {
+            let b = part.as_bytes();
+            b.len() == 14
+                && b[8] == b'T'
+                && b[13] == b'Z'
+                && b[..8].iter().chain(&b[9..13]).all(u8::is_ascii_digit)
+        })
+        .map(|part| part[..13].to_owned())
+        .unwrap_or_default()
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
@@ -117,5 +144,41 @@ pub fn open(path: &Path, progress: Arc<AtomicU64>) -> io::Result<Box<dyn Read + 
         ))))
     } else {
         Ok(Box::new(reader))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_files_are_read_in_delivery_time_order() {
+        let dir = std::env::temp_dir().join(format!("signin-watch-order-{}", std::process::id()));
+        let files = [
+            "AWSLogs/1/CloudTrail/eu-west-1/2024/03/02/1_CloudTrail_eu-west-1_20240302T1750Z_a.json.gz",
+            "AWSLogs/1/CloudTrail/us-east-1/2024/03/01/1_CloudTrail_us-east-1_20240301T2355Z_b.json.gz",
+            "AWSLogs/1/CloudTrail/eu-west-1/2024/03/01/1_CloudTrail_eu-west-1_20240301T0005Z_c.json.gz",
+            "notes.json",
+        ];
+        for f in files {
+            let path = dir.join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, b"{}").unwrap();
+        }
+        let got: Vec<String> = expand(std::slice::from_ref(&dir))
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            got,
+            [
+                "notes.json",
+                "1_CloudTrail_eu-west-1_20240301T0005Z_c.json.gz",
+                "1_CloudTrail_us-east-1_20240301T2355Z_b.json.gz",
+                "1_CloudTrail_eu-west-1_20240302T1750Z_a.json.gz",
+            ]
+        );
     }
 }

@@ -220,6 +220,10 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
             .process(&self.notifier, o, Timestamp::now())
             .await?;
         metrics.correlations_fed += outcome.fed as u64;
+        for rule in &outcome.too_late {
+            metrics.too_late += 1;
+            tracing::warn!(rule = %rule.name, event_id = %o.event_id(), "older than the correlation group's lateness horizon: not counted");
+        }
         for rule in &outcome.duplicates {
             metrics.rule(&rule.name).duplicates += 1;
         }

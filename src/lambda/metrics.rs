@@ -28,6 +28,8 @@ pub struct InvocationMetrics {
     pub malformed: u64,
     /// Correlation groups fed: each one DynamoDB read and one transaction.
     pub correlations_fed: u64,
+    /// Correlation feeds older than their group's lateness horizon.
+    pub too_late: u64,
     pub rules: BTreeMap<String, RuleCounts>,
 }
 
@@ -67,6 +69,7 @@ impl InvocationMetrics {
                 ("SigninRecords", self.signin_records),
                 ("MalformedRecords", self.malformed),
                 ("CorrelationsFed", self.correlations_fed),
+                ("TooLateForCorrelations", self.too_late),
             ],
             None,
         )];

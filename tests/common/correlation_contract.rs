@@ -168,7 +168,7 @@ pub async fn feed_all<S: CounterStore>(
             key: key(c, group),
             event: e.clone(),
         };
-        for a in store.correlate(&feed, &policy).await.expect("store") {
+        for a in store.correlate(&feed, &policy).await.expect("store").alerts {
             out.push((a.alert.identity, a.recorded));
         }
     }

@@ -21,8 +21,8 @@ use super::{
 use crate::domain::correlation::Alert;
 use crate::domain::correlation::state::{self, GroupState};
 use crate::domain::counter::{
-    AlertRecorded, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification, Recorded,
-    StoreError, advance,
+    AlertRecorded, Correlated, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification,
+    Recorded, StoreError, advance,
 };
 
 fn corrupt(key: &str, message: impl Into<String>) -> StoreError {
@@ -174,7 +174,7 @@ impl DynamoStore {
         &self,
         feed: &Feed<'_>,
         policy: &NotifyPolicy,
-    ) -> Result<Vec<AlertRecorded>, StoreError> {
+    ) -> Result<Correlated, StoreError> {
         let state_pk = Self::state_pk(feed);
         let group_pk = format!("GROUP#{}", feed.key.id());
         for attempt in 0..MAX_ATTEMPTS {
@@ -190,7 +190,10 @@ impl DynamoStore {
                 out.extend(self.decided_before(feed, identity).await?);
             }
             if !tr.changed {
-                return Ok(out);
+                return Ok(Correlated {
+                    alerts: out,
+                    too_late: tr.too_late,
+                });
             }
             let mut items = vec![self.state_put(&state_pk, &tr.state, version)?];
             let mut counters: Option<Counters> = counter.map(|(c, _)| c);
@@ -225,7 +228,10 @@ impl DynamoStore {
             match request.send().await {
                 Ok(_) => {
                     out.extend(decided);
-                    return Ok(out);
+                    return Ok(Correlated {
+                        alerts: out,
+                        too_late: false,
+                    });
                 }
                 // Another writer moved the state or the counter first: read again.
                 Err(e) if super::is_cancelled(&e) => backoff(attempt).await,

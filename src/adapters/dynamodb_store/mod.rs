@@ -30,7 +30,7 @@ use aws_sdk_dynamodb::types::{
 
 use crate::domain::correlation::Alert;
 use crate::domain::counter::{
-    AlertRecorded, CounterStore, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification,
+    Correlated, CounterStore, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification,
     Recorded, Sighting, StoreError, advance,
 };
 use crate::domain::time::Timestamp;
@@ -386,7 +386,7 @@ impl CounterStore for DynamoStore {
         &self,
         feed: &Feed<'_>,
         policy: &NotifyPolicy,
-    ) -> Result<Vec<AlertRecorded>, StoreError> {
+    ) -> Result<Correlated, StoreError> {
         self.correlate_feed(feed, policy).await
     }
 

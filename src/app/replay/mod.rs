@@ -57,6 +57,8 @@ pub struct ReplaySummary {
     pub notifications: u64,
     pub duplicates: u64,
     pub allowlisted: u64,
+    /// Feeds of a correlation older than its group's lateness horizon.
+    pub too_late: u64,
     pub bad_records: u64,
 }
 
@@ -65,7 +67,8 @@ impl fmt::Display for ReplaySummary {
         write!(
             f,
             "signin-watch replay: {} files, {} records read ({} sign-in), {} detections, \
-             {} notifications, {} duplicates, {} allowlisted, {} bad records",
+             {} notifications, {} duplicates, {} allowlisted, {} too late for correlations, \
+             {} bad records",
             self.files,
             self.records,
             self.signin_records,
@@ -73,6 +76,7 @@ impl fmt::Display for ReplaySummary {
             self.notifications,
             self.duplicates,
             self.allowlisted,
+            self.too_late,
             self.bad_records,
         )
     }
@@ -273,6 +277,7 @@ impl<S: CounterStore> Output<'_, S> {
             let outcome = outcome?;
             summary.duplicates += outcome.duplicates.len() as u64;
             summary.allowlisted += outcome.allowlisted.len() as u64;
+            summary.too_late += outcome.too_late.len() as u64;
             for d in outcome.detections {
                 summary.detections += 1;
                 match self.format {

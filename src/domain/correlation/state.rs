@@ -89,33 +89,40 @@ fn half(c: &Correlation) -> i64 {
 
 /// The transition `event` makes on `state`.
 pub fn feed(c: &Correlation, state: &GroupState, event: &FedEvent) -> Transition {
+    let mut next = state.clone();
+    let mut tr = apply(c, &mut next, event);
+    tr.changed = next != *state;
+    tr.state = next;
+    tr
+}
+
+/// [`feed`] in place, for a store that holds the state itself (replay's):
+/// the transition without its `state` and `changed`, and no copy of the
+/// state made.
+pub fn apply(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> Transition {
     let t = event.time.as_millis();
     if let Some(latest) = state.latest
         && t < latest.as_millis() - LATENESS_HORIZON_MS - c.timespan_ms
     {
         return Transition {
-            state: state.clone(),
             too_late: true,
             ..Transition::default()
         };
     }
-    let mut next = state.clone();
-    next.latest = Some(state.latest.map_or(event.time, |l| l.max(event.time)));
-    let mut tr = if c.kind.counts() {
-        feed_windows(c, &mut next, event)
+    state.latest = Some(state.latest.map_or(event.time, |l| l.max(event.time)));
+    let tr = if c.kind.counts() {
+        feed_windows(c, state, event)
     } else {
-        feed_sequence(c, &mut next, event)
+        feed_sequence(c, state, event)
     };
     for alert in &tr.alerts {
-        next.decided.push(Decided {
+        state.decided.push(Decided {
             identity: alert.identity.clone(),
             caused_by: event.event_id.clone(),
             time: alert.time,
         });
     }
-    evict(c, &mut next);
-    tr.changed = next != *state;
-    tr.state = next;
+    evict(c, state);
     tr
 }
 
