@@ -114,25 +114,32 @@ fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");
-    g.bench_function("process_the_scenarios", |b| {
-        b.iter(|| {
-            let detector = Detector::new(
-                RuleSet::default(),
-                NotifyPolicy::default(),
-                MemoryStore::new(),
-            );
-            let notifier = CountingNotifier::new();
-            let mut findings = 0;
-            for line in &scenarios {
-                let observed = decode_item_one(line);
-                let outcome = runtime
-                    .block_on(detector.process(&notifier, &observed, Timestamp::from_millis(0)))
-                    .expect("in memory");
-                findings += outcome.detections.len();
-            }
-            findings
-        })
-    });
+    let with = RuleSet::default();
+    let without = RuleSet::new(
+        signin_watch::domain::rules::pack::rules().expect("the pack"),
+        Vec::new(),
+    );
+    for (name, rules) in [
+        ("process_the_scenarios", &with),
+        ("process_the_scenarios_without_correlations", &without),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let detector =
+                    Detector::new(rules.clone(), NotifyPolicy::default(), MemoryStore::new());
+                let notifier = CountingNotifier::new();
+                let mut findings = 0;
+                for line in &scenarios {
+                    let observed = decode_item_one(line);
+                    let outcome = runtime
+                        .block_on(detector.process(&notifier, &observed, Timestamp::from_millis(0)))
+                        .expect("in memory");
+                    findings += outcome.detections.len();
+                }
+                findings
+            })
+        });
+    }
     g.finish();
 
     let mut g = c.benchmark_group("pack");

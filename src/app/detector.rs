@@ -167,8 +167,9 @@ impl<S: CounterStore> Detector<S> {
         if matched.is_empty() {
             return Ok(outcome);
         }
+        let source = correlation::FeedSource::new(observed, fallback_time);
         for c in self.rules.correlations() {
-            for (fields, event) in correlation::feeds(c, observed, &matched, fallback_time) {
+            for (fields, event) in correlation::feeds(c, &source, &matched) {
                 let feed = Feed {
                     correlation: c,
                     key: GroupKey {

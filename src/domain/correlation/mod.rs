@@ -148,13 +148,42 @@ pub struct GroupField {
 /// findings give the principal, the account and the session issuer.
 pub const DERIVED_FIELDS: &[&str] = &["user", "account", "issuer"];
 
-/// A record's value for a group field path.
-pub fn value_of(observed: &Observed<'_>, path: &str) -> Option<String> {
-    match path {
-        "user" => Some(super::identity::principal(&observed.record).user),
-        "account" => Some(observed.account()),
-        "issuer" => super::identity::principal(&observed.record).session_issuer,
-        _ => observed.record.field(path).map(str::to_owned),
+/// What the correlations read of one record, read once for all of them.
+pub struct FeedSource<'r, 'a> {
+    observed: &'r Observed<'a>,
+    principal: super::identity::Principal,
+    account: String,
+    src: String,
+    event_id: String,
+    time: Timestamp,
+}
+
+impl<'r, 'a> FeedSource<'r, 'a> {
+    /// `fallback` stands in for a record with no readable time.
+    pub fn new(observed: &'r Observed<'a>, fallback: Timestamp) -> Self {
+        FeedSource {
+            principal: super::identity::principal(&observed.record),
+            account: observed.account(),
+            src: observed
+                .record
+                .source_ip_address
+                .as_deref()
+                .unwrap_or("unknown")
+                .to_owned(),
+            event_id: observed.event_id(),
+            time: observed.event_time(fallback),
+            observed,
+        }
+    }
+
+    /// The record's value for a group field path.
+    pub fn value_of(&self, path: &str) -> Option<String> {
+        match path {
+            "user" => Some(self.principal.user.clone()),
+            "account" => Some(self.account.clone()),
+            "issuer" => self.principal.session_issuer.clone(),
+            _ => self.observed.record.field(path).map(str::to_owned),
+        }
     }
 }
 
@@ -200,22 +229,14 @@ impl Correlation {
 /// group's values and the event fed.
 pub fn feeds(
     c: &Correlation,
-    observed: &Observed<'_>,
+    source: &FeedSource<'_, '_>,
     matched: &[&Rule],
-    fallback: Timestamp,
 ) -> Vec<(Vec<(String, String)>, FedEvent)> {
     let mut slots = c.slots_fed(matched);
     if c.kind.counts() {
         // A count counts an event once, whichever of its rules matched.
         slots.truncate(1);
     }
-    let who = super::identity::principal(&observed.record);
-    let src = observed
-        .record
-        .source_ip_address
-        .as_deref()
-        .unwrap_or("unknown")
-        .to_owned();
     slots
         .into_iter()
         .map(|slot| {
@@ -225,20 +246,20 @@ pub fn feeds(
                 .map(|g| {
                     (
                         g.name.clone(),
-                        value_of(observed, &g.paths[slot]).unwrap_or_default(),
+                        source.value_of(&g.paths[slot]).unwrap_or_default(),
                     )
                 })
                 .collect();
             let event = FedEvent {
-                event_id: observed.event_id(),
-                time: observed.event_time(fallback),
+                event_id: source.event_id.clone(),
+                time: source.time,
                 slot,
                 value: c
                     .value
                     .as_ref()
-                    .and_then(|v| value_of(observed, &v.paths[slot])),
-                src: src.clone(),
-                user: who.user.clone(),
+                    .and_then(|v| source.value_of(&v.paths[slot])),
+                src: source.src.clone(),
+                user: source.principal.user.clone(),
                 rule: matched
                     .iter()
                     .find(|r| c.slots[slot].fed_by(r))

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::state::{self, GroupState, SequenceTest};
-use super::{Correlation, feeds};
+use super::{Correlation, FeedSource, feeds};
 use crate::domain::observed::Observed;
 use crate::domain::record::CloudTrailRecord;
 use crate::domain::rules::Rule;
@@ -25,7 +25,8 @@ fn alerts_of(c: &Correlation, test: &SequenceTest) -> Result<usize, String> {
             .copied()
             .filter(|r| r.matches(&observed.record))
             .collect();
-        for (group, event) in feeds(c, &observed, &matched, Timestamp::from_millis(0)) {
+        let source = FeedSource::new(&observed, Timestamp::from_millis(0));
+        for (group, event) in feeds(c, &source, &matched) {
             let state = states.entry(group).or_default();
             let tr = state::feed(c, state, &event);
             alerts += tr.alerts.len();
