@@ -94,9 +94,10 @@ deploy-cargo-lambda: build ## cargo lambda deploy into the stack's function, sam
 	$(CARGO) lambda deploy --binary-name signin-watch-lambda --runtime provided.al2023 --memory 128 --timeout 60 \
 	  --merge-env --env-var SIGNIN_WATCH_TABLE=$$table --env-var SIGNIN_WATCH_TOPIC_ARN=$$topic "$$fn"
 
-deploy-forwarder: venv-sam ## The forwarder in REGION=... sending to HOME_REGION=... (default us-east-1)
+deploy-forwarder: venv-sam ## The forwarder in REGION=... sending to BUS_ARN=... (the stack's SigninEventBusArn output)
+	test -n "$(BUS_ARN)" || { echo "BUS_ARN=arn:aws:events:...:event-bus/$(STACK)-signin is required"; exit 2; }
 	$(SAM) deploy --template-file deploy/forwarder.yaml --stack-name $(STACK)-forwarder --region $(REGION) \
-	  --capabilities CAPABILITY_IAM --parameter-overrides HomeRegion=$(or $(HOME_REGION),us-east-1) --no-fail-on-empty-changeset
+	  --capabilities CAPABILITY_IAM --parameter-overrides TargetEventBusArn=$(BUS_ARN) --no-fail-on-empty-changeset
 
 logs: venv-sam ## Tail the deployed function's logs
 	$(SAM) logs --stack-name $(STACK) --name SigninWatchFunction --tail

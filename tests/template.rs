@@ -69,9 +69,155 @@ fn the_forwarder_filters_exactly_as_the_detector() {
     }
     let main = template("template.yaml");
     let fwd = template("deploy/forwarder.yaml");
+    let pattern = &resource(&main, "SigninEventsRule")["Properties"]["EventPattern"];
     assert_eq!(
-        resource(&main, "SigninEventsRule")["Properties"]["EventPattern"],
-        resource(&fwd, "ForwardSigninEventsRule")["Properties"]["EventPattern"]
+        pattern,
+        &resource(&fwd, "ForwardSigninEventsRule")["Properties"]["EventPattern"]
+    );
+    // The detector's own bus runs the same rule, into the same function.
+    let bus_rule = &resource(&main, "BusSigninEventsRule")["Properties"];
+    assert_eq!(&bus_rule["EventPattern"], pattern);
+    assert_eq!(
+        bus_rule["EventBusName"],
+        serde_json::json!({"Ref": "SigninEventBus"})
+    );
+    assert_eq!(
+        bus_rule["Targets"][0]["Arn"],
+        serde_json::json!({"Fn::GetAtt": ["SigninWatchFunction", "Arn"]})
+    );
+    // The forwarder targets the bus it is given, with a role allowed that bus only.
+    let target = &resource(&fwd, "ForwardSigninEventsRule")["Properties"]["Targets"][0];
+    assert_eq!(
+        target["Arn"],
+        serde_json::json!({"Ref": "TargetEventBusArn"})
+    );
+    let role = &resource(&fwd, "ForwardRole")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        [0];
+    assert_eq!(role["Action"], "events:PutEvents");
+    assert_eq!(
+        role["Resource"],
+        serde_json::json!({"Ref": "TargetEventBusArn"})
+    );
+}
+
+#[test]
+fn the_bus_admits_only_the_organization_and_the_listed_accounts() {
+    if moto::unavailable("the_bus_admits_only_the_organization_and_the_listed_accounts") {
+        return;
+    }
+    let t = template("template.yaml");
+    let policies: Vec<&Value> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::Events::EventBusPolicy")
+        .collect();
+    assert_eq!(policies.len(), 2);
+    for p in &policies {
+        let st = &p["Properties"]["Statement"];
+        assert_eq!(st["Effect"], "Allow");
+        assert_eq!(st["Action"], "events:PutEvents");
+        assert_eq!(
+            p["Properties"]["EventBusName"],
+            serde_json::json!({"Ref": "SigninEventBus"})
+        );
+        match &st["Principal"] {
+            // Anyone, but only with the organization's id.
+            Value::String(star) => {
+                assert_eq!(star, "*");
+                assert_eq!(p["Condition"], "HasOrganization");
+                assert_eq!(
+                    st["Condition"],
+                    serde_json::json!({"StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}})
+                );
+            }
+            // The accounts listed, by id.
+            principal => {
+                assert_eq!(p["Condition"], "HasSourceAccounts");
+                assert_eq!(
+                    principal["AWS"],
+                    serde_json::json!({"Ref": "SourceAccountIds"})
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn findings_leave_safely() {
+    if moto::unavailable("findings_leave_safely") {
+        return;
+    }
+    let t = template("template.yaml");
+    let statements =
+        resource(&t, "FindingsTopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .clone();
+    let sid = |name: &str| {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == name)
+            .unwrap_or_else(|| panic!("statement {name}"))
+            .clone()
+    };
+    let role = serde_json::json!({"Fn::GetAtt": ["SigninWatchFunctionRole", "Arn"]});
+    assert_eq!(sid("FunctionPublishes")["Principal"]["AWS"], role);
+    let deny = sid("OnlyTheFunctionPublishes");
+    assert_eq!(
+        (deny["Effect"].as_str(), deny["Action"].as_str()),
+        (Some("Deny"), Some("sns:Publish"))
+    );
+    assert_eq!(deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"], role);
+    let subscribe = sid("OnlyTheAccountSubscribes");
+    assert_eq!(subscribe["Effect"], "Deny");
+    assert_eq!(
+        subscribe["Condition"]["StringNotEquals"]["aws:PrincipalAccount"],
+        serde_json::json!({"Ref": "AWS::AccountId"})
+    );
+    assert_eq!(
+        sid("TlsOnly")["Condition"]["Bool"]["aws:SecureTransport"],
+        "false"
+    );
+    // Every alarm of both templates tells someone.
+    for path in ["template.yaml", "deploy/forwarder.yaml"] {
+        let t = template(path);
+        for (name, r) in t["Resources"].as_object().unwrap() {
+            if r["Type"] == "AWS::CloudWatch::Alarm" {
+                assert!(
+                    r["Properties"]["AlarmActions"]
+                        .as_array()
+                        .is_some_and(|a| !a.is_empty()),
+                    "{path}: {name} has no action"
+                );
+            }
+        }
+    }
+    let metrics: BTreeSet<String> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"] == "AWS::CloudWatch::Alarm")
+        .filter_map(|r| r["Properties"]["MetricName"].as_str().map(str::to_owned))
+        .collect();
+    for m in [
+        "NumberOfNotificationsFailed",
+        "DestinationDeliveryFailures",
+        "AsyncEventsDropped",
+        "Errors",
+        "TooLateForCorrelations",
+    ] {
+        assert!(metrics.contains(m), "no alarm on {m}: {metrics:?}");
+    }
+    // The function logs to a group with a retention.
+    let f = &resource(&t, "SigninWatchFunction")["Properties"];
+    assert_eq!(
+        f["LoggingConfig"]["LogGroup"],
+        serde_json::json!({"Ref": "FunctionLogGroup"})
+    );
+    assert_eq!(
+        resource(&t, "FunctionLogGroup")["Properties"]["RetentionInDays"],
+        serde_json::json!({"Ref": "LogRetentionDays"})
     );
 }
 
