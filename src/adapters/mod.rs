@@ -5,4 +5,6 @@ pub mod counting_notifier;
 #[cfg(feature = "lambda")]
 pub mod dynamodb_store;
 pub mod memory_store;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod sns;

@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 
 use signin_watch::adapters::dynamodb_store::DynamoStore;
+use signin_watch::adapters::s3::S3Objects;
 use signin_watch::adapters::sns::SnsPublisher;
 use signin_watch::app::detector::Detector;
 use signin_watch::lambda::config::LambdaConfig;
@@ -30,6 +31,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config.retention_days,
     );
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), &config.topic_arn);
+    let objects = S3Objects::new(signin_watch::adapters::s3::client(&sdk));
     let detector = Detector::new(config.detector.rules, config.detector.policy, store);
-    runtime::run(Handler::new(detector, publisher), config.metrics_namespace).await
+    let handler = Handler::new(detector, publisher).with_objects(objects);
+    runtime::run(handler, config.metrics_namespace).await
 }

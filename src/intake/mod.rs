@@ -1,7 +1,10 @@
 //! Intake: bytes in, records out. Lenient about shapes, exact about errors,
 //! never holding a whole archive in memory.
 
+pub mod candidates;
 pub mod decode;
+pub mod notification;
+pub mod objects;
 pub mod prefilter;
 pub mod scan;
 pub mod source;

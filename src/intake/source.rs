@@ -119,7 +119,16 @@ impl<R: Read> Read for Counting<R> {
 
 /// Opens `path`, decompressing gzip when the file starts with its magic bytes.
 pub fn open(path: &Path, progress: Arc<AtomicU64>) -> io::Result<Box<dyn Read + Send>> {
-    let mut file = File::open(path)?;
+    decompressing(File::open(path)?, progress)
+}
+
+/// `reader` (a file, an S3 object's body), decompressed when it starts with
+/// gzip's magic bytes; the bytes read before decompression are counted in
+/// `progress`.
+pub fn decompressing(
+    mut file: impl Read + Send + 'static,
+    progress: Arc<AtomicU64>,
+) -> io::Result<Box<dyn Read + Send>> {
     let mut magic = [0u8; 2];
     let mut got = 0;
     while got < 2 {

@@ -1,8 +1,11 @@
 //! The function's handler: an adapter from Lambda payloads to the detector.
 //!
 //! Input: one EventBridge event per invocation (the record its `detail`), or
-//! an SQS batch whose bodies are EventBridge events. A bare CloudTrail record
-//! or an S3 log file also works, for `cargo lambda invoke` with a sample.
+//! an SQS batch whose bodies are EventBridge events; the trail bucket's
+//! notifications (S3 event notifications through SQS, or EventBridge's
+//! "Object Created"), whose objects are streamed through the same intake as
+//! replay's. A bare CloudTrail record or an S3 log file also works, for
+//! `cargo lambda invoke` with a sample.
 //!
 //! Errors: a malformed event fails the invocation with a message that says
 //! what is wrong (so it lands in the failure destination: nothing lost); a
@@ -21,7 +24,10 @@ use crate::domain::finding::Finding;
 use crate::domain::notify::{Notifier, NotifyError};
 use crate::domain::observed::Observed;
 use crate::domain::time::Timestamp;
-use crate::intake::{DecodeError, Decoded, decode, decode_document};
+use crate::intake::candidates::{self, Piece};
+use crate::intake::notification::{self, NotificationError, ObjectRef, TrailObject};
+use crate::intake::objects::{NoObjects, ObjectError, ObjectSource};
+use crate::intake::{DecodeError, Decoded, ItemKind, decode, decode_document, decode_record};
 
 use super::metrics::{InvocationMetrics, RuleCounts};
 
@@ -31,6 +37,10 @@ pub enum HandlerError {
     Malformed(#[from] DecodeError),
     #[error("{kind}: {0}", kind = failure_kind(.0))]
     Process(#[from] ProcessError),
+    #[error("malformed notification: {0}")]
+    Notification(#[from] NotificationError),
+    #[error("{0}")]
+    Object(#[from] ObjectError),
 }
 
 fn failure_kind(e: &ProcessError) -> &'static str {
@@ -58,6 +68,9 @@ impl HandlerError {
                 NotifyError::Unavailable { .. } => "SigninWatch.TransientPublishError",
                 NotifyError::InvalidRequest { .. } => "SigninWatch.InvalidRequest",
             },
+            HandlerError::Notification(_) => "SigninWatch.MalformedNotification",
+            HandlerError::Object(e) if e.is_transient() => "SigninWatch.TransientObjectError",
+            HandlerError::Object(_) => "SigninWatch.ObjectUnreadable",
         }
     }
 }
@@ -133,16 +146,37 @@ fn sqs_event(payload: &[u8]) -> Option<SqsEvent> {
     all_sqs.then_some(event)
 }
 
-pub struct Handler<S, N> {
+pub struct Handler<S, N, O = NoObjects> {
     detector: Detector<S>,
     notifier: N,
+    objects: O,
 }
 
-impl<S: CounterStore, N: Notifier> Handler<S, N> {
-    pub fn new(detector: Detector<S>, notifier: N) -> Self {
-        Handler { detector, notifier }
-    }
+/// Pieces of an object in flight between the blocking scan and the detector.
+const OBJECT_PIECES_IN_FLIGHT: usize = 64;
 
+impl<S, N> Handler<S, N> {
+    pub fn new(detector: Detector<S>, notifier: N) -> Self {
+        Handler {
+            detector,
+            notifier,
+            objects: NoObjects,
+        }
+    }
+}
+
+impl<S, N, O> Handler<S, N, O> {
+    /// With the trail bucket's objects read through `objects`.
+    pub fn with_objects<P>(self, objects: P) -> Handler<S, N, P> {
+        Handler {
+            detector: self.detector,
+            notifier: self.notifier,
+            objects,
+        }
+    }
+}
+
+impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
     /// Handles one invocation's payload.
     pub async fn handle(
         &self,
@@ -180,6 +214,13 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
         detections: &mut Vec<Finding>,
         metrics: &mut InvocationMetrics,
     ) -> Result<(), HandlerError> {
+        if let Some(objects) = notification::objects(bytes) {
+            let objects = objects.inspect_err(|_| metrics.malformed += 1)?;
+            for object in &objects {
+                self.object(object, detections, metrics).await?;
+            }
+            return Ok(());
+        }
         let decoded = match decode(bytes) {
             Ok(d) => d,
             Err(e) => {
@@ -205,6 +246,116 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
         Ok(())
     }
 
+    /// Streams one trail object through the intake (on a blocking thread)
+    /// and each record a rule wants through the detector, in order. Digest
+    /// files and objects that are not CloudTrail log files are skipped, with
+    /// a line in the log.
+    async fn object(
+        &self,
+        object: &ObjectRef,
+        detections: &mut Vec<Finding>,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<(), HandlerError> {
+        match notification::trail_object(&object.key) {
+            TrailObject::Log => {}
+            TrailObject::Digest => {
+                metrics.objects_skipped += 1;
+                tracing::debug!(bucket = %object.bucket, key = %object.key, "digest file skipped");
+                return Ok(());
+            }
+            TrailObject::Other => {
+                metrics.objects_skipped += 1;
+                tracing::warn!(bucket = %object.bucket, key = %object.key, "not a CloudTrail log file: skipped");
+                return Ok(());
+            }
+        }
+        let reader = self.objects.open(object).await?;
+        let rules = self.detector.rules().clone();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(OBJECT_PIECES_IN_FLIGHT);
+        let scan = tokio::task::spawn_blocking(move || {
+            let reader = StopWhenClosed {
+                inner: reader,
+                tx: tx.clone(),
+            };
+            let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let reader = match crate::intake::source::decompressing(reader, progress) {
+                Ok(r) => r,
+                Err(e) => return (candidates::Totals::default(), Err(e)),
+            };
+            let (totals, result) = candidates::scan(
+                reader,
+                Vec::new(),
+                |record| rules.any_match(record),
+                |piece| {
+                    // A closed channel: the detector stopped; the reader stops next.
+                    let _ = tx.blocking_send(piece);
+                },
+            );
+            (totals, result.map(drop))
+        });
+        while let Some(piece) = rx.recv().await {
+            match piece {
+                Piece::Candidate(c) => {
+                    self.candidate(&c.bytes, c.kind, detections, metrics)
+                        .await?
+                }
+                Piece::Bad(bad) => {
+                    metrics.malformed += 1;
+                    tracing::warn!(
+                        bucket = %object.bucket,
+                        key = %object.key,
+                        line = bad.line,
+                        record = bad.index,
+                        error = %bad.message,
+                        "a record of the object cannot be read; the rest is read"
+                    );
+                }
+            }
+        }
+        let unreadable =
+            |source: Box<dyn std::error::Error + Send + Sync>| ObjectError::Unreadable {
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                source,
+            };
+        let (totals, result) = scan.await.map_err(|e| unreadable(Box::new(e)))?;
+        metrics.records += totals.records;
+        metrics.signin_records += totals.signin_records;
+        metrics.objects_read += 1;
+        result.map_err(|e| unreadable(Box::new(e)))?;
+        Ok(())
+    }
+
+    /// One candidate of an object: the records in it, through the detector
+    /// (the scan counted them already).
+    async fn candidate(
+        &self,
+        bytes: &[u8],
+        kind: ItemKind,
+        detections: &mut Vec<Finding>,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<(), HandlerError> {
+        if kind == ItemKind::Record {
+            let o = decode_record(bytes)?;
+            return self.detect(&o, detections, metrics).await;
+        }
+        match decode(bytes)? {
+            Decoded::Records(records) => {
+                for o in &records {
+                    self.detect(o, detections, metrics).await?;
+                }
+            }
+            Decoded::Documents(docs) => {
+                for text in &docs {
+                    for o in &decode_document(text)? {
+                        self.detect(o, detections, metrics).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn record(
         &self,
         o: &Observed<'_>,
@@ -215,6 +366,15 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
         if o.record.is_from_signin() {
             metrics.signin_records += 1;
         }
+        self.detect(o, detections, metrics).await
+    }
+
+    async fn detect(
+        &self,
+        o: &Observed<'_>,
+        detections: &mut Vec<Finding>,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<(), HandlerError> {
         let outcome: Outcome = self
             .detector
             .process(&self.notifier, o, Timestamp::now())
@@ -253,6 +413,22 @@ impl<S: CounterStore, N: Notifier> Handler<S, N> {
             detections.push(d.finding);
         }
         Ok(())
+    }
+}
+
+/// An object's reader that fails once the detector has stopped listening,
+/// so that a failed invocation does not read the rest of a large object.
+struct StopWhenClosed<R> {
+    inner: R,
+    tx: tokio::sync::mpsc::Sender<Piece>,
+}
+
+impl<R: std::io::Read> std::io::Read for StopWhenClosed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.tx.is_closed() {
+            return Err(std::io::Error::other("the invocation stopped"));
+        }
+        self.inner.read(buf)
     }
 }
 

@@ -30,6 +30,9 @@ pub struct InvocationMetrics {
     pub correlations_fed: u64,
     /// Correlation feeds older than their group's lateness horizon.
     pub too_late: u64,
+    /// Trail objects read, and skipped (digests, objects that are not logs).
+    pub objects_read: u64,
+    pub objects_skipped: u64,
     pub rules: BTreeMap<String, RuleCounts>,
 }
 
@@ -70,6 +73,8 @@ impl InvocationMetrics {
                 ("MalformedRecords", self.malformed),
                 ("CorrelationsFed", self.correlations_fed),
                 ("TooLateForCorrelations", self.too_late),
+                ("TrailObjectsRead", self.objects_read),
+                ("TrailObjectsSkipped", self.objects_skipped),
             ],
             None,
         )];

@@ -12,6 +12,7 @@ use super::handler::{Handler, HandlerError};
 use crate::domain::counter::CounterStore;
 use crate::domain::notify::Notifier;
 use crate::domain::time::Timestamp;
+use crate::intake::objects::ObjectSource;
 
 /// The SDK configuration: region and credentials from the environment,
 /// endpoints from `AWS_ENDPOINT_URL` when set (a local emulator), timeouts
@@ -39,13 +40,14 @@ pub async fn sdk_config(config: &LambdaConfig) -> SdkConfig {
 /// Serves invocations until the runtime stops. A failed invocation returns
 /// the handler's error to Lambda as a `Diagnostic` whose `errorType` says
 /// what happened.
-pub async fn run<S, N>(
-    handler: Handler<S, N>,
+pub async fn run<S, N, O>(
+    handler: Handler<S, N, O>,
     metrics_namespace: String,
 ) -> Result<(), lambda_runtime::Error>
 where
     S: CounterStore + Sync,
     N: Notifier + Sync,
+    O: ObjectSource + Sync,
 {
     let handler = &handler;
     let namespace = metrics_namespace.as_str();

@@ -266,3 +266,27 @@ pub async fn drain(sdk: &SdkConfig, queue: &Queue) -> Vec<Message> {
         out.extend(got);
     }
 }
+
+/// A new bucket, for trail objects.
+pub async fn create_bucket(sdk: &SdkConfig) -> String {
+    let name = unique("trail").to_lowercase();
+    signin_watch::adapters::s3::client(sdk)
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("create bucket");
+    name
+}
+
+/// Puts `body` at `key`.
+pub async fn put_object(sdk: &SdkConfig, bucket: &str, key: &str, body: Vec<u8>) {
+    signin_watch::adapters::s3::client(sdk)
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {e:?}"));
+}

@@ -23,11 +23,12 @@ use crate::app::detector::{Detector, ProcessError};
 use crate::domain::counter::CounterStore;
 use crate::domain::notify::Notice;
 use crate::domain::time::Timestamp;
+use crate::intake::candidates::{Candidate, Piece};
 use crate::intake::decode_item;
 use crate::intake::source::{self, SourceError};
 use crate::render;
 use in_order::InOrder;
-use worker::{Candidate, Message, Piece, Report};
+use worker::{Message, Report};
 
 /// How findings are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

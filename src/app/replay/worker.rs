@@ -8,26 +8,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::mpsc;
 
 use crate::domain::rules::RuleSet;
+use crate::intake::candidates::{self, Piece};
 use crate::intake::source;
-use crate::intake::{ItemKind, Prefilter, Scanned, Splitter, decode_item};
-
-/// An item some enabled rule matches: the detector counts it.
-pub(super) struct Candidate {
-    pub(super) bytes: Vec<u8>,
-    pub(super) kind: ItemKind,
-}
-
-/// A problem with one record, to report with its file and place.
-pub(super) struct BadRecord {
-    pub(super) line: u64,
-    pub(super) index: u64,
-    pub(super) message: String,
-}
-
-pub(super) enum Piece {
-    Candidate(Candidate),
-    Bad(BadRecord),
-}
 
 /// What a worker sends about a file: pieces in order, then its totals.
 pub(super) enum Report {
@@ -59,9 +41,6 @@ pub(super) fn scan_file(
     progress: Arc<AtomicU64>,
     buffer: &mut Vec<u8>,
 ) {
-    let prefilter = Prefilter::default();
-    let mut records = 0u64;
-    let mut signin_records = 0u64;
     let mut pieces = Vec::new();
     let send = |report| {
         // The receiver goes away only when the replay stops early; the
@@ -73,54 +52,20 @@ pub(super) fn scan_file(
             send(Report::Pieces(std::mem::take(pieces)));
         }
     };
-    let result = source::open(path, progress).and_then(|reader| {
-        Splitter::with_buffer(reader, std::mem::take(buffer)).run(|scanned| {
-            match scanned {
-                Scanned::Item(span, bytes) => {
-                    if !(span.may_be_candidate && prefilter.is_candidate(bytes)) {
-                        records += 1;
-                        return;
-                    }
-                    let mut wanted = false;
-                    let mut signin = 0;
-                    let decoded = decode_item(bytes, span.kind, &mut |observed| {
-                        signin += u64::from(observed.record.is_from_signin());
-                        wanted |= rules.any_match(&observed.record);
-                    });
-                    match decoded {
-                        Ok(n) => {
-                            records += n as u64;
-                            signin_records += signin;
-                            if wanted {
-                                pieces.push(Piece::Candidate(Candidate {
-                                    bytes: bytes.to_vec(),
-                                    kind: span.kind,
-                                }));
-                            }
-                        }
-                        Err(e) => {
-                            records += 1;
-                            pieces.push(Piece::Bad(BadRecord {
-                                line: span.line,
-                                index: span.index,
-                                message: e.to_string(),
-                            }));
-                        }
-                    }
+    let (totals, result) = match source::open(path, progress) {
+        Ok(reader) => candidates::scan(
+            reader,
+            std::mem::take(buffer),
+            |record| rules.any_match(record),
+            |piece| {
+                pieces.push(piece);
+                if pieces.len() >= BATCH {
+                    flush(&mut pieces);
                 }
-                Scanned::Malformed(m) => {
-                    pieces.push(Piece::Bad(BadRecord {
-                        line: m.line,
-                        index: m.index,
-                        message: m.message,
-                    }));
-                }
-            }
-            if pieces.len() >= BATCH {
-                flush(&mut pieces);
-            }
-        })
-    });
+            },
+        ),
+        Err(e) => (Default::default(), Err(e)),
+    };
     flush(&mut pieces);
     let error = match result {
         Ok(spent) => {
@@ -130,8 +75,8 @@ pub(super) fn scan_file(
         Err(e) => Some(e.to_string()),
     };
     send(Report::Done {
-        records,
-        signin_records,
+        records: totals.records,
+        signin_records: totals.signin_records,
         error,
     });
 }

@@ -1,0 +1,81 @@
+//! Where the trail bucket's objects come from: the port the function reads
+//! them through (S3 in the function, files or fakes in tests).
+
+use std::future::Future;
+use std::io::Read;
+
+use super::notification::ObjectRef;
+
+type Source = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why an object could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    /// Worth retrying: throttling, a timeout, a connection cut.
+    #[error("s3://{bucket}/{key} is unavailable for now: {source}")]
+    Unavailable {
+        bucket: String,
+        key: String,
+        #[source]
+        source: Source,
+    },
+    /// Not worth retrying as it is: missing, access denied, a bad body.
+    #[error("s3://{bucket}/{key} cannot be read: {source}")]
+    Unreadable {
+        bucket: String,
+        key: String,
+        #[source]
+        source: Source,
+    },
+    /// The function was given no way to read objects.
+    #[error("s3://{bucket}/{key}: this function is not set up to read the trail bucket")]
+    NotConfigured { bucket: String, key: String },
+}
+
+impl ObjectError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ObjectError::Unavailable { .. })
+    }
+}
+
+/// Opens objects for reading. The reader blocks: read it on a blocking
+/// thread (`tokio::task::spawn_blocking`), never on the runtime's own.
+pub trait ObjectSource {
+    fn open(
+        &self,
+        object: &ObjectRef,
+    ) -> impl Future<Output = Result<Box<dyn Read + Send>, ObjectError>> + Send;
+}
+
+/// No object source: every open fails, saying so.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoObjects;
+
+impl ObjectSource for NoObjects {
+    async fn open(&self, object: &ObjectRef) -> Result<Box<dyn Read + Send>, ObjectError> {
+        Err(ObjectError::NotConfigured {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+        })
+    }
+}
+
+/// Objects from a directory laid out as the bucket (`DIR/BUCKET/KEY`): the
+/// tests' and `cargo lambda invoke`'s stand-in for S3.
+#[derive(Debug, Clone)]
+pub struct DirObjects {
+    pub root: std::path::PathBuf,
+}
+
+impl ObjectSource for DirObjects {
+    async fn open(&self, object: &ObjectRef) -> Result<Box<dyn Read + Send>, ObjectError> {
+        let path = self.root.join(&object.bucket).join(&object.key);
+        std::fs::File::open(&path)
+            .map(|f| Box::new(f) as Box<dyn Read + Send>)
+            .map_err(|e| ObjectError::Unreadable {
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                source: Box::new(e),
+            })
+    }
+}
