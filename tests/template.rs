@@ -292,6 +292,7 @@ const CALLS: &[(&str, &str)] = &[
     ("ConditionCheck::builder()", "dynamodb:ConditionCheckItem"),
     (".publish()", "sns:Publish"),
     (".publish_batch()", "sns:Publish"),
+    (".get_object()", "s3:GetObject"),
 ];
 
 fn actions_the_code_calls() -> BTreeSet<&'static str> {
@@ -300,6 +301,7 @@ fn actions_the_code_calls() -> BTreeSet<&'static str> {
         "src/adapters/dynamodb_store/mod.rs",
         "src/adapters/dynamodb_store/correlate.rs",
         "src/adapters/sns/publisher.rs",
+        "src/adapters/s3.rs",
     ] {
         let code = std::fs::read_to_string(common::repo_path(file)).expect("adapter source");
         found.extend(
@@ -354,7 +356,7 @@ fn iam_grants_exactly_what_the_code_calls() {
     }
     // What the code calls, on the table and the topic.
     let mut granted: BTreeSet<String> = BTreeSet::new();
-    for sid in ["Counters", "Findings"] {
+    for sid in ["Counters", "Findings", "TrailObjects"] {
         granted.extend(
             by_sid
                 .get(sid)
@@ -380,9 +382,25 @@ fn iam_grants_exactly_what_the_code_calls() {
         by_sid["Findings"].1,
         serde_json::json!({"Ref": "FindingsTopic"})
     );
-    // Beyond the code: Lambda's failure destination, and a customer key when one is given.
+    // Objects under the trail's prefix of the trail's bucket, nothing else.
+    assert_eq!(
+        by_sid["TrailObjects"].1,
+        serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrailBucketName}/${TrailPrefix}*"})
+    );
+    // Beyond the code: Lambda's failure destination and its SQS poller, the
+    // trail's key and the topic's customer key when they are given.
     let platform: BTreeMap<&str, Vec<&str>> = [
         ("FailureDestination", vec!["sqs:SendMessage"]),
+        (
+            "TrailObjectsQueue",
+            vec![
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ChangeMessageVisibility",
+            ],
+        ),
+        ("TrailKey", vec!["kms:Decrypt"]),
         (
             "FindingsTopicKey",
             vec!["kms:GenerateDataKey", "kms:Decrypt"],
@@ -390,7 +408,7 @@ fn iam_grants_exactly_what_the_code_calls() {
     ]
     .into();
     for (sid, (actions, _)) in &by_sid {
-        if sid == "Counters" || sid == "Findings" {
+        if ["Counters", "Findings", "TrailObjects"].contains(&sid.as_str()) {
             continue;
         }
         let allowed = platform
@@ -546,5 +564,44 @@ async fn the_eventbridge_pattern_passes_exactly_what_the_rules_could_match() {
     assert_eq!(
         arrived, expected,
         "events the pattern let through (left) vs those a rule matches (right)"
+    );
+}
+
+#[test]
+fn the_bucket_path_retries_only_what_failed_and_admits_only_the_bucket() {
+    if moto::unavailable("the_bucket_path_retries_only_what_failed_and_admits_only_the_bucket") {
+        return;
+    }
+    let t = template("template.yaml");
+    let mut mappings = 0;
+    for (name, r) in t["Resources"].as_object().unwrap() {
+        if r["Type"] == "AWS::Lambda::EventSourceMapping" {
+            mappings += 1;
+            assert_eq!(
+                r["Properties"]["FunctionResponseTypes"],
+                serde_json::json!(["ReportBatchItemFailures"]),
+                "{name}"
+            );
+        }
+    }
+    assert!(mappings >= 1);
+    let st =
+        &resource(&t, "TrailObjectsQueuePolicy")["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(st["Principal"]["Service"], "s3.amazonaws.com");
+    assert_eq!(
+        st["Condition"]["ArnLike"]["aws:SourceArn"],
+        serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrailBucketName}"})
+    );
+    assert!(st["Condition"]["StringEquals"]["aws:SourceAccount"].is_object());
+    // Six times the function's timeout, so that a message is not seen twice
+    // while an invocation still reads its object.
+    let timeout = resource(&t, "SigninWatchFunction")["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        resource(&t, "TrailObjectsQueue")["Properties"]["VisibilityTimeout"]
+            .as_u64()
+            .unwrap()
+            >= 6 * timeout
     );
 }

@@ -190,7 +190,10 @@ async fn the_same_event_through_both_paths_counts_once() {
         .iter()
         .filter(|m| m.body().unwrap().contains(id.as_str()))
         .count();
-    assert_eq!(about_it, 0, "no second message after the live one was drained");
+    assert_eq!(
+        about_it, 0,
+        "no second message after the live one was drained"
+    );
     assert!(!from_bucket.detections.is_empty());
 }
 
