@@ -79,3 +79,171 @@ impl ObjectSource for S3Objects {
         Ok(Box::new(SyncIoBridge::new(out.body.into_async_read())))
     }
 }
+
+/// Days, inclusive, whose partitions a listing reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayRange {
+    pub since: crate::domain::time::Timestamp,
+    pub until: crate::domain::time::Timestamp,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl DayRange {
+    /// The partition suffixes `YYYY/MM/DD/` of every day in the range.
+    pub fn partitions(&self) -> Vec<String> {
+        let first = self.since.as_millis().div_euclid(DAY_MS);
+        let last = self.until.as_millis().div_euclid(DAY_MS);
+        (first..=last)
+            .map(|d| {
+                let day = crate::domain::time::Timestamp::from_millis(d * DAY_MS).to_string();
+                format!("{}/{}/{}/", &day[0..4], &day[5..7], &day[8..10])
+            })
+            .collect()
+    }
+}
+
+/// What a listing found, and what it asked S3.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub objects: Vec<ObjectRef>,
+    /// The prefixes listed, in order (partitions and the levels above them).
+    pub prefixes: Vec<String>,
+    pub requests: u64,
+}
+
+/// An `s3://bucket/prefix` URL, split.
+pub fn parse_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then(|| (bucket.to_owned(), prefix.to_owned()))
+}
+
+impl S3Objects {
+    /// One level (or, without a delimiter, everything) under `prefix`.
+    async fn list_level(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        delimiter: bool,
+        listing: &mut Listing,
+    ) -> Result<(Vec<String>, Vec<ObjectRef>), ObjectError> {
+        let mut prefixes = Vec::new();
+        let mut objects = Vec::new();
+        let mut token: Option<String> = None;
+        listing.prefixes.push(prefix.to_owned());
+        loop {
+            let mut req = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.clone());
+            if delimiter {
+                req = req.delimiter("/");
+            }
+            listing.requests += 1;
+            let out = req.send().await.map_err(|e| {
+                let (bucket, key) = (bucket.to_owned(), prefix.to_owned());
+                if transient(&e) {
+                    ObjectError::Unavailable {
+                        bucket,
+                        key,
+                        source: Box::new(e),
+                    }
+                } else {
+                    ObjectError::Unreadable {
+                        bucket,
+                        key,
+                        source: Box::new(e),
+                    }
+                }
+            })?;
+            prefixes.extend(
+                out.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned)),
+            );
+            objects.extend(out.contents().iter().filter_map(|o| {
+                Some(ObjectRef {
+                    bucket: bucket.to_owned(),
+                    key: o.key()?.to_owned(),
+                    size: o.size().and_then(|s| u64::try_from(s).ok()),
+                })
+            }));
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        Ok((prefixes, objects))
+    }
+
+    /// The CloudTrail log files under `prefix`. With `days`, only the date
+    /// partitions of those days are listed: the levels above them
+    /// (`AWSLogs/[o-org/]ACCOUNT/CloudTrail/REGION/`) are walked one at a
+    /// time, then `REGION/YYYY/MM/DD/` for each day. Keys come back sorted
+    /// by delivery time, then name.
+    pub async fn list_trail(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        days: Option<DayRange>,
+    ) -> Result<Listing, ObjectError> {
+        use crate::intake::notification::{TrailObject, trail_object};
+        let mut listing = Listing::default();
+        let mut found = Vec::new();
+        match days {
+            None => {
+                let (_, objects) = self.list_level(bucket, prefix, false, &mut listing).await?;
+                found = objects;
+            }
+            Some(days) => {
+                // Breadth first, down to the regions of each trail.
+                let mut regions = Vec::new();
+                let mut level = vec![prefix.to_owned()];
+                for _ in 0..8 {
+                    let mut next = Vec::new();
+                    for p in &level {
+                        if is_region_prefix(p) {
+                            regions.push(p.clone());
+                            continue;
+                        }
+                        let (children, _) = self.list_level(bucket, p, true, &mut listing).await?;
+                        next.extend(children.into_iter().filter(|c| {
+                            !c.ends_with("/CloudTrail-Digest/")
+                                && !c.ends_with("/CloudTrail-Insight/")
+                        }));
+                    }
+                    if next.is_empty() {
+                        break;
+                    }
+                    level = next;
+                }
+                for region in &regions {
+                    for day in days.partitions() {
+                        let (_, objects) = self
+                            .list_level(bucket, &format!("{region}{day}"), false, &mut listing)
+                            .await?;
+                        found.extend(objects);
+                    }
+                }
+            }
+        }
+        found.retain(|o| trail_object(&o.key) == TrailObject::Log);
+        found.sort_by_cached_key(|o| {
+            (
+                crate::intake::source::delivery_time(std::path::Path::new(&o.key)),
+                o.key.clone(),
+            )
+        });
+        listing.objects = found;
+        Ok(listing)
+    }
+}
+
+/// `.../CloudTrail/REGION/`: the level whose children are date partitions.
+fn is_region_prefix(prefix: &str) -> bool {
+    let parts: Vec<&str> = prefix.trim_end_matches('/').split('/').collect();
+    parts.len() >= 2 && parts[parts.len() - 2] == "CloudTrail"
+}

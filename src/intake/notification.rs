@@ -167,6 +167,45 @@ pub fn objects(bytes: &[u8]) -> Option<Result<Vec<ObjectRef>, NotificationError>
     Some(Ok(out))
 }
 
+/// An S3 event notification announcing `objects`, as S3 would send it to a
+/// queue: what `signin-watch backfill` enqueues for the bucket path.
+pub fn notification_for(objects: &[ObjectRef], region: &str) -> String {
+    let records: Vec<serde_json::Value> = objects
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": region,
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "signin-watch-backfill"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": o.bucket, "arn": format!("arn:aws:s3:::{}", o.bucket)},
+                    "object": {"key": url_encode(&o.key), "size": o.size.unwrap_or(0)},
+                },
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
+/// A key as S3 notifications write it: unreserved characters and `/` kept,
+/// a space as `+`, every other byte as `%XX`.
+fn url_encode(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// S3 event notifications URL-encode keys (a space as `+`).
 fn url_decode(key: &str) -> Option<String> {
     let bytes = key.as_bytes();
@@ -235,6 +274,26 @@ mod tests {
         let bad = br#"{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put"}]}"#;
         let e = objects(bad).unwrap().unwrap_err();
         assert!(e.to_string().contains("Records[0] has no s3"), "{e}");
+    }
+
+    #[test]
+    fn a_backfill_notification_reads_back_as_its_objects() {
+        let announced = vec![
+            ObjectRef {
+                bucket: "trail".into(),
+                key: KEY.into(),
+                size: Some(7),
+            },
+            ObjectRef {
+                bucket: "trail".into(),
+                key: "AWSLogs/a b+c%/é=1.json.gz".into(),
+                size: None,
+            },
+        ];
+        let body = notification_for(&announced, "us-east-1");
+        let mut got = announced.clone();
+        got[1].size = Some(0);
+        assert_eq!(super::objects(body.as_bytes()).unwrap().unwrap(), got);
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SourceError> {
 /// (`<account>_CloudTrail_<region>_YYYYMMDDTHHMMZ_<unique>.json.gz`), as
 /// `YYYYMMDDTHHMM`; empty for any other file, which keeps name order ahead
 /// of the log files.
-fn delivery_time(path: &Path) -> String {
+pub fn delivery_time(path: &Path) -> String {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return String::new();
     };

@@ -11,7 +11,7 @@ mod worker;
 
 use std::fmt;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -25,6 +25,7 @@ use crate::domain::notify::Notice;
 use crate::domain::time::Timestamp;
 use crate::intake::candidates::{Candidate, Piece};
 use crate::intake::decode_item;
+use crate::intake::notification::ObjectRef;
 use crate::intake::source::{self, SourceError};
 use crate::render;
 use in_order::InOrder;
@@ -95,12 +96,32 @@ pub enum ReplayError {
     Runtime(#[source] io::Error),
 }
 
-/// The files a replay reads, found before it starts, and how many of their
+/// One thing a replay reads: a file, or an object of a bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    File(PathBuf),
+    Object(ObjectRef),
+}
+
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::File(p) => write!(f, "{}", p.display()),
+            Input::Object(o) => write!(f, "s3://{}/{}", o.bucket, o.key),
+        }
+    }
+}
+
+/// Opens an object for a worker thread (the caller's S3 client and runtime).
+pub type OpenObject = dyn Fn(&ObjectRef) -> io::Result<Box<dyn io::Read + Send>> + Send + Sync;
+
+/// The inputs a replay reads, found before it starts, and how many of their
 /// bytes it has read so far.
 pub struct Replay {
-    files: Vec<PathBuf>,
+    inputs: Vec<Input>,
     bytes: u64,
     progress: Arc<AtomicU64>,
+    open_object: Option<Arc<OpenObject>>,
 }
 
 impl Replay {
@@ -114,10 +135,24 @@ impl Replay {
             .map(|m| m.len())
             .sum();
         Ok(Replay {
-            files,
+            inputs: files.into_iter().map(Input::File).collect(),
             bytes,
             progress: Arc::new(AtomicU64::new(0)),
+            open_object: None,
         })
+    }
+
+    /// With `objects` read too, after the files, each opened by `open`.
+    pub fn with_objects(mut self, objects: Vec<ObjectRef>, open: Arc<OpenObject>) -> Self {
+        self.bytes += objects.iter().filter_map(|o| o.size).sum::<u64>();
+        self.inputs.extend(objects.into_iter().map(Input::Object));
+        self.open_object = Some(open);
+        self
+    }
+
+    /// How many inputs there are.
+    pub fn inputs(&self) -> usize {
+        self.inputs.len()
     }
 
     /// The files' size on disk, before decompression.
@@ -140,7 +175,8 @@ impl Replay {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<ReplaySummary, ReplayError> {
-        let files = &self.files;
+        let files = &self.inputs;
+        let open_object = self.open_object.as_deref();
         let mut summary = ReplaySummary {
             files: files.len() as u64,
             bytes: self.bytes,
@@ -173,8 +209,17 @@ impl Replay {
                     let mut buffer = Vec::new();
                     loop {
                         let i = next_file.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = files.get(i) else { break };
-                        worker::scan_file(i, path, rules, &tx, progress.clone(), &mut buffer);
+                        let Some(input) = files.get(i) else { break };
+                        let reader = match input {
+                            Input::File(path) => source::open(path, progress.clone()),
+                            Input::Object(o) => match open_object {
+                                Some(open) => {
+                                    open(o).and_then(|r| source::decompressing(r, progress.clone()))
+                                }
+                                None => Err(io::Error::other("no way to read objects")),
+                            },
+                        };
+                        worker::scan_reader(i, reader, rules, &tx, &mut buffer);
                     }
                 });
             }
@@ -217,15 +262,14 @@ struct Output<'a, S> {
 }
 
 impl<S: CounterStore> Output<'_, S> {
-    /// Handles what a worker reported about the file at `path`.
+    /// Handles what a worker reported about the input at `path`.
     fn report(
         &mut self,
-        path: &Path,
+        path: &Input,
         report: Report,
         summary: &mut ReplaySummary,
         err: &mut dyn Write,
     ) -> Result<(), ReplayError> {
-        let path = path.display();
         match report {
             Report::Pieces(pieces) => {
                 for piece in pieces {

@@ -2,14 +2,10 @@
 //! few candidates, ask the rules), and sends on what the detector must see
 //! and what could not be read, in batches, then the file's totals.
 
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::sync::mpsc;
 
 use crate::domain::rules::RuleSet;
 use crate::intake::candidates::{self, Piece};
-use crate::intake::source;
 
 /// What a worker sends about a file: pieces in order, then its totals.
 pub(super) enum Report {
@@ -30,15 +26,14 @@ pub(super) struct Message {
 
 const BATCH: usize = 256;
 
-/// Scans file number `file` at `path`, counting the bytes read in
-/// `progress`; sends its pieces in batches, then its totals. Reads into
-/// `buffer` and leaves it there for the next file.
-pub(super) fn scan_file(
+/// Scans input number `file`, opened as `reader`; sends its pieces in
+/// batches, then its totals. Reads into `buffer` and leaves it there for
+/// the next input.
+pub(super) fn scan_reader(
     file: usize,
-    path: &Path,
+    reader: std::io::Result<Box<dyn std::io::Read + Send>>,
     rules: &RuleSet,
     tx: &mpsc::Sender<Message>,
-    progress: Arc<AtomicU64>,
     buffer: &mut Vec<u8>,
 ) {
     let mut pieces = Vec::new();
@@ -52,7 +47,7 @@ pub(super) fn scan_file(
             send(Report::Pieces(std::mem::take(pieces)));
         }
     };
-    let (totals, result) = match source::open(path, progress) {
+    let (totals, result) = match reader {
         Ok(reader) => candidates::scan(
             reader,
             std::mem::take(buffer),

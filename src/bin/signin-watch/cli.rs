@@ -23,6 +23,10 @@ pub enum Command {
     /// files plain or .json.gz, JSON Lines, directories) through the rules and
     /// prints one finding per detection.
     Replay(ReplayArgs),
+    /// Enqueues the trail objects of s3://BUCKET/PREFIX on the bucket path's
+    /// queue, as S3 notifications, so that the deployed function processes an
+    /// archive in parallel (the queue mapping's maximum concurrency throttles it).
+    Backfill(BackfillArgs),
     /// Lists, tests and checks the rules: the compiled pack and your own.
     Rules {
         #[command(subcommand)]
@@ -63,9 +67,12 @@ impl From<FormatArg> for Format {
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
-    /// Files or directories (directories are walked for *.json, *.jsonl, *.ndjson, *.json.gz).
+    /// Files, directories (walked for *.json, *.jsonl, *.ndjson, *.json.gz),
+    /// or s3://BUCKET/PREFIX (a trail bucket: its CloudTrail log files).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub days: DaysArgs,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = FormatArg::Json)]
     pub format: FormatArg,
@@ -74,6 +81,41 @@ pub struct ReplayArgs {
     /// Worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Never draw the progress line.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Which days of a trail bucket to read: only those date partitions are listed.
+#[derive(clap::Args, Clone)]
+pub struct DaysArgs {
+    /// The first day (YYYY-MM-DD, UTC) of s3:// inputs to read.
+    #[arg(long, value_parser = parse_day)]
+    pub since: Option<signin_watch::domain::time::Timestamp>,
+    /// The last day (YYYY-MM-DD, UTC, inclusive) of s3:// inputs to read.
+    #[arg(long, value_parser = parse_day)]
+    pub until: Option<signin_watch::domain::time::Timestamp>,
+}
+
+fn parse_day(text: &str) -> Result<signin_watch::domain::time::Timestamp, String> {
+    let full = if text.len() == 10 {
+        format!("{text}T00:00:00Z")
+    } else {
+        text.to_owned()
+    };
+    signin_watch::domain::time::Timestamp::parse(&full)
+        .ok_or_else(|| format!("{text:?} is not a day (YYYY-MM-DD) or an RFC 3339 time"))
+}
+
+#[derive(clap::Args)]
+pub struct BackfillArgs {
+    /// The trail bucket and prefix, s3://BUCKET/PREFIX.
+    pub url: String,
+    #[command(flatten)]
+    pub days: DaysArgs,
+    /// The bucket path's queue URL (the stack's TrailObjectsQueueUrl output).
+    #[arg(long)]
+    pub queue: String,
     /// Never draw the progress line.
     #[arg(long)]
     pub no_progress: bool,

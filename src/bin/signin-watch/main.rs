@@ -6,6 +6,8 @@
 mod cli;
 mod progress;
 mod rules;
+#[cfg(feature = "s3")]
+mod s3;
 
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
@@ -22,6 +24,7 @@ use signin_watch::app::replay::{Replay, ReplayOptions};
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Replay(args) => replay(&args),
+        Command::Backfill(args) => backfill(&args),
         Command::Rules { action } => match action {
             RulesAction::List(args) => rules::list(&args),
             RulesAction::Test(args) => rules::test(&args),
@@ -38,14 +41,51 @@ fn replay(args: &ReplayArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(&format!("invalid setting {e}")),
     };
-    let replay = match Replay::new(&args.paths) {
+    let (urls, paths): (Vec<_>, Vec<_>) = args
+        .paths
+        .iter()
+        .cloned()
+        .partition(|p| p.to_str().is_some_and(|s| s.starts_with("s3://")));
+    let replay = match Replay::new(&paths) {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
+    };
+    #[cfg_attr(not(feature = "s3"), allow(unused_mut))]
+    let mut threads = args.threads;
+    #[cfg(feature = "s3")]
+    let _s3_inputs;
+    let replay = if urls.is_empty() {
+        replay
+    } else {
+        #[cfg(feature = "s3")]
+        {
+            let inputs = match s3::S3Inputs::new() {
+                Ok(i) => i,
+                Err(e) => return fail(&e),
+            };
+            let mut objects = Vec::new();
+            for url in &urls {
+                match inputs.list(&url.to_string_lossy(), &args.days) {
+                    Ok(listing) => objects.extend(listing.objects),
+                    Err(e) => return fail(&e),
+                }
+            }
+            if threads == 0 {
+                threads = s3::OBJECT_WORKERS;
+            }
+            let replay = replay.with_objects(objects, inputs.opener());
+            _s3_inputs = inputs;
+            replay
+        }
+        #[cfg(not(feature = "s3"))]
+        {
+            return fail("this build reads no s3:// inputs (build with --features s3)");
+        }
     };
     let detector = Detector::new(config.rules, config.policy, MemoryStore::new());
     let options = ReplayOptions {
         format: args.format.into(),
-        threads: args.threads,
+        threads,
     };
     let mut out = BufWriter::with_capacity(64 << 10, io::stdout().lock());
     let mut err = io::stderr();
@@ -70,6 +110,25 @@ fn replay(args: &ReplayArgs) -> ExitCode {
             }
         }
         Err(e) => fail(&e.to_string()),
+    }
+}
+
+/// Exit status 0 when every object was enqueued; 2 otherwise.
+fn backfill(args: &cli::BackfillArgs) -> ExitCode {
+    #[cfg(feature = "s3")]
+    {
+        match s3::backfill(args) {
+            Ok(summary) => {
+                eprintln!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        }
+    }
+    #[cfg(not(feature = "s3"))]
+    {
+        let _ = args;
+        fail("this build has no S3 support (build with --features s3)")
     }
 }
 
