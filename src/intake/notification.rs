@@ -111,8 +111,10 @@ pub fn objects(bytes: &[u8]) -> Option<Result<Vec<ObjectRef>, NotificationError>
         return Some(Ok(Vec::new()));
     }
     if probe.source.as_deref() == Some("aws.s3") {
+        // Other S3 events (a CloudTrail API call, say) are ordinary events:
+        // the detector reads them and finds no sign-in.
         if probe.detail_type.as_deref() != Some("Object Created") {
-            return Some(Ok(Vec::new()));
+            return None;
         }
         let detail = probe.detail?;
         return Some(
@@ -266,6 +268,7 @@ mod tests {
         for payload in [
             r#"{"Records":[{"eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin"}]}"#,
             r#"{"source":"aws.signin","detail":{}}"#,
+            r#"{"source":"aws.s3","detail-type":"AWS API Call via CloudTrail","detail":{}}"#,
             r#"{"eventName":"ConsoleLogin"}"#,
             "not json",
         ] {
