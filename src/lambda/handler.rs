@@ -92,8 +92,14 @@ pub struct InvocationSummary {
     pub signin_records: u64,
     /// Correlation groups the records fed.
     pub correlations_fed: u64,
-    /// Every counted detection, as `replay` prints it.
+    /// The counted detections, as `replay` prints them: the first
+    /// [`LISTED_DETECTIONS`], so that the reply stays far below Lambda's 6 MB
+    /// response limit (a larger reply fails the whole invocation).
     pub detections: Vec<Finding>,
+    /// Counted detections past the first [`LISTED_DETECTIONS`]: in the
+    /// metrics and the logs, not in this reply.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub detections_not_listed: u64,
     pub published: u64,
     pub suppressed: u64,
     pub duplicates: u64,
@@ -112,7 +118,9 @@ impl InvocationSummary {
         batch: Option<SqsBatchResponse>,
     ) -> Self {
         let total = |f: fn(&RuleCounts) -> u64| metrics.rules.values().map(f).sum();
+        let counted: u64 = total(|c| c.detections);
         InvocationSummary {
+            detections_not_listed: counted.saturating_sub(detections.len() as u64),
             records: metrics.records,
             signin_records: metrics.signin_records,
             correlations_fed: metrics.correlations_fed,
@@ -134,6 +142,13 @@ impl InvocationSummary {
             .collect()
     }
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Detections an invocation's reply lists (a finding is about 1 KB of JSON).
+pub const LISTED_DETECTIONS: usize = 1000;
 
 /// The payload as an SQS event, when every record in it is an SQS message.
 fn sqs_event(payload: &[u8]) -> Option<SqsEvent> {
@@ -410,7 +425,9 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
                 redelivered = d.redelivered,
                 "detection"
             );
-            detections.push(d.finding);
+            if detections.len() < LISTED_DETECTIONS {
+                detections.push(d.finding);
+            }
         }
         Ok(())
     }
@@ -546,6 +563,40 @@ mod tests {
         let (r, _) = h.handle(&sample("unrelated-s3-create-bucket.json")).await;
         let s = r.unwrap();
         assert_eq!((s.records, s.signin_records, s.detections.len()), (1, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_reply_lists_the_first_thousand_detections_and_counts_the_rest() {
+        let h = handler(0);
+        let record = crate::test_support::sample_detail("rule1-failed-mfa-iam-user.json");
+        let records: Vec<_> = (0..LISTED_DETECTIONS + 5)
+            .map(|i| {
+                let mut r = record.clone();
+                r["eventID"] = format!("flood-{i}").into();
+                r
+            })
+            .collect();
+        let payload = serde_json::json!({ "Records": records }).to_string();
+        let (s, m) = h.handle(payload.as_bytes()).await;
+        let s = s.unwrap();
+        assert_eq!(s.detections.len(), LISTED_DETECTIONS);
+        // The flood's detections, and the correlations' alerts on it.
+        let counted: u64 = m.rules.values().map(|c| c.detections).sum();
+        assert!(counted >= LISTED_DETECTIONS as u64 + 5, "{counted}");
+        assert_eq!(s.detections_not_listed, counted - LISTED_DETECTIONS as u64);
+        let reply = serde_json::to_value(&s).unwrap();
+        assert_eq!(reply["detections_not_listed"], s.detections_not_listed);
+        assert!(
+            serde_json::to_vec(&s).unwrap().len() < 6 << 20,
+            "within Lambda's response limit"
+        );
+        let one = h
+            .handle(&sample("rule1-failed-mfa-root.json"))
+            .await
+            .0
+            .unwrap();
+        let reply = serde_json::to_value(&one).unwrap();
+        assert!(reply.get("detections_not_listed").is_none(), "{reply}");
     }
 
     #[tokio::test]

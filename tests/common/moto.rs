@@ -17,6 +17,8 @@ use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName
 
 pub struct Moto {
     pub endpoint: String,
+    /// The server's log: one line per request answered.
+    pub log: PathBuf,
     /// The watchdog shell; it ends by itself with this process.
     _watchdog: std::process::Child,
 }
@@ -77,8 +79,21 @@ pub fn moto() -> &'static Moto {
             assert!(Instant::now() < deadline, "moto_server did not start; see {}", log.display());
             std::thread::sleep(Duration::from_millis(50));
         }
-        Moto { endpoint: format!("http://127.0.0.1:{port}"), _watchdog: watchdog }
+        Moto { endpoint: format!("http://127.0.0.1:{port}"), log, _watchdog: watchdog }
     })
+}
+
+impl Moto {
+    /// How many requests the server has answered so far (its log's request lines).
+    pub fn requests(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .map(|l| {
+                l.lines()
+                    .filter(|l| l.contains("\" ") && l.contains(" HTTP/1.1\" "))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
 }
 
 /// An SDK configuration pointed at moto, the way a user's local run is:
