@@ -47,6 +47,9 @@ pub struct Outcome {
     /// Correlations the record came too late for: older than the group's
     /// latest event by more than the lateness horizon, it was not counted.
     pub too_late: Vec<Arc<RuleMeta>>,
+    /// The record states a time past its receipt (beyond the tolerance): its
+    /// counts and windows used the time of receipt instead.
+    pub future_dated: bool,
 }
 
 /// Why processing a record stopped.
@@ -121,7 +124,10 @@ impl<S: CounterStore> Detector<S> {
         observed: &Observed<'_>,
         fallback_time: Timestamp,
     ) -> Result<Outcome, StoreError> {
-        let mut outcome = Outcome::default();
+        let mut outcome = Outcome {
+            future_dated: observed.is_future_dated(fallback_time),
+            ..Outcome::default()
+        };
         let evaluation = self.rules.evaluate(&observed.record);
         for (rule, verdict) in evaluation.verdicts {
             // Building blocks make no finding; correlation rules count them.
@@ -210,5 +216,80 @@ impl<S: CounterStore> Detector<S> {
             }
         }
         Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::counting_notifier::CountingNotifier;
+    use crate::adapters::memory_store::MemoryStore;
+    use crate::intake::decode::decode_record;
+
+    const DAY: i64 = 86_400_000;
+
+    fn failed_mfa(event_id: &str, time: &str) -> Vec<u8> {
+        let mut r = crate::test_support::sample_detail("rule1-failed-mfa-iam-user.json");
+        r["eventID"] = event_id.into();
+        r["eventTime"] = time.into();
+        serde_json::to_vec(&r).unwrap()
+    }
+
+    /// Processes `bytes` as read at `received`; whether it notified.
+    async fn notified(d: &Detector<MemoryStore>, bytes: &[u8], received: Timestamp) -> bool {
+        let o = decode_record(bytes).unwrap();
+        let outcome = d
+            .process(&CountingNotifier::new(), &o, received)
+            .await
+            .unwrap();
+        outcome
+            .detections
+            .iter()
+            .any(|x| x.notify() && x.rule.name == "failed-mfa")
+    }
+
+    #[tokio::test]
+    async fn a_record_dated_in_the_future_cannot_silence_its_group() {
+        let detector = Detector::new(
+            RuleSet::default(),
+            NotifyPolicy::default(),
+            MemoryStore::new(),
+        );
+        let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
+        let poison = failed_mfa("poison", "9999-12-31T23:59:59Z");
+        let o = decode_record(&poison).unwrap();
+        assert!(o.is_future_dated(t0));
+        assert_eq!(o.event_time(t0), t0, "counted at its receipt");
+        assert!(notified(&detector, &poison, t0).await);
+        let mut genuine = 0;
+        for day in 1..=4 {
+            let at = Timestamp::from_millis(t0.as_millis() + day * DAY);
+            let bytes = failed_mfa(&format!("genuine-{day}"), &at.to_string());
+            genuine += u32::from(notified(&detector, &bytes, at).await);
+        }
+        assert_eq!(genuine, 4, "each genuine sign-in a day apart notifies");
+    }
+
+    #[test]
+    fn a_time_within_the_tolerance_is_the_events_own() {
+        let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
+        let near = failed_mfa("near", "2026-11-20T09:04:00Z");
+        let o = decode_record(&near).unwrap();
+        assert!(!o.is_future_dated(t0));
+        assert_eq!(o.event_time(t0).to_string(), "2026-11-20T09:04:00Z");
+        for unreadable in [
+            "10000-01-01T00:00:00Z",
+            "+9999-01-01T00:00:00Z",
+            "-0001-01-01T00:00:00Z",
+        ] {
+            let bytes = failed_mfa("far", unreadable);
+            let o = decode_record(&bytes).unwrap();
+            assert_eq!(o.stated_time(), None, "{unreadable}");
+            assert_eq!(
+                o.event_time(t0),
+                t0,
+                "{unreadable}: the time of receipt stands in"
+            );
+        }
     }
 }

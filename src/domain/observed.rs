@@ -12,6 +12,10 @@ use super::lenient;
 use super::record::CloudTrailRecord;
 use super::time::Timestamp;
 
+/// How far past the time it is read a record's time may lie (five minutes):
+/// clocks drift a little; CloudTrail never records an event before it happens.
+pub const FUTURE_TOLERANCE_MILLIS: i64 = 5 * 60 * 1000;
+
 type Text<'a> = Option<Cow<'a, str>>;
 
 /// The EventBridge envelope's own fields. Which `detail-type` AWS writes
@@ -82,8 +86,8 @@ impl<'a> Observed<'a> {
         format!("synthetic-{}", sha256_hex(chunks, 16))
     }
 
-    /// The record's eventTime; else the envelope's time; else `fallback`.
-    pub fn event_time(&self, fallback: Timestamp) -> Timestamp {
+    /// The time the record states: its eventTime, else the envelope's time.
+    pub fn stated_time(&self) -> Option<Timestamp> {
         self.record
             .event_time
             .as_deref()
@@ -95,7 +99,26 @@ impl<'a> Observed<'a> {
                     .as_deref()
                     .and_then(Timestamp::parse)
             })
-            .unwrap_or(fallback)
+    }
+
+    /// Whether the stated time lies more than [`FUTURE_TOLERANCE_MILLIS`]
+    /// past `received`.
+    pub fn is_future_dated(&self, received: Timestamp) -> bool {
+        self.stated_time().is_some_and(|t| {
+            t.as_millis() > received.as_millis().saturating_add(FUTURE_TOLERANCE_MILLIS)
+        })
+    }
+
+    /// The event time every count and window uses: the stated time; else, and
+    /// for a time past `received` by more than the tolerance, `received`
+    /// (the time the detector read the record). A record dated in the
+    /// future would otherwise move its group's last-seen and notification
+    /// times ahead, and silence the group's genuine sign-ins until then.
+    pub fn event_time(&self, received: Timestamp) -> Timestamp {
+        match self.stated_time() {
+            Some(t) if !self.is_future_dated(received) => t,
+            _ => received,
+        }
     }
 
     pub fn account(&self) -> String {
@@ -114,11 +137,11 @@ impl<'a> Observed<'a> {
             .to_owned()
     }
 
-    pub fn facts(&self, fallback_time: Timestamp) -> EventFacts {
+    pub fn facts(&self, received: Timestamp) -> EventFacts {
         let r = &self.record;
         EventFacts {
             event_id: self.event_id(),
-            event_time: self.event_time(fallback_time),
+            event_time: self.event_time(received),
             account: self.account(),
             region: self.region(),
             principal: principal(r),

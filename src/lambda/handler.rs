@@ -395,6 +395,10 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
             .process(&self.notifier, o, Timestamp::now())
             .await?;
         metrics.correlations_fed += outcome.fed as u64;
+        if outcome.future_dated {
+            metrics.future_dated += 1;
+            tracing::warn!(event_id = %o.event_id(), event_time = o.record.event_time.as_deref().unwrap_or_default(), "dated in the future: counted at the time of receipt");
+        }
         for rule in &outcome.too_late {
             metrics.too_late += 1;
             tracing::warn!(rule = %rule.name, event_id = %o.event_id(), "older than the correlation group's lateness horizon: not counted");

@@ -30,6 +30,8 @@ pub struct InvocationMetrics {
     pub correlations_fed: u64,
     /// Correlation feeds older than their group's lateness horizon.
     pub too_late: u64,
+    /// Records dated past their receipt, counted at the time of receipt.
+    pub future_dated: u64,
     /// Trail objects read, and skipped (digests, objects that are not logs).
     pub objects_read: u64,
     pub objects_skipped: u64,
@@ -73,6 +75,7 @@ impl InvocationMetrics {
                 ("MalformedRecords", self.malformed),
                 ("CorrelationsFed", self.correlations_fed),
                 ("TooLateForCorrelations", self.too_late),
+                ("FutureDatedRecords", self.future_dated),
                 ("TrailObjectsRead", self.objects_read),
                 ("TrailObjectsSkipped", self.objects_skipped),
             ],

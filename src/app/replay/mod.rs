@@ -61,6 +61,8 @@ pub struct ReplaySummary {
     pub allowlisted: u64,
     /// Feeds of a correlation older than its group's lateness horizon.
     pub too_late: u64,
+    /// Records dated past the replay's start, counted at that time.
+    pub future_dated: u64,
     pub bad_records: u64,
 }
 
@@ -80,7 +82,15 @@ impl fmt::Display for ReplaySummary {
             self.allowlisted,
             self.too_late,
             self.bad_records,
-        )
+        )?;
+        if self.future_dated > 0 {
+            write!(
+                f,
+                ", {} dated in the future (counted at the replay's start)",
+                self.future_dated
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -323,6 +333,7 @@ impl<S: CounterStore> Output<'_, S> {
             summary.duplicates += outcome.duplicates.len() as u64;
             summary.allowlisted += outcome.allowlisted.len() as u64;
             summary.too_late += outcome.too_late.len() as u64;
+            summary.future_dated += u64::from(outcome.future_dated);
             for d in outcome.detections {
                 summary.detections += 1;
                 match self.format {
