@@ -6,15 +6,19 @@ mod email;
 mod sanitize;
 
 pub use email::{email, write_email};
-pub use sanitize::{MAX_SUBJECT_CHARS, ascii_subject, clean_line};
+pub use sanitize::{
+    MAX_SUBJECT_CHARS, ascii_subject, attribute_value, clean_line, escape_hidden_in_json, is_hidden,
+};
 
 use crate::domain::finding::Finding;
 
 /// The finding as one JSON line (`docs/finding.md`): fields exact, escaped
-/// by the JSON encoder.
+/// by the JSON encoder, hidden characters as `\uXXXX` escapes.
 pub fn json(finding: &Finding) -> String {
     // A finding holds strings, numbers and options only, which always serialise.
-    serde_json::to_string(finding).unwrap_or_else(|e| format!(r#"{{"error":"{e}"}}"#))
+    escape_hidden_in_json(
+        serde_json::to_string(finding).unwrap_or_else(|e| format!(r#"{{"error":"{e}"}}"#)),
+    )
 }
 
 /// An SNS subject: `[SEVERITY] title`, printable ASCII only, fewer than 100

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::domain::digest::sha256_hex;
 use crate::domain::finding::Finding;
 use crate::domain::notify::Notice;
-use crate::render::{self, clean_line};
+use crate::render::{self, attribute_value, escape_hidden_in_json};
 
 /// SNS's limit on a whole message, body and attributes together.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -81,16 +81,18 @@ fn assemble(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
     let finding = notice.finding;
     let text = render::email(notice);
     let json = render::json(finding);
-    let body = json!({
-        "default": text,
-        "email": text,
-        "email-json": json,
-        "sqs": json,
-        "lambda": json,
-        "https": json,
-    })
-    .to_string();
-    let attr = |s: &str| MessageAttribute::String(clean_line(s, MAX_ATTRIBUTE_CHARS));
+    let body = escape_hidden_in_json(
+        json!({
+            "default": text,
+            "email": text,
+            "email-json": json,
+            "sqs": json,
+            "lambda": json,
+            "https": json,
+        })
+        .to_string(),
+    );
+    let attr = |s: &str| MessageAttribute::String(attribute_value(s, MAX_ATTRIBUTE_CHARS));
     let attributes = vec![
         ("rule_id", attr(&finding.rule_id)),
         ("rule", attr(&finding.rule)),
@@ -252,5 +254,35 @@ mod tests {
                 assert!(s.chars().count() <= MAX_ATTRIBUTE_CHARS);
             }
         }
+    }
+
+    #[test]
+    fn hidden_text_never_reaches_attributes_subject_or_body_raw() {
+        let f = finding("\u{202e}\u{200b}", "agent\u{2066}\u{ffff}");
+        let m = message(&f, false);
+        let user = m.attributes.iter().find(|(k, _)| *k == "user").unwrap();
+        assert_eq!(user.1, MessageAttribute::String("unknown".into()));
+        for (k, v) in &m.attributes {
+            if let MessageAttribute::String(s) = v {
+                assert!(!s.trim().is_empty(), "{k} is empty");
+                assert!(!s.chars().any(crate::render::is_hidden), "{k}: {s:?}");
+            }
+        }
+        assert!(!m.subject.chars().any(crate::render::is_hidden));
+        let raw_hidden = |t: &str| {
+            t.chars()
+                .any(|c| !c.is_ascii() && crate::render::is_hidden(c))
+        };
+        assert!(!raw_hidden(&m.body), "{}", m.body);
+        let body: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+        let sqs: serde_json::Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            sqs["user"], "\u{202e}\u{200b}",
+            "exact in the JSON, as escapes"
+        );
+        assert!(
+            !raw_hidden(body["email"].as_str().unwrap()),
+            "the text drops them"
+        );
     }
 }
