@@ -132,7 +132,7 @@ fn bench(c: &mut Criterion) {
                 for line in &scenarios {
                     let observed = decode_item_one(line);
                     let outcome = runtime
-                        .block_on(detector.process(&notifier, &observed, Timestamp::from_millis(0)))
+                        .block_on(detector.process(&notifier, &observed, Timestamp::now()))
                         .expect("in memory");
                     findings += outcome.detections.len();
                 }

@@ -78,9 +78,8 @@ fn replay(files: &[PathBuf]) -> Vec<Finding> {
         let text = std::fs::read_to_string(file).expect("readable scenario");
         for (n, line) in text.lines().enumerate() {
             decode_item(line.as_bytes(), ItemKind::Any, &mut |o| {
-                let outcome =
-                    common::block_on(detector.process(&notifier, &o, Timestamp::from_millis(0)))
-                        .expect("the memory store does not fail");
+                let outcome = common::block_on(detector.process(&notifier, &o, Timestamp::now()))
+                    .expect("the memory store does not fail");
                 findings.extend(outcome.detections.into_iter().map(|d| d.finding));
             })
             .unwrap_or_else(|e| panic!("{}:{}: {e}", file.display(), n + 1));

@@ -173,7 +173,7 @@ impl<S: CounterStore> Detector<S> {
         if matched.is_empty() {
             return Ok(outcome);
         }
-        let source = correlation::FeedSource::new(observed, fallback_time);
+        let source = correlation::FeedSource::new(observed, observed.event_time(fallback_time));
         for c in self.rules.correlations() {
             for (fields, event) in correlation::feeds(c, &source, &matched) {
                 let feed = Feed {

@@ -107,7 +107,7 @@ pub fn process_file(detector: &Detector<MemoryStore>, path: &Path) -> Vec<Outcom
     let mut outcomes = Vec::new();
     with_records(path, |o| {
         outcomes.push(
-            block_on(detector.process(&notifier, &o, Timestamp::from_millis(0)))
+            block_on(detector.process(&notifier, &o, Timestamp::now()))
                 .expect("the memory store and the counting notifier do not fail"),
         );
     });

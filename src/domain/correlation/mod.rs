@@ -159,8 +159,9 @@ pub struct FeedSource<'r, 'a> {
 }
 
 impl<'r, 'a> FeedSource<'r, 'a> {
-    /// `fallback` stands in for a record with no readable time.
-    pub fn new(observed: &'r Observed<'a>, fallback: Timestamp) -> Self {
+    /// `time` is the record's event time as the caller counts it (the
+    /// detector: [`Observed::event_time`] of its receipt).
+    pub fn new(observed: &'r Observed<'a>, time: Timestamp) -> Self {
         FeedSource {
             principal: super::identity::principal(&observed.record),
             account: observed.account(),
@@ -171,7 +172,7 @@ impl<'r, 'a> FeedSource<'r, 'a> {
                 .unwrap_or("unknown")
                 .to_owned(),
             event_id: observed.event_id(),
-            time: observed.event_time(fallback),
+            time,
             observed,
         }
     }

@@ -25,7 +25,9 @@ fn alerts_of(c: &Correlation, test: &SequenceTest) -> Result<usize, String> {
             .copied()
             .filter(|r| r.matches(&observed.record))
             .collect();
-        let source = FeedSource::new(&observed, Timestamp::from_millis(0));
+        // A test's records are read at their own times, whenever it runs.
+        let time = observed.stated_time().unwrap_or(Timestamp::from_millis(0));
+        let source = FeedSource::new(&observed, time);
         for (group, event) in feeds(c, &source, &matched) {
             let state = states.entry(group).or_default();
             let tr = state::feed(c, state, &event);
