@@ -60,6 +60,9 @@ fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1e6
 }
 
+/// The function's warnings and errors.
+static FUNCTION_LOG: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 /// Resources of one function deployment on moto.
 struct Deployment {
     table: String,
@@ -75,7 +78,8 @@ impl Deployment {
     }
 
     /// The release function, as Lambda starts it with 128 MB, on moto; its
-    /// output is read (and dropped) so that it never blocks on a full pipe.
+    /// output is read into [`FUNCTION_LOG`] so that it never blocks on a
+    /// full pipe, and errors show what it said.
     fn start(&self, api: &RuntimeApi) -> Child {
         let endpoint = moto::moto().endpoint.clone();
         let mut child = api.spawn(
@@ -103,7 +107,15 @@ impl Deployment {
         .into_iter()
         .flatten()
         {
-            std::thread::spawn(move || for _ in BufReader::new(pipe).lines() {});
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let loud =
+                        line.contains("\"level\":\"ERROR\"") || line.contains("\"level\":\"WARN\"");
+                    if loud && let Ok(mut log) = FUNCTION_LOG.lock() {
+                        log.push(line);
+                    }
+                }
+            });
         }
         api.first_poll(Duration::from_secs(30))
             .expect("the function polls");
@@ -132,14 +144,18 @@ fn sqs_event(bodies: &[String]) -> Vec<u8> {
 /// The invocation's summary; panics on an error reply or a failed message.
 fn summary(reply: &Reply) -> Value {
     let Reply::Response { body, .. } = reply else {
-        panic!("the function failed: {reply:?}");
+        panic!(
+            "the function failed: {reply:?}\nthe function said: {:#?}",
+            FUNCTION_LOG.lock().map(|l| l.clone()).unwrap_or_default()
+        );
     };
     let v: Value = serde_json::from_str(body).expect("a JSON summary");
     assert!(
         v["batchItemFailures"]
             .as_array()
             .is_none_or(|f| f.is_empty()),
-        "failed messages: {v}"
+        "failed messages: {v}\nthe function said: {:#?}",
+        FUNCTION_LOG.lock().map(|l| l.clone()).unwrap_or_default()
     );
     v
 }

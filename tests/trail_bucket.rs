@@ -210,3 +210,47 @@ async fn a_missing_object_fails_its_message_only() {
     let summary = result.expect("an SQS batch reports failures per message");
     assert_eq!(summary.failed_messages(), ["m1"]);
 }
+
+#[tokio::test]
+async fn an_object_larger_than_a_range_is_read_to_its_end() {
+    if moto::unavailable("an_object_larger_than_a_range_is_read_to_its_end") {
+        return;
+    }
+    // About 2.5 ranges of gzip (stored, uncompressed): quiet records, and
+    // a failed MFA challenge as the very last record.
+    let quiet = common::sample_detail("unrelated-s3-create-bucket.json");
+    let mut records: Vec<Value> = (0..)
+        .map(|i| {
+            let mut r = quiet.clone();
+            r["eventID"] = Value::from(format!("quiet-{i}"));
+            r
+        })
+        .take(((s3::RANGE_BYTES * 5 / 2) / 600) as usize)
+        .collect();
+    let mut last = common::sample_detail("rule1-failed-mfa-iam-user.json");
+    last["eventID"] = Value::from("the-last-record");
+    records.push(last);
+    let text = serde_json::json!({ "Records": records }).to_string();
+    let mut gz = GzEncoder::new(Vec::new(), Compression::none());
+    gz.write_all(text.as_bytes()).unwrap();
+    let body = gz.finish().unwrap();
+    assert!(
+        body.len() as u64 > 2 * s3::RANGE_BYTES,
+        "{} bytes",
+        body.len()
+    );
+
+    let env = Env::new().await;
+    moto::put_object(&env.sdk, &env.bucket, LOG_KEY, body).await;
+    let (summary, metrics) =
+        handle(&env.handler(), &sqs_notification(&env.bucket, &[LOG_KEY])).await;
+    assert!(summary.failed_messages().is_empty());
+    assert_eq!(metrics.records, records.len() as u64, "every record read");
+    assert!(
+        summary
+            .detections
+            .iter()
+            .any(|d| d.event_id == "the-last-record"),
+        "the last range's record is found"
+    );
+}

@@ -6,7 +6,6 @@ use std::io::Read;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_object::GetObjectError;
-use tokio_util::io::SyncIoBridge;
 
 use crate::intake::notification::ObjectRef;
 use crate::intake::objects::{ObjectError, ObjectSource};
@@ -49,34 +48,135 @@ fn transient<E>(e: &SdkError<E>) -> bool {
     }
 }
 
-impl ObjectSource for S3Objects {
-    /// The object's body as a blocking reader: it must be read inside
-    /// `spawn_blocking`, on the runtime that opened it.
-    async fn open(&self, object: &ObjectRef) -> Result<Box<dyn Read + Send>, ObjectError> {
+/// The bytes one ranged GetObject reads. Each range is read whole as soon
+/// as it is asked for, so no connection waits on the detector (S3 and
+/// emulators drop a connection left unread); most trail objects (five
+/// minutes of one region) fit in one range.
+pub const RANGE_BYTES: u64 = 4 << 20;
+
+impl S3Objects {
+    /// One range of `object`, read whole: its bytes, the object's size, and
+    /// its ETag.
+    async fn range(
+        &self,
+        object: &ObjectRef,
+        start: u64,
+        etag: Option<&str>,
+    ) -> Result<Option<(Vec<u8>, u64, Option<String>)>, ObjectError> {
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>, transient: bool| {
+            let (bucket, key) = (object.bucket.clone(), object.key.clone());
+            if transient {
+                ObjectError::Unavailable {
+                    bucket,
+                    key,
+                    source: e,
+                }
+            } else {
+                ObjectError::Unreadable {
+                    bucket,
+                    key,
+                    source: e,
+                }
+            }
+        };
         let out = self
             .client
             .get_object()
             .bucket(&object.bucket)
             .key(&object.key)
+            .range(format!("bytes={start}-{}", start + RANGE_BYTES - 1))
+            // Every range of one version: an object replaced mid-read fails.
+            .set_if_match(etag.map(str::to_owned))
             .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            // An empty object has no first byte to ask for.
+            Err(SdkError::ServiceError(e)) if start == 0 && e.raw().status().as_u16() == 416 => {
+                return Ok(None);
+            }
+            Err(e) => {
+                let t = transient(&e);
+                return Err(failed(Box::new(e as SdkError<GetObjectError>), t));
+            }
+        };
+        let size = out
+            .content_range()
+            .and_then(|r| r.rsplit('/').next())
+            .and_then(|n| n.parse().ok())
+            .or_else(|| out.content_length().and_then(|n| u64::try_from(n).ok()))
+            .unwrap_or(0);
+        let etag = out.e_tag().map(str::to_owned);
+        let body = out
+            .body
+            .collect()
             .await
-            .map_err(|e: SdkError<GetObjectError>| {
-                let (bucket, key) = (object.bucket.clone(), object.key.clone());
-                if transient(&e) {
-                    ObjectError::Unavailable {
-                        bucket,
-                        key,
-                        source: Box::new(e),
-                    }
-                } else {
-                    ObjectError::Unreadable {
-                        bucket,
-                        key,
-                        source: Box::new(e),
-                    }
-                }
-            })?;
-        Ok(Box::new(SyncIoBridge::new(out.body.into_async_read())))
+            .map_err(|e| failed(Box::new(e), true))?
+            .to_vec();
+        Ok(Some((body, size, etag)))
+    }
+}
+
+impl ObjectSource for S3Objects {
+    /// The object's body as a blocking reader, fetched a range at a time:
+    /// it must be read inside `spawn_blocking`, on the runtime that opened it.
+    async fn open(&self, object: &ObjectRef) -> Result<Box<dyn Read + Send>, ObjectError> {
+        let first = self.range(object, 0, None).await?;
+        let (chunk, size, etag) = first.unwrap_or_default();
+        Ok(Box::new(Ranges {
+            objects: self.clone(),
+            object: object.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            next: chunk.len() as u64,
+            chunk,
+            at: 0,
+            size,
+            etag,
+        }))
+    }
+}
+
+/// A blocking reader over an object's ranges.
+struct Ranges {
+    objects: S3Objects,
+    object: ObjectRef,
+    runtime: tokio::runtime::Handle,
+    chunk: Vec<u8>,
+    /// How much of `chunk` was read.
+    at: usize,
+    /// The offset of the next range to fetch.
+    next: u64,
+    size: u64,
+    etag: Option<String>,
+}
+
+impl Read for Ranges {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == self.chunk.len() && self.next < self.size {
+            let fetched = self
+                .runtime
+                .block_on(
+                    self.objects
+                        .range(&self.object, self.next, self.etag.as_deref()),
+                )
+                .map_err(std::io::Error::other)?;
+            let chunk = fetched.map(|(c, _, _)| c).unwrap_or_default();
+            if chunk.is_empty() {
+                return Err(std::io::Error::other(ObjectError::Unreadable {
+                    bucket: self.object.bucket.clone(),
+                    key: self.object.key.clone(),
+                    source: format!("an empty range at byte {} of {}", self.next, self.size).into(),
+                }));
+            }
+            self.next += chunk.len() as u64;
+            self.chunk = chunk;
+            self.at = 0;
+        }
+        let rest = &self.chunk[self.at..];
+        let n = buf.len().min(rest.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.at += n;
+        Ok(n)
     }
 }
 

@@ -337,7 +337,18 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         metrics.records += totals.records;
         metrics.signin_records += totals.signin_records;
         metrics.objects_read += 1;
-        result.map_err(|e| unreadable(Box::new(e)))?;
+        result.map_err(|e| {
+            if fetch_was_transient(&e) {
+                // A later range failed for now: the message is retried.
+                ObjectError::Unavailable {
+                    bucket: object.bucket.clone(),
+                    key: object.key.clone(),
+                    source: Box::new(e),
+                }
+            } else {
+                unreadable(Box::new(e))
+            }
+        })?;
         Ok(())
     }
 
@@ -435,6 +446,23 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         }
         Ok(())
     }
+}
+
+/// Whether a read failed because the object source could not fetch the
+/// next part for now (its error travels inside an `io::Error`).
+fn fetch_was_transient(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|i| i.downcast_ref::<ObjectError>());
+        if let Some(o) = inner {
+            return o.is_transient();
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// An object's reader that fails once the detector has stopped listening,
