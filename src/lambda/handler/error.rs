@@ -1,0 +1,64 @@
+//! How an invocation fails: one error per way, each with the errorType
+//! Lambda's failure destination and the logs show.
+
+use lambda_runtime::Diagnostic;
+
+use crate::app::detector::ProcessError;
+use crate::domain::counter::StoreError;
+use crate::domain::notify::NotifyError;
+use crate::intake::DecodeError;
+use crate::intake::notification::NotificationError;
+use crate::intake::objects::ObjectError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("malformed event: {0}")]
+    Malformed(#[from] DecodeError),
+    #[error("{kind}: {0}", kind = failure_kind(.0))]
+    Process(#[from] ProcessError),
+    #[error("malformed notification: {0}")]
+    Notification(#[from] NotificationError),
+    #[error("{0}")]
+    Object(#[from] ObjectError),
+}
+
+fn failure_kind(e: &ProcessError) -> &'static str {
+    if e.is_transient() {
+        "transient failure (the event will be retried)"
+    } else {
+        "failure that a retry does not mend"
+    }
+}
+
+impl HandlerError {
+    /// What happened, as Lambda's `errorType`: what an operator sees in the
+    /// failure destination and the logs.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::Malformed(_) => "SigninWatch.MalformedEvent",
+            HandlerError::Process(ProcessError::Store(e)) => match e {
+                StoreError::Unavailable { .. } | StoreError::Contention { .. } => {
+                    "SigninWatch.TransientStoreError"
+                }
+                StoreError::Corrupt { .. } => "SigninWatch.CorruptStoreItem",
+                StoreError::InvalidRequest { .. } => "SigninWatch.InvalidRequest",
+            },
+            HandlerError::Process(ProcessError::Notify(e)) => match e {
+                NotifyError::Unavailable { .. } => "SigninWatch.TransientPublishError",
+                NotifyError::InvalidRequest { .. } => "SigninWatch.InvalidRequest",
+            },
+            HandlerError::Notification(_) => "SigninWatch.MalformedNotification",
+            HandlerError::Object(e) if e.is_transient() => "SigninWatch.TransientObjectError",
+            HandlerError::Object(_) => "SigninWatch.ObjectUnreadable",
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        Diagnostic {
+            error_type: e.error_type().to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}

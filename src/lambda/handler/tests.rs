@@ -1,0 +1,235 @@
+//! The handler on in-memory adapters.
+use super::*;
+use crate::adapters::memory_store::MemoryStore;
+use crate::app::detector::ProcessError;
+use crate::domain::counter::NotifyPolicy;
+use crate::domain::counter::StoreError;
+use crate::domain::notify::Notice;
+use crate::domain::notify::NotifyError;
+use crate::domain::rules::RuleSet;
+use lambda_runtime::Diagnostic;
+use std::sync::Mutex;
+
+/// Records what was published; fails the first `fail` calls.
+#[derive(Default)]
+struct FakeNotifier {
+    sent: Mutex<Vec<String>>,
+    fail: Mutex<u32>,
+}
+
+impl Notifier for FakeNotifier {
+    async fn notify(&self, notice: &Notice<'_>) -> Result<(), NotifyError> {
+        let mut fail = self.fail.lock().unwrap();
+        let finding_id = notice.finding.finding_id.clone();
+        if *fail > 0 {
+            *fail -= 1;
+            return Err(NotifyError::Unavailable {
+                finding_id,
+                source: "injected".into(),
+            });
+        }
+        self.sent.lock().unwrap().push(finding_id);
+        Ok(())
+    }
+}
+
+fn handler(fail: u32) -> Handler<MemoryStore, FakeNotifier> {
+    let n = FakeNotifier {
+        fail: Mutex::new(fail),
+        ..Default::default()
+    };
+    Handler::new(
+        Detector::new(
+            RuleSet::default(),
+            NotifyPolicy::default(),
+            MemoryStore::new(),
+        ),
+        n,
+    )
+}
+
+use crate::test_support::sample;
+
+#[tokio::test]
+async fn a_detection_is_published_once_even_when_delivered_twice() {
+    let h = handler(0);
+    let event = sample("rule1-failed-mfa-root.json");
+    let (first, m) = h.handle(&event).await;
+    let first = first.unwrap();
+    assert_eq!((first.detections.len(), first.published), (1, 1));
+    assert_eq!(m.rules["failed-mfa"].published, 1);
+    let (second, _) = h.handle(&event).await;
+    let second = second.unwrap();
+    assert_eq!(
+        (second.detections.len(), second.duplicates, second.published),
+        (0, 1, 0)
+    );
+    assert_eq!(h.notifier.sent.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_sent_on_retry_without_counting_again() {
+    let h = handler(1);
+    let event = sample("rule2-federated-getsignintoken-no-mfa.json");
+    let (first, _) = h.handle(&event).await;
+    let err = first.unwrap_err();
+    assert!(matches!(
+        err,
+        HandlerError::Process(ProcessError::Notify(_))
+    ));
+    assert_eq!(err.error_type(), "SigninWatch.TransientPublishError");
+    assert!(
+        err.to_string()
+            .starts_with("transient failure (the event will be retried)"),
+        "{err}"
+    );
+    let (retry, _) = h.handle(&event).await;
+    let retry = retry.unwrap();
+    assert_eq!(retry.detections.len(), 1);
+    assert_eq!(retry.detections[0].count, 1, "not counted twice");
+    assert_eq!(h.notifier.sent.lock().unwrap().len(), 1);
+    let (again, _) = h.handle(&event).await;
+    assert_eq!(again.unwrap().duplicates, 1);
+    assert_eq!(
+        h.notifier.sent.lock().unwrap().len(),
+        1,
+        "no second publish after success"
+    );
+}
+
+#[tokio::test]
+async fn malformed_events_fail_with_a_clear_message_and_non_signin_is_a_no_op() {
+    let h = handler(0);
+    let (r, m) = h.handle(b"{\"detail\": {\"eventName\": ").await;
+    let err = r.unwrap_err();
+    assert_eq!(err.error_type(), "SigninWatch.MalformedEvent");
+    let e = err.to_string();
+    assert!(
+        e.starts_with("malformed event: not valid JSON") && e.contains("line 1"),
+        "{e}"
+    );
+    let diagnostic = Diagnostic::from(err);
+    assert_eq!(diagnostic.error_type, "SigninWatch.MalformedEvent");
+    assert_eq!(diagnostic.error_message, e);
+    assert_eq!(m.malformed, 1);
+    let (r, _) = h.handle(&sample("unrelated-s3-create-bucket.json")).await;
+    let s = r.unwrap();
+    assert_eq!((s.records, s.signin_records, s.detections.len()), (1, 0, 0));
+}
+
+#[tokio::test]
+async fn a_reply_lists_the_first_thousand_detections_and_counts_the_rest() {
+    let h = handler(0);
+    let record = crate::test_support::sample_detail("rule1-failed-mfa-iam-user.json");
+    let records: Vec<_> = (0..LISTED_DETECTIONS + 5)
+        .map(|i| {
+            let mut r = record.clone();
+            r["eventID"] = format!("flood-{i}").into();
+            r
+        })
+        .collect();
+    let payload = serde_json::json!({ "Records": records }).to_string();
+    let (s, m) = h.handle(payload.as_bytes()).await;
+    let s = s.unwrap();
+    assert_eq!(s.detections.len(), LISTED_DETECTIONS);
+    // The flood's detections, and the correlations' alerts on it.
+    let counted: u64 = m.rules.values().map(|c| c.detections).sum();
+    assert!(counted >= LISTED_DETECTIONS as u64 + 5, "{counted}");
+    assert_eq!(s.detections_not_listed, counted - LISTED_DETECTIONS as u64);
+    let reply = serde_json::to_value(&s).unwrap();
+    assert_eq!(reply["detections_not_listed"], s.detections_not_listed);
+    assert!(
+        serde_json::to_vec(&s).unwrap().len() < 6 << 20,
+        "within Lambda's response limit"
+    );
+    let one = h
+        .handle(&sample("rule1-failed-mfa-root.json"))
+        .await
+        .0
+        .unwrap();
+    let reply = serde_json::to_value(&one).unwrap();
+    assert!(reply.get("detections_not_listed").is_none(), "{reply}");
+}
+
+#[tokio::test]
+async fn sqs_batches_report_each_failed_message() {
+    let h = handler(0);
+    let body = String::from_utf8(sample("rule1-failed-mfa-iam-user.json")).unwrap();
+    let batch = serde_json::json!({"Records": [
+        {"messageId": "m-1", "eventSource": "aws:sqs", "body": body},
+        {"messageId": "m-2", "eventSource": "aws:sqs", "body": "not json"},
+        {"messageId": "m-3", "eventSource": "aws:sqs", "body": body},
+    ]});
+    let (r, _) = h.handle(batch.to_string().as_bytes()).await;
+    let s = r.unwrap();
+    assert_eq!(s.failed_messages(), ["m-2"]);
+    assert_eq!((s.detections.len(), s.duplicates), (1, 1));
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["batchItemFailures"][0]["itemIdentifier"], "m-2");
+}
+
+#[test]
+fn every_failure_has_an_error_type_that_says_what_happened() {
+    let source = || -> Box<dyn std::error::Error + Send + Sync> { "x".into() };
+    let store = |e| HandlerError::Process(ProcessError::Store(e));
+    let notify = |e| HandlerError::Process(ProcessError::Notify(e));
+    let cases = [
+        (
+            store(StoreError::Unavailable {
+                operation: "GetItem",
+                source: source(),
+            }),
+            "SigninWatch.TransientStoreError",
+            true,
+        ),
+        (
+            store(StoreError::Contention {
+                group: "g".into(),
+                attempts: 100,
+            }),
+            "SigninWatch.TransientStoreError",
+            true,
+        ),
+        (
+            store(StoreError::Corrupt {
+                key: "k".into(),
+                message: "m".into(),
+            }),
+            "SigninWatch.CorruptStoreItem",
+            false,
+        ),
+        (
+            store(StoreError::InvalidRequest {
+                operation: "build Put event",
+                source: source(),
+            }),
+            "SigninWatch.InvalidRequest",
+            false,
+        ),
+        (
+            notify(NotifyError::Unavailable {
+                finding_id: "f".into(),
+                source: source(),
+            }),
+            "SigninWatch.TransientPublishError",
+            true,
+        ),
+        (
+            notify(NotifyError::InvalidRequest {
+                finding_id: "f".into(),
+                source: source(),
+            }),
+            "SigninWatch.InvalidRequest",
+            false,
+        ),
+    ];
+    for (err, error_type, transient) in cases {
+        assert_eq!(err.error_type(), error_type, "{err}");
+        assert_eq!(
+            err.to_string()
+                .starts_with("transient failure (the event will be retried)"),
+            transient,
+            "{err}"
+        );
+    }
+}
