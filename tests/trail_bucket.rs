@@ -203,10 +203,24 @@ async fn a_missing_object_fails_its_message_only() {
         return;
     }
     let env = Env::new().await;
+    // Alone, its failure is the invocation's.
     let (result, _) = env
         .handler()
         .handle(&sqs_notification(&env.bucket, &[LOG_KEY]))
         .await;
+    let e = result.map(|_| ()).unwrap_err();
+    assert_eq!(e.error_type(), "SigninWatch.ObjectUnreadable", "{e}");
+    // Beside a message that succeeds, it is reported on its own.
+    let present = LOG_KEY.replace("AbCdEf", "Present");
+    moto::put_object(&env.sdk, &env.bucket, &present, trail_object()).await;
+    let message = |id: &str, key: &str| {
+        let mut batch: Value =
+            serde_json::from_slice(&sqs_notification(&env.bucket, &[key])).unwrap();
+        batch["Records"][0]["messageId"] = Value::from(id);
+        batch["Records"][0].clone()
+    };
+    let batch = serde_json::json!({"Records": [message("m1", LOG_KEY), message("m2", &present)]});
+    let (result, _) = env.handler().handle(batch.to_string().as_bytes()).await;
     let summary = result.expect("an SQS batch reports failures per message");
     assert_eq!(summary.failed_messages(), ["m1"]);
 }

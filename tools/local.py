@@ -36,7 +36,9 @@ def setup(endpoint, env_file):
         f.write(f"AWS_ENDPOINT_URL={endpoint}\nAWS_REGION={REGION}\n"
                 "AWS_ACCESS_KEY_ID=testing\nAWS_SECRET_ACCESS_KEY=testing\n"
                 f"SIGNIN_WATCH_TABLE={TABLE}\nSIGNIN_WATCH_TOPIC_ARN={topic}\n"
-                "AWS_LAMBDA_LOG_FORMAT=JSON\n")
+                "AWS_LAMBDA_LOG_FORMAT=JSON\n"
+                # Locally, bare records and log files may be invoked too.
+                "SIGNIN_WATCH_ACCEPT_ANY_SHAPE=true\n")
     print(f"local stack on {endpoint}: table {TABLE}, topic {topic}, queue {url} (raw delivery)")
 
 

@@ -33,6 +33,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), &config.topic_arn);
     let objects = S3Objects::new(signin_watch::adapters::s3::client(&sdk));
     let detector = Detector::new(config.detector.rules, config.detector.policy, store);
-    let handler = Handler::new(detector, publisher).with_objects(objects);
+    let handler = Handler::new(detector, publisher)
+        .with_objects(objects)
+        .accepting_any_shape(config.accept_any_shape);
     runtime::run(handler, config.metrics_namespace).await
 }

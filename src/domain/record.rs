@@ -337,6 +337,14 @@ impl<'a> CloudTrailRecord<'a> {
         self.additional_event_data.get("LoginTo")
     }
 
+    /// Whether the object is a CloudTrail record at all: every record holds
+    /// at least one of eventSource, eventName and eventID (an object with
+    /// none is something else, and reading it as an empty record would
+    /// acknowledge and lose it).
+    pub fn looks_like_cloudtrail(&self) -> bool {
+        self.event_source.is_some() || self.event_name.is_some() || self.event_id.is_some()
+    }
+
     pub fn is_from_signin(&self) -> bool {
         field_is(self.event_source.as_deref(), SIGNIN_EVENT_SOURCE)
     }

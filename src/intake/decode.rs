@@ -19,6 +19,14 @@ pub enum DecodeError {
     Nested,
     #[error("an SQS message body or lookup-events CloudTrailEvent: {0}")]
     InDocument(#[source] Box<DecodeError>),
+    #[error("{what} {index} holds no message")]
+    Wrapper { what: &'static str, index: usize },
+    #[error("more than {0} wrappers (failure destination, SNS) around one event")]
+    TooDeep(usize),
+    #[error(
+        "{what} is a JSON object but not a CloudTrail record: it has none of eventSource, eventName and eventID"
+    )]
+    NotCloudTrail { what: &'static str },
     #[error("{what} is not a CloudTrail record object: {source}")]
     NotARecord {
         what: &'static str,
@@ -90,6 +98,11 @@ pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
                 what: "the EventBridge event's detail",
                 source,
             })?;
+        if !record.looks_like_cloudtrail() {
+            return Err(DecodeError::NotCloudTrail {
+                what: "the EventBridge event's detail",
+            });
+        }
         return Ok(Decoded::Records(vec![Observed {
             record,
             envelope: Some(envelope),
@@ -126,12 +139,15 @@ pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
         ));
     }
     let record: CloudTrailRecord = parse(bytes).map_err(DecodeError::Json)?;
+    if !record.looks_like_cloudtrail() {
+        return Err(DecodeError::NotCloudTrail { what: "the event" });
+    }
     Ok(Decoded::Records(vec![Observed::bare(record)]))
 }
 
 /// Reads an element of a CloudTrail log file's `Records` array.
 pub fn decode_record(bytes: &[u8]) -> Result<Observed<'_>, DecodeError> {
-    parse(bytes).map(Observed::bare).map_err(|source| {
+    let record: CloudTrailRecord = parse(bytes).map_err(|source| {
         if source.is_data() {
             DecodeError::NotARecord {
                 what: "an element of Records",
@@ -140,7 +156,13 @@ pub fn decode_record(bytes: &[u8]) -> Result<Observed<'_>, DecodeError> {
         } else {
             DecodeError::Json(source)
         }
-    })
+    })?;
+    if !record.looks_like_cloudtrail() {
+        return Err(DecodeError::NotCloudTrail {
+            what: "an element of Records",
+        });
+    }
+    Ok(Observed::bare(record))
 }
 
 /// Parses JSON text. One UTF-8 check of the whole text costs less than
@@ -257,10 +279,24 @@ mod tests {
         assert_eq!((n, got), (1, vec![Some("F".to_owned())]));
         let e = decode_record(br#"{"eventName":"A""#).unwrap_err();
         assert!(e.to_string().starts_with("not valid JSON"), "{e}");
-        let e = decode_record(br#"{"eventName":["A"]}"#).map(|_| ());
+        let e = decode_record(br#"{"eventName":["A"],"eventID":"e"}"#).map(|_| ());
         assert!(
             e.is_ok(),
             "a field of the wrong type reads as absent: {e:?}"
+        );
+        for not_cloudtrail in [&br#"{}"#[..], br#"{"eventName":["A"]}"#, br#"{"foo":1}"#] {
+            let e = decode_record(not_cloudtrail).map(|_| ()).unwrap_err();
+            assert!(matches!(e, DecodeError::NotCloudTrail { .. }), "{e}");
+            let e = decode(not_cloudtrail).map(|_| ()).unwrap_err();
+            assert!(e.to_string().contains("not a CloudTrail record"), "{e}");
+        }
+        let e = decode(br#"{"source":"aws.signin","detail":{}}"#)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("the EventBridge event's detail is a JSON object but not"),
+            "{e}"
         );
         let e = decode_record(br#""A""#).unwrap_err();
         assert!(

@@ -3,6 +3,7 @@
 
 pub mod candidates;
 pub mod decode;
+pub mod envelopes;
 pub mod notification;
 pub mod objects;
 pub mod prefilter;

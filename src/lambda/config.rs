@@ -10,6 +10,7 @@ pub const RETENTION_DAYS: &str = "SIGNIN_WATCH_RETENTION_DAYS";
 pub const AWS_TIMEOUT_MS: &str = "SIGNIN_WATCH_AWS_TIMEOUT_MS";
 pub const AWS_ATTEMPT_TIMEOUT_MS: &str = "SIGNIN_WATCH_AWS_ATTEMPT_TIMEOUT_MS";
 pub const METRICS_NAMESPACE: &str = "SIGNIN_WATCH_METRICS_NAMESPACE";
+pub const ACCEPT_ANY_SHAPE: &str = "SIGNIN_WATCH_ACCEPT_ANY_SHAPE";
 
 #[derive(Debug, Clone)]
 pub struct LambdaConfig {
@@ -23,6 +24,9 @@ pub struct LambdaConfig {
     pub operation_timeout: Duration,
     pub attempt_timeout: Duration,
     pub metrics_namespace: String,
+    /// Read bare records, log files and other sources' events too: for
+    /// `make local` only (see `intake::envelopes`).
+    pub accept_any_shape: bool,
     pub detector: DetectorConfig,
 }
 
@@ -79,7 +83,19 @@ impl LambdaConfig {
                 format!("longer than {AWS_TIMEOUT_MS}"),
             ));
         }
+        let accept_any_shape = match get(ACCEPT_ANY_SHAPE).as_deref().map(str::trim) {
+            None | Some("" | "false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    ACCEPT_ANY_SHAPE,
+                    other,
+                    "true or false (true only for local tests)",
+                ));
+            }
+        };
         Ok(LambdaConfig {
+            accept_any_shape,
             table,
             topic_arn,
             retention_days,
@@ -123,6 +139,14 @@ mod tests {
     }
 
     #[test]
+    fn only_genuine_events_unless_told() {
+        assert!(!cfg(&BASE).unwrap().accept_any_shape);
+        let mut pairs = BASE.to_vec();
+        pairs.push((ACCEPT_ANY_SHAPE, "true"));
+        assert!(cfg(&pairs).unwrap().accept_any_shape);
+    }
+
+    #[test]
     fn errors_name_the_variable() {
         assert_eq!(cfg(&[]).unwrap_err().var, TABLE);
         assert_eq!(cfg(&[(TABLE, "t")]).unwrap_err().var, TOPIC_ARN);
@@ -133,6 +157,7 @@ mod tests {
             (AWS_TIMEOUT_MS, "0"),
             (AWS_ATTEMPT_TIMEOUT_MS, "20000"),
             ("SIGNIN_WATCH_ESCALATION_TIERS", "x"),
+            (ACCEPT_ANY_SHAPE, "yes"),
         ] {
             let mut pairs = BASE.to_vec();
             pairs.push((var, value));

@@ -26,6 +26,8 @@ pub struct InvocationMetrics {
     pub records: u64,
     pub signin_records: u64,
     pub malformed: u64,
+    /// Events not read because AWS did not write them (see `intake::envelopes`).
+    pub untrusted: u64,
     /// Correlation groups fed: each one DynamoDB read and one transaction.
     pub correlations_fed: u64,
     /// Correlation feeds older than their group's lateness horizon.
@@ -73,6 +75,7 @@ impl InvocationMetrics {
                 ("RecordsReceived", self.records),
                 ("SigninRecords", self.signin_records),
                 ("MalformedRecords", self.malformed),
+                ("UntrustedEvents", self.untrusted),
                 ("CorrelationsFed", self.correlations_fed),
                 ("TooLateForCorrelations", self.too_late),
                 ("FutureDatedRecords", self.future_dated),

@@ -20,6 +20,10 @@ pub enum HandlerError {
     Notification(#[from] NotificationError),
     #[error("{0}")]
     Object(#[from] ObjectError),
+    #[error(
+        "untrusted event: {shape} is not read; the function trusts EventBridge events from aws.signin and the trail bucket's notifications only (SIGNIN_WATCH_ACCEPT_ANY_SHAPE=true reads it, for local tests)"
+    )]
+    Untrusted { shape: &'static str },
 }
 
 fn failure_kind(e: &ProcessError) -> &'static str {
@@ -50,6 +54,7 @@ impl HandlerError {
             HandlerError::Notification(_) => "SigninWatch.MalformedNotification",
             HandlerError::Object(e) if e.is_transient() => "SigninWatch.TransientObjectError",
             HandlerError::Object(_) => "SigninWatch.ObjectUnreadable",
+            HandlerError::Untrusted { .. } => "SigninWatch.UntrustedEvent",
         }
     }
 }

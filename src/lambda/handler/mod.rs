@@ -4,15 +4,17 @@
 //! an SQS batch whose bodies are EventBridge events; the trail bucket's
 //! notifications (S3 event notifications through SQS, or EventBridge's
 //! "Object Created"), whose objects are streamed through the same intake as
-//! replay's. A bare CloudTrail record or an S3 log file also works, for
-//! `cargo lambda invoke` with a sample.
+//! replay's; each unwrapped first when a failure destination's record or an
+//! SNS notification holds it. Only what AWS wrote is read
+//! ([`envelopes`](crate::intake::envelopes)); bare records and log files
+//! given inline only when the operator says so (local tests).
 //!
 //! Errors: a malformed event fails the invocation with a message that says
 //! what is wrong (so it lands in the failure destination: nothing lost); a
 //! transient AWS error fails it too (Lambda retries; the event then counts
 //! once and any owed notification is sent); an event that is not a sign-in
 //! is a no-op. In an SQS batch each message succeeds or fails on its own
-//! (`batchItemFailures`).
+//! (`batchItemFailures`); a batch whose every message failed fails.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde::Serialize;
@@ -24,6 +26,7 @@ use crate::domain::notify::Notifier;
 use crate::domain::observed::Observed;
 use crate::domain::time::Timestamp;
 use crate::intake::candidates::{self, Piece};
+use crate::intake::envelopes;
 use crate::intake::notification::{self, ObjectRef, TrailObject};
 use crate::intake::objects::{NoObjects, ObjectError, ObjectSource};
 use crate::intake::{Decoded, ItemKind, decode, decode_document, decode_record};
@@ -114,6 +117,8 @@ pub struct Handler<S, N, O = NoObjects> {
     detector: Detector<S>,
     notifier: N,
     objects: O,
+    /// Reads bare records, log files and custom events too (local tests).
+    accept_any_shape: bool,
 }
 
 /// Pieces of an object in flight between the blocking scan and the detector.
@@ -125,6 +130,7 @@ impl<S, N> Handler<S, N> {
             detector,
             notifier,
             objects: NoObjects,
+            accept_any_shape: false,
         }
     }
 }
@@ -136,7 +142,16 @@ impl<S, N, O> Handler<S, N, O> {
             detector: self.detector,
             notifier: self.notifier,
             objects,
+            accept_any_shape: self.accept_any_shape,
         }
+    }
+
+    /// Whether to read what AWS did not write: bare CloudTrail records, log
+    /// files given inline, lookup-events output, events of other sources
+    /// (`SIGNIN_WATCH_ACCEPT_ANY_SHAPE`, set by `make local`).
+    pub fn accepting_any_shape(mut self, accept: bool) -> Self {
+        self.accept_any_shape = accept;
+        self
     }
 }
 
@@ -152,6 +167,8 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         let result = match sqs_event(payload) {
             Some(event) => {
                 let mut response = SqsBatchResponse::default();
+                let mut first_error = None;
+                let messages = event.records.len();
                 for m in event.records {
                     let id = m.message_id.unwrap_or_default();
                     let body = m.body.unwrap_or_default();
@@ -161,10 +178,18 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
                     {
                         tracing::error!(message_id = %id, error_type = e.error_type(), error = %e, "SQS message failed; it stays on the queue");
                         response.add_failure(id);
+                        first_error.get_or_insert(e);
                     }
                 }
-                batch = Some(response);
-                Ok(())
+                match first_error {
+                    // Every message failed: the invocation fails, so that
+                    // the mapping backs off and the error shows as one.
+                    Some(e) if response.batch_item_failures.len() == messages => Err(e),
+                    _ => {
+                        batch = Some(response);
+                        Ok(())
+                    }
+                }
             }
             None => self.event(payload, &mut detections, &mut metrics).await,
         };
@@ -172,7 +197,22 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         (result, metrics)
     }
 
+    /// One event: unwrapped from a failure destination's record or an SNS
+    /// notification when wrapped, then read.
     async fn event(
+        &self,
+        bytes: &[u8],
+        detections: &mut Vec<Finding>,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<(), HandlerError> {
+        let payloads = envelopes::unwrap(bytes).inspect_err(|_| metrics.malformed += 1)?;
+        for payload in &payloads {
+            self.payload(payload, detections, metrics).await?;
+        }
+        Ok(())
+    }
+
+    async fn payload(
         &self,
         bytes: &[u8],
         detections: &mut Vec<Finding>,
@@ -192,11 +232,23 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
                 return Err(e.into());
             }
         };
+        let untrusted = |shape: &'static str, metrics: &mut InvocationMetrics| {
+            metrics.untrusted += 1;
+            Err(HandlerError::Untrusted { shape })
+        };
         match decoded {
             Decoded::Records(records) => {
+                if let Some(shape) = envelopes::untrusted_shape(&records)
+                    && !self.accept_any_shape
+                {
+                    return untrusted(shape, metrics);
+                }
                 for o in &records {
                     self.record(o, detections, metrics).await?;
                 }
+            }
+            Decoded::Documents(_) if !self.accept_any_shape => {
+                return untrusted("records held in strings (lookup-events output)", metrics);
             }
             Decoded::Documents(docs) => {
                 for text in &docs {
@@ -340,6 +392,18 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         metrics.records += 1;
         if o.record.is_from_signin() {
             metrics.signin_records += 1;
+        }
+        if o.envelope.is_some() && !self.accept_any_shape && !envelopes::is_genuine_signin(o) {
+            if o.record.is_from_signin() {
+                // Only AWS writes `aws.signin`; any other source can be anyone's.
+                metrics.untrusted += 1;
+                tracing::warn!(
+                    source = o.envelope.as_ref().and_then(|e| e.source.as_deref()).unwrap_or_default(),
+                    event_id = %o.event_id(),
+                    "a sign-in record in an event whose source is not aws.signin: not read"
+                );
+            }
+            return Ok(());
         }
         self.detect(o, detections, metrics).await
     }

@@ -119,7 +119,7 @@ async fn malformed_events_fail_with_a_clear_message_and_non_signin_is_a_no_op() 
 
 #[tokio::test]
 async fn a_reply_lists_the_first_thousand_detections_and_counts_the_rest() {
-    let h = handler(0);
+    let h = handler(0).accepting_any_shape(true);
     let record = crate::test_support::sample_detail("rule1-failed-mfa-iam-user.json");
     let records: Vec<_> = (0..LISTED_DETECTIONS + 5)
         .map(|i| {
@@ -166,6 +166,78 @@ async fn sqs_batches_report_each_failed_message() {
     assert_eq!((s.detections.len(), s.duplicates), (1, 1));
     let json = serde_json::to_value(&s).unwrap();
     assert_eq!(json["batchItemFailures"][0]["itemIdentifier"], "m-2");
+}
+
+#[tokio::test]
+async fn a_batch_whose_every_message_fails_fails_the_invocation() {
+    let h = handler(0);
+    let batch = serde_json::json!({"Records": [
+        {"messageId": "m-1", "eventSource": "aws:sqs", "body": "not json"},
+        {"messageId": "m-2", "eventSource": "aws:sqs", "body": "{}"},
+    ]});
+    let (r, m) = h.handle(batch.to_string().as_bytes()).await;
+    let e = r.unwrap_err();
+    assert_eq!(e.error_type(), "SigninWatch.MalformedEvent", "{e}");
+    assert_eq!(m.malformed, 2);
+}
+
+#[tokio::test]
+async fn only_what_aws_wrote_is_read_unless_told() {
+    let detail = crate::test_support::sample_detail("rule1-failed-mfa-iam-user.json");
+    let bare = detail.to_string();
+    let file = serde_json::json!({ "Records": [detail.clone()] }).to_string();
+    let lookup = serde_json::json!({ "Events": [{"CloudTrailEvent": bare}] }).to_string();
+    for payload in [&bare, &file, &lookup] {
+        let h = handler(0);
+        let (r, m) = h.handle(payload.as_bytes()).await;
+        let e = r.unwrap_err();
+        assert_eq!(e.error_type(), "SigninWatch.UntrustedEvent", "{payload}");
+        assert!(
+            e.to_string().contains("SIGNIN_WATCH_ACCEPT_ANY_SHAPE"),
+            "{e}"
+        );
+        assert_eq!((m.untrusted, h.notifier.sent.lock().unwrap().len()), (1, 0));
+        let local = handler(0).accepting_any_shape(true);
+        let s = local.handle(payload.as_bytes()).await.0.unwrap();
+        assert_eq!(s.detections.len(), 1, "read when told: {payload}");
+    }
+    // A custom event carrying a sign-in record: acknowledged, not read.
+    let event = String::from_utf8(sample("rule1-failed-mfa-iam-user.json")).unwrap();
+    let forged = event.replace("\"aws.signin\"", "\"attacker.app\"");
+    assert_ne!(forged, event);
+    let h = handler(0);
+    let (r, m) = h.handle(forged.as_bytes()).await;
+    let s = r.unwrap();
+    assert_eq!((s.records, s.detections.len(), m.untrusted), (1, 0, 1));
+    assert!(h.notifier.sent.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn failure_destination_records_and_sns_notifications_are_unwrapped() {
+    let event: serde_json::Value =
+        serde_json::from_slice(&sample("rule1-failed-mfa-iam-user.json")).unwrap();
+    let destination = serde_json::json!({
+        "version": "1.0",
+        "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+    });
+    let notification = serde_json::json!({"Type": "Notification", "Message": event.to_string()});
+    for wrapped in [destination, notification] {
+        let h = handler(0);
+        let s = h.handle(wrapped.to_string().as_bytes()).await.0.unwrap();
+        assert_eq!(s.detections.len(), 1, "{wrapped}");
+        // Through SQS, as a redrive reads the failure queue.
+        let batch = serde_json::json!({"Records": [
+            {"messageId": "m-1", "eventSource": "aws:sqs", "body": wrapped.to_string()},
+        ]});
+        let s = h.handle(batch.to_string().as_bytes()).await.0.unwrap();
+        assert_eq!(
+            (s.records, s.detections.len(), s.duplicates),
+            (1, 0, 1),
+            "the same event, counted once"
+        );
+    }
 }
 
 #[test]
