@@ -92,6 +92,10 @@ impl Deployment {
                 ("SIGNIN_WATCH_TABLE", &self.table),
                 ("SIGNIN_WATCH_TOPIC_ARN", &self.topic),
                 ("RUST_LOG", "warn"),
+                // moto's DynamoDB slows as its tables grow (one request at a
+                // time, transactions scanning): time is not what this measures.
+                ("SIGNIN_WATCH_AWS_TIMEOUT_MS", "60000"),
+                ("SIGNIN_WATCH_AWS_ATTEMPT_TIMEOUT_MS", "30000"),
             ],
         );
         for pipe in [
