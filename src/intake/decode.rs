@@ -9,6 +9,8 @@ use crate::domain::lenient;
 use crate::domain::observed::{Envelope, Observed};
 use crate::domain::record::CloudTrailRecord;
 
+use super::repair::repaired_record;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("not valid JSON: {0}")]
@@ -93,11 +95,15 @@ pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
     let probe: Probe = parse(bytes).map_err(DecodeError::Json)?;
     if let Some(detail) = probe.detail {
         let envelope: Envelope = parse(bytes).map_err(DecodeError::Json)?;
-        let record: CloudTrailRecord =
-            serde_json::from_str(detail.get()).map_err(|source| DecodeError::NotARecord {
-                what: "the EventBridge event's detail",
-                source,
-            })?;
+        let record: CloudTrailRecord = match serde_json::from_str(detail.get()) {
+            Ok(r) => r,
+            Err(source) => {
+                repaired_record(detail.get().as_bytes()).ok_or(DecodeError::NotARecord {
+                    what: "the EventBridge event's detail",
+                    source,
+                })?
+            }
+        };
         if !record.looks_like_cloudtrail() {
             return Err(DecodeError::NotCloudTrail {
                 what: "the EventBridge event's detail",
@@ -138,7 +144,10 @@ pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
                 .collect(),
         ));
     }
-    let record: CloudTrailRecord = parse(bytes).map_err(DecodeError::Json)?;
+    let record: CloudTrailRecord = match parse(bytes) {
+        Ok(r) => r,
+        Err(e) => repaired_record(bytes).ok_or(DecodeError::Json(e))?,
+    };
     if !record.looks_like_cloudtrail() {
         return Err(DecodeError::NotCloudTrail { what: "the event" });
     }
@@ -147,16 +156,19 @@ pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
 
 /// Reads an element of a CloudTrail log file's `Records` array.
 pub fn decode_record(bytes: &[u8]) -> Result<Observed<'_>, DecodeError> {
-    let record: CloudTrailRecord = parse(bytes).map_err(|source| {
-        if source.is_data() {
-            DecodeError::NotARecord {
-                what: "an element of Records",
-                source,
+    let record: CloudTrailRecord = match parse(bytes) {
+        Ok(r) => r,
+        Err(source) => match repaired_record(bytes) {
+            Some(r) => r,
+            None if source.is_data() => {
+                return Err(DecodeError::NotARecord {
+                    what: "an element of Records",
+                    source,
+                });
             }
-        } else {
-            DecodeError::Json(source)
-        }
-    })?;
+            None => return Err(DecodeError::Json(source)),
+        },
+    };
     if !record.looks_like_cloudtrail() {
         return Err(DecodeError::NotCloudTrail {
             what: "an element of Records",

@@ -7,6 +7,7 @@ pub mod envelopes;
 pub mod notification;
 pub mod objects;
 pub mod prefilter;
+mod repair;
 pub mod scan;
 pub mod source;
 
