@@ -19,7 +19,7 @@ EVENT ?= events/rule1-failed-mfa-iam-user.json
 # cargo-lambda finds the venv's zig only when the venv comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: scenarios scenarios-check help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check lint bench bench-lambda bench-trail bench-shared build local invoke local-stop clean
+.PHONY: scenarios scenarios-check help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check deny lint bench bench-lambda bench-trail bench-shared build local invoke local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,7 +45,17 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-test: venv venv-sam lint validate test-sam-build test-rust rules-test scenarios-check ## Install what the tests need and run them all
+test: venv venv-sam lint validate deny test-sam-build test-rust rules-test scenarios-check ## Install what the tests need and run them all
+
+# cargo-deny, pinned, into the project's own tools directory.
+DENY_VERSION := 0.20.2
+DENY := .tools/bin/cargo-deny
+
+$(DENY):
+	$(CARGO) install cargo-deny --locked --version $(DENY_VERSION) --root .tools
+
+deny: $(DENY) ## Licences, bans and sources of every dependency (deny.toml), offline
+	$(DENY) --offline check licenses bans sources
 
 # The emulator tests skip (loudly) without the venv; here they must run.
 test-rust: export SIGNIN_WATCH_REQUIRE_EMULATOR := 1
