@@ -19,7 +19,7 @@ EVENT ?= events/rule1-failed-mfa-iam-user.json
 # cargo-lambda finds the venv's zig only when the venv comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: scenarios scenarios-check help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check deny lint bench bench-lambda bench-trail bench-shared build local invoke local-stop clean
+.PHONY: scenarios scenarios-check help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check deny lint bench bench-lambda bench-trail bench-load bench-shared build local invoke local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -142,6 +142,9 @@ bench-lambda: ## Cold start (init, first invoke, peak RSS) of the release functi
 
 bench-trail: venv ## The trail bucket's path on moto: a 100 MiB object's peak RSS in the function, replay s3:// beside local replay, backfill's time and requests
 	$(CARGO) bench --features lambda --bench trail
+
+bench-load: venv ## 10,000 sign-in events (10% twice, shuffled) through 50 concurrent invocations on moto: the same answer as replay, throughput and latency
+	$(CARGO) bench --features lambda --bench load
 
 bench-shared: ## Replay benchmark on ../shared/perf's generator (1.08 GB), checked against its expected counts
 	mkdir -p target/perf
