@@ -29,6 +29,14 @@ pub enum NotifyError {
         #[source]
         source: Source,
     },
+    /// The service refused this message for good (an invalid parameter or
+    /// attribute): the same message is refused again, so it is not retried.
+    #[error("the topic refused the message for finding {finding_id} for good: {source}")]
+    Refused {
+        finding_id: String,
+        #[source]
+        source: Source,
+    },
     /// The request could not even be built: a bug, which no retry mends.
     #[error("the message for finding {finding_id} could not be built: {source}")]
     InvalidRequest {

@@ -88,8 +88,9 @@ impl Moto {
     pub fn requests(&self) -> usize {
         std::fs::read_to_string(&self.log)
             .map(|l| {
+                // werkzeug's request lines (statuses other than 200 coloured).
                 l.lines()
-                    .filter(|l| l.contains("\" ") && l.contains(" HTTP/1.1\" "))
+                    .filter(|l| l.starts_with("127.0.0.1 - - ["))
                     .count()
             })
             .unwrap_or(0)

@@ -1,5 +1,6 @@
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::SdkError;
+use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use super::message::{MessageAttribute, build, is_fifo_topic};
@@ -37,6 +38,18 @@ fn attribute(
         .build()
 }
 
+/// Whether SNS refused the message itself, which a retry sends unchanged.
+/// Throttling, outages, permissions and keys are worth retrying (an
+/// operator may mend the last two while the event waits).
+fn refused_for_good(e: &PublishError) -> bool {
+    matches!(
+        e,
+        PublishError::InvalidParameterException(_)
+            | PublishError::InvalidParameterValueException(_)
+            | PublishError::ValidationException(_)
+    )
+}
+
 impl Notifier for SnsPublisher {
     async fn notify(&self, notice: &Notice<'_>) -> Result<(), NotifyError> {
         let finding_id = || notice.finding.finding_id.clone();
@@ -57,15 +70,22 @@ impl Notifier for SnsPublisher {
             })?;
             req = req.message_attributes(*name, value);
         }
-        let out = req.send().await.map_err(|e| match e {
-            SdkError::ConstructionFailure(_) => NotifyError::InvalidRequest {
-                finding_id: finding_id(),
-                source: Box::new(e),
-            },
-            e => NotifyError::Unavailable {
-                finding_id: finding_id(),
-                source: Box::new(e),
-            },
+        let out = req.send().await.map_err(|e| {
+            let refused = matches!(&e, SdkError::ServiceError(s) if refused_for_good(s.err()));
+            let constructed = matches!(e, SdkError::ConstructionFailure(_));
+            // The code and message, not only "service error".
+            let source = Box::new(std::io::Error::other(format!(
+                "{}",
+                aws_sdk_sns::error::DisplayErrorContext(e)
+            )));
+            let finding_id = finding_id();
+            if constructed {
+                NotifyError::InvalidRequest { finding_id, source }
+            } else if refused {
+                NotifyError::Refused { finding_id, source }
+            } else {
+                NotifyError::Unavailable { finding_id, source }
+            }
         })?;
         tracing::info!(
             finding_id = %notice.finding.finding_id,

@@ -50,6 +50,7 @@ impl HandlerError {
             HandlerError::Process(ProcessError::Notify(e)) => match e {
                 NotifyError::Unavailable { .. } => "SigninWatch.TransientPublishError",
                 NotifyError::InvalidRequest { .. } => "SigninWatch.InvalidRequest",
+                NotifyError::Refused { .. } => "SigninWatch.PublishRefused",
             },
             HandlerError::Notification(_) => "SigninWatch.MalformedNotification",
             HandlerError::Object(e) if e.is_transient() => "SigninWatch.TransientObjectError",

@@ -294,6 +294,14 @@ fn every_failure_has_an_error_type_that_says_what_happened() {
             "SigninWatch.InvalidRequest",
             false,
         ),
+        (
+            notify(NotifyError::Refused {
+                finding_id: "f".into(),
+                source: source(),
+            }),
+            "SigninWatch.PublishRefused",
+            false,
+        ),
     ];
     for (err, error_type, transient) in cases {
         assert_eq!(err.error_type(), error_type, "{err}");
