@@ -192,3 +192,84 @@ fn a_broken_rule_file_fails_the_init_naming_the_file() {
     assert!(all.contains("SIGNIN_WATCH_RULES_DIR="), "{all}");
     assert!(all.contains(&format!("{}:", path.display())), "{all}");
 }
+
+#[tokio::test]
+async fn killed_between_the_commit_and_the_publish_then_redelivered_gives_one_message() {
+    if moto::unavailable(
+        "killed_between_the_commit_and_the_publish_then_redelivered_gives_one_message",
+    ) {
+        return;
+    }
+    let sdk = moto::sdk().await;
+    let table = moto::create_table(&sdk).await;
+    let topic = moto::create_topic(&sdk, false).await;
+    let queue = moto::subscribe_queue(&sdk, &topic, true, None).await;
+    let endpoint = moto::moto().endpoint.clone();
+    // An SNS endpoint that accepts connections and never answers: the
+    // function has committed the counter and hangs in the publish.
+    let blackhole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hole = format!("http://{}", blackhole.local_addr().unwrap());
+    let (connected_tx, connected) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in blackhole.incoming().flatten() {
+            held.push(s);
+            let _ = connected_tx.send(());
+        }
+    });
+    let env = |sns: &str| {
+        vec![
+            ("AWS_ENDPOINT_URL", endpoint.clone()),
+            ("AWS_ENDPOINT_URL_SNS", sns.to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("SIGNIN_WATCH_TABLE", table.clone()),
+            ("SIGNIN_WATCH_TOPIC_ARN", topic.arn.clone()),
+            ("SIGNIN_WATCH_AWS_TIMEOUT_MS", "60000".to_owned()),
+            ("SIGNIN_WATCH_AWS_ATTEMPT_TIMEOUT_MS", "60000".to_owned()),
+        ]
+    };
+    let stuck_env = env(&hole);
+    let stuck_env: Vec<(&str, &str)> = stuck_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let api = RuntimeApi::start();
+    let mut stuck = api.spawn(BINARY, &stuck_env);
+    let event = sample("rule1-failed-mfa-iam-user.json");
+    api.push_event(&event);
+    connected
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the function reaches the publish");
+    stuck.kill().expect("kill the function mid-publish");
+    let _ = stuck.wait();
+
+    // Lambda redelivers the event to a fresh instance.
+    let good_env = env(&endpoint);
+    let good_env: Vec<(&str, &str)> = good_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let api = RuntimeApi::start();
+    let mut good = api.spawn(BINARY, &good_env);
+    api.push_event(&event);
+    let replies = api.replies(1, Duration::from_secs(60));
+    good.kill().expect("stop the function");
+    let _ = good.wait();
+    let Some(Reply::Response { body, .. }) = replies.first() else {
+        panic!("the redelivery succeeds: {replies:?}");
+    };
+    let summary: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        summary["published"], 1,
+        "the owed notification is sent: {summary}"
+    );
+    assert_eq!(
+        summary["detections"][0]["count"], 1,
+        "not counted twice: {summary}"
+    );
+    let messages = moto::drain(&sdk, &queue).await;
+    let failed_mfa = messages
+        .iter()
+        .filter(|m| {
+            m.body()
+                .is_some_and(|b| b.contains("\"rule\":\"failed-mfa\""))
+        })
+        .count();
+    assert_eq!(failed_mfa, 1, "exactly one message");
+}
