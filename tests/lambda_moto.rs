@@ -304,6 +304,54 @@ async fn fifty_concurrent_invocations_on_one_group() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_writers_on_one_group_all_count_within_the_attempt_cap() {
+    if moto::unavailable("a_hundred_writers_on_one_group_all_count_within_the_attempt_cap") {
+        return;
+    }
+    let env = Env::new(false).await;
+    let queue = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let handler = Arc::new(env.handler());
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..100 {
+        let h = handler.clone();
+        let payload = variant(
+            "rule2-federated-getsignintoken-no-mfa.json",
+            &format!("writer-{i}"),
+            "2026-11-20T13:30:05Z",
+        );
+        tasks.spawn(async move {
+            // Lambda's cap: the first attempt and two retries.
+            for _ in 0..3 {
+                if let Ok(s) = h.handle(&payload).await.0 {
+                    return s;
+                }
+            }
+            panic!("writer {i} was not counted within three attempts");
+        });
+    }
+    let mut group = String::new();
+    while let Some(s) = tasks.join_next().await {
+        group = s.expect("task").detections[0].group.clone();
+    }
+    assert_eq!(env.counters(&group).await.count, 100);
+    let mut counts: Vec<u64> = moto::drain(&env.sdk, &queue)
+        .await
+        .iter()
+        .map(|m| {
+            serde_json::from_str::<Value>(m.body().unwrap()).unwrap()["count"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        [1, 5, 25, 100],
+        "the first detection and every tier once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_invocations_complete_one_window_once() {
     if moto::unavailable("fifty_concurrent_invocations_complete_one_window_once") {
         return;
