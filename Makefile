@@ -19,7 +19,7 @@ EVENT ?= events/rule1-failed-mfa-iam-user.json
 # cargo-lambda finds the venv's zig only when the venv comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: scenarios scenarios-check help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check deny lint bench bench-lambda bench-trail bench-load bench-shared build local invoke local-stop clean
+.PHONY: scenarios scenarios-check help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check deny fuzz lint bench bench-lambda bench-trail bench-load bench-shared build local invoke local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -53,6 +53,24 @@ DENY := .tools/bin/cargo-deny
 
 $(DENY):
 	$(CARGO) install cargo-deny --locked --version $(DENY_VERSION) --root .tools
+
+# Coverage-guided fuzzing: cargo-fuzz (pinned, into .tools) on a nightly
+# toolchain, installed with rustup when missing.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := splitter decode record_view rule_file sns_message config
+CARGO_FUZZ := .tools/bin/cargo-fuzz
+
+$(CARGO_FUZZ):
+	$(CARGO) install cargo-fuzz --locked --version 0.13.2 --root .tools
+
+fuzz: $(CARGO_FUZZ) ## Every fuzz target for FUZZ_SECONDS each, seeded from events/, rules/ and ../shared/corpus; minimizes the corpora into fuzz/corpus
+	rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
+	set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t fuzz/reports; \
+	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz run --fuzz-dir fuzz $$t fuzz/corpus/$$t events rules $(wildcard ../shared/corpus) \
+	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 2>&1 | tee fuzz/reports/$$t.log | tail -n 12; \
+	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz cmin --fuzz-dir fuzz $$t fuzz/corpus/$$t >/dev/null 2>&1; \
+	done
 
 deny: $(DENY) ## Licences, bans and sources of every dependency (deny.toml), offline
 	$(DENY) --offline check licenses bans sources

@@ -21,6 +21,9 @@ pub mod adapters;
 pub mod app;
 pub mod config;
 pub mod domain;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod intake;
 pub mod lambda;
 pub mod render;

@@ -27,8 +27,8 @@ mod state;
 #[allow(unsafe_code)]
 mod x86;
 
-#[cfg(test)]
-mod reference;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod reference;
 #[cfg(test)]
 mod tests;
 
@@ -171,15 +171,15 @@ impl<R: Read> Splitter<R> {
     }
 
     /// Reads `chunk` bytes at a time, to put chunk boundaries anywhere.
-    #[cfg(test)]
-    fn with_chunk(mut self, chunk: usize) -> Self {
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn with_chunk(mut self, chunk: usize) -> Self {
         self.chunk = chunk.max(1);
         self
     }
 
     /// Leaves the AVX2 kernels unused, so tests can run the other path.
-    #[cfg(test)]
-    fn without_avx2(mut self) -> Self {
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn without_avx2(mut self) -> Self {
         self.kernels.avx2 = None;
         self
     }

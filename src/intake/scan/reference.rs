@@ -5,16 +5,16 @@
 /// What the reference finds: items as byte ranges, and the lines where
 /// values that were cut short start, in stream order.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Split {
-    pub(super) items: Vec<(usize, usize)>,
-    pub(super) cut_lines: Vec<u64>,
+pub(crate) struct Split {
+    pub(crate) items: Vec<(usize, usize)>,
+    pub(crate) cut_lines: Vec<u64>,
 }
 
 /// Splits JSON Lines of objects, with the splitter's rules for lines cut
 /// short: a raw line break inside a string cuts the value it is in; a `{` or
 /// `[` that starts a line while an object is innermost, with no `:` before
 /// it, cuts the open value and starts a new one.
-pub(super) fn split(input: &[u8]) -> Split {
+pub(crate) fn split(input: &[u8]) -> Split {
     let mut out = Split::default();
     let mut open: Vec<u8> = Vec::new();
     let (mut in_string, mut escaped) = (false, false);
