@@ -12,28 +12,17 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
 #[path = "common/archive.rs"]
 mod archive;
-use archive::{Expected, generate};
+use archive::{Expected, generate, gz_files};
 
 use flate2::bufread::MultiGzDecoder;
 use signin_watch::intake::source::FILE_BUFFER;
 use signin_watch::intake::{READ_CHUNK, Scanned, Splitter};
-
-fn gz_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("read dir") {
-        let p = e.expect("entry").path();
-        if p.is_dir() {
-            gz_files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
 
 /// Decompresses every file on `threads` threads, discarding the output: the
 /// same decoder over the same buffer size as the replay.

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
+use archive::gz_files;
 use aws_config::SdkConfig;
 use runtime_api::{Reply, RuntimeApi, peak_rss_kib};
 use serde_json::Value;
@@ -213,17 +214,6 @@ fn replay(input: &str) -> (Vec<Value>, String, f64) {
         .collect();
     let summary = String::from_utf8_lossy(&out.stderr).trim().to_owned();
     (findings, summary, seconds)
-}
-
-fn gz_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("read dir") {
-        let p = e.expect("entry").path();
-        if p.is_dir() {
-            gz_files(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
 }
 
 /// 1. One large object through the function: its peak RSS.

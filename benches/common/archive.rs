@@ -305,3 +305,15 @@ pub fn one_object(path: &Path, mb: u64) -> (u64, Expected) {
     gz.finish().expect("gz");
     (written + 2, exp)
 }
+
+/// Every file under `dir`, at any depth (the S3 layout's objects).
+pub fn gz_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).expect("read dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            gz_files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
