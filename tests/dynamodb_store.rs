@@ -55,6 +55,14 @@ async fn concurrent_sightings_count_exactly() {
 }
 
 #[tokio::test]
+async fn the_budget_folds_what_exceeds_it_into_one_digest() {
+    if moto::unavailable("the_budget_folds_what_exceeds_it_into_one_digest") {
+        return;
+    }
+    contract::the_budget_folds_what_exceeds_it_into_one_digest(&store().await).await;
+}
+
+#[tokio::test]
 async fn items_follow_the_documented_layout() {
     if moto::unavailable("items_follow_the_documented_layout") {
         return;

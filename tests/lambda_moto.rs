@@ -540,12 +540,18 @@ async fn requests_per_detection_stay_within_budget() {
             "{file}"
         );
     }
-    // A notifying detection: read, transact, confirm; one publish.
+    // A notifying detection: read, transact, spend from the rule-hour's
+    // notification budget (a transaction), confirm; one publish.
     let f = "rule1-failed-mfa-iam-user.json";
     ok(&handler, &variant(f, "budget-1", "2026-11-20T09:00:00Z")).await;
     assert_eq!(
         ddb_calls.take(),
-        ["GetItem", "TransactWriteItems", "UpdateItem"]
+        [
+            "GetItem",
+            "TransactWriteItems",
+            "TransactWriteItems",
+            "UpdateItem"
+        ]
     );
     assert_eq!(sns_calls.take(), ["Publish"]);
     // A detection folded into the counter: read and transact only.
@@ -589,8 +595,8 @@ async fn requests_per_correlation_fed_stay_within_budget() {
     }
     assert!(sns_calls.take().is_empty());
 
-    // A failed MFA challenge: its detection (read, transact, confirm, one
-    // publish) and two requests per correlation it feeds, which all stay
+    // A failed MFA challenge: its detection (read, transact, spend, confirm,
+    // one publish) and two requests per correlation it feeds, which all stay
     // below their thresholds.
     let s = ok(
         &handler,
@@ -609,14 +615,14 @@ async fn requests_per_correlation_fed_stay_within_budget() {
     let calls = ddb_calls.take();
     assert_eq!(
         calls.len(),
-        3 + 2 * s.correlations_fed as usize,
+        4 + 2 * s.correlations_fed as usize,
         "{calls:?}"
     );
     let count = |op: &str| calls.iter().filter(|c| c.as_str() == op).count();
     assert_eq!(count("GetItem"), 1);
     assert_eq!(count("UpdateItem"), 1);
     assert_eq!(count("BatchGetItem"), s.correlations_fed as usize);
-    assert_eq!(count("TransactWriteItems"), 1 + s.correlations_fed as usize);
+    assert_eq!(count("TransactWriteItems"), 2 + s.correlations_fed as usize);
     assert_eq!(sns_calls.take(), ["Publish"]);
 }
 

@@ -92,3 +92,8 @@ mod correlations {
         assert!(store.correlation_state(&cc::key(c, "busy").id()).is_some());
     }
 }
+
+#[tokio::test]
+async fn the_budget_folds_what_exceeds_it_into_one_digest() {
+    contract::the_budget_folds_what_exceeds_it_into_one_digest(&MemoryStore::new()).await;
+}

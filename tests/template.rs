@@ -246,6 +246,18 @@ fn deployment_settings_are_as_documented() {
         resource(&t, "SigninWatchFunction")["Metadata"]["BuildMethod"],
         "rust-cargolambda"
     );
+    // The sweep runs more often than a digest's grace, so a digest waits
+    // at most one hour, its grace and one period.
+    let sweep = &resource(&t, "SweepSchedule")["Properties"];
+    assert_eq!(sweep["ScheduleExpression"], "rate(15 minutes)");
+    assert_eq!(
+        sweep["Targets"][0]["Arn"],
+        serde_json::json!({"Fn::GetAtt": ["SigninWatchFunction", "Arn"]})
+    );
+    assert_eq!(
+        resource(&t, "SweepSchedulePermission")["Properties"]["SourceArn"],
+        serde_json::json!({"Fn::GetAtt": ["SweepSchedule", "Arn"]})
+    );
     let table = resource(&t, "CounterTable");
     assert_eq!(table["DeletionPolicy"], "Retain");
     assert_eq!(table["Properties"]["BillingMode"], "PAY_PER_REQUEST");
@@ -262,6 +274,7 @@ fn deployment_settings_are_as_documented() {
     for var in [
         signin_watch::config::SUPPRESSION_MINUTES,
         signin_watch::config::ESCALATION_TIERS,
+        signin_watch::config::BUDGET_PER_RULE_HOUR,
         signin_watch::config::DISABLED_RULES,
         signin_watch::config::RULE2_ALLOW_ISSUERS,
         signin_watch::config::RULE2_ALLOW_USER_AGENTS,
@@ -270,6 +283,7 @@ fn deployment_settings_are_as_documented() {
         signin_watch::lambda::config::TABLE,
         signin_watch::lambda::config::TOPIC_ARN,
         signin_watch::lambda::config::RETENTION_DAYS,
+        signin_watch::lambda::config::REDRIVE_QUEUE_URLS,
     ] {
         assert!(vars.contains_key(var), "{var} is not set by the template");
     }
@@ -293,6 +307,8 @@ const CALLS: &[(&str, &str)] = &[
     (".publish()", "sns:Publish"),
     (".publish_batch()", "sns:Publish"),
     (".get_object()", "s3:GetObject"),
+    (".receive_message()", "sqs:ReceiveMessage"),
+    (".delete_message()", "sqs:DeleteMessage"),
 ];
 
 fn actions_the_code_calls() -> BTreeSet<&'static str> {
@@ -300,8 +316,10 @@ fn actions_the_code_calls() -> BTreeSet<&'static str> {
     for file in [
         "src/adapters/dynamodb_store/mod.rs",
         "src/adapters/dynamodb_store/correlate.rs",
+        "src/adapters/dynamodb_store/budget.rs",
         "src/adapters/sns/publisher.rs",
         "src/adapters/s3.rs",
+        "src/adapters/sqs.rs",
     ] {
         let code = std::fs::read_to_string(common::repo_path(file)).expect("adapter source");
         found.extend(
@@ -356,7 +374,7 @@ fn iam_grants_exactly_what_the_code_calls() {
     }
     // What the code calls, on the table and the topic.
     let mut granted: BTreeSet<String> = BTreeSet::new();
-    for sid in ["Counters", "Findings", "TrailObjects"] {
+    for sid in ["Counters", "Findings", "TrailObjects", "Redrive"] {
         granted.extend(
             by_sid
                 .get(sid)
@@ -381,6 +399,14 @@ fn iam_grants_exactly_what_the_code_calls() {
     assert_eq!(
         by_sid["Findings"].1,
         serde_json::json!({"Ref": "FindingsTopic"})
+    );
+    // The two queues of failed events, nothing else.
+    assert_eq!(
+        by_sid["Redrive"].1,
+        serde_json::json!([
+            {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]},
+            {"Fn::GetAtt": ["UndeliveredEventsQueue", "Arn"]}
+        ])
     );
     // Objects under the trail's prefix of the trail's bucket, nothing else.
     assert_eq!(
@@ -408,7 +434,7 @@ fn iam_grants_exactly_what_the_code_calls() {
     ]
     .into();
     for (sid, (actions, _)) in &by_sid {
-        if ["Counters", "Findings", "TrailObjects"].contains(&sid.as_str()) {
+        if ["Counters", "Findings", "TrailObjects", "Redrive"].contains(&sid.as_str()) {
             continue;
         }
         let allowed = platform

@@ -1,9 +1,10 @@
 //! Counters and correlation state in memory: the store behind `replay`, and
 //! the reference the DynamoDB store is tested against.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
+use crate::domain::budget::{BudgetKey, Digest, Folded, Spend};
 use crate::domain::correlation::state::{self, GroupState};
 use crate::domain::correlation::{Alert, LATENESS_HORIZON_MS};
 use crate::domain::counter::{
@@ -37,6 +38,24 @@ struct Inner {
     newest: Option<Timestamp>,
     /// Feeds since the last sweep of idle groups.
     feeds: u32,
+    /// Each rule-hour's notification budget and digest.
+    budgets: BTreeMap<BudgetKey, Budget>,
+}
+
+/// A sighting's identity: its group and eventID.
+type SightingId = (String, String);
+
+/// One rule-hour: the messages sent (by sighting, so a redelivery spends
+/// nothing), what was folded, and how many of those a digest listed.
+#[derive(Default)]
+struct Budget {
+    spent: HashSet<SightingId>,
+    folded: BTreeMap<(i64, SightingId), Folded>,
+    listed: u64,
+}
+
+fn sighting_id(s: &Sighting) -> SightingId {
+    (s.key.id(), s.event_id.clone())
 }
 
 /// Feeds between two sweeps of idle correlation groups.
@@ -127,6 +146,56 @@ impl CounterStore for MemoryStore {
             .get_mut(&(s.key.rule_id.clone(), s.event_id.clone()))
         {
             entry.pending = None;
+        }
+        Ok(())
+    }
+
+    async fn spend(&self, key: &BudgetKey, s: &Sighting, budget: u32) -> Result<Spend, StoreError> {
+        let mut inner = self.lock()?;
+        let b = inner.budgets.entry(key.clone()).or_default();
+        let id = sighting_id(s);
+        if b.spent.contains(&id) {
+            return Ok(Spend::Within);
+        }
+        if b.folded
+            .contains_key(&(s.event_time.as_millis(), id.clone()))
+        {
+            return Ok(Spend::Folded);
+        }
+        if b.spent.len() < budget as usize {
+            b.spent.insert(id);
+            return Ok(Spend::Within);
+        }
+        Ok(Spend::Folded)
+    }
+
+    async fn fold(&self, key: &BudgetKey, s: &Sighting, folded: &Folded) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        let b = inner.budgets.entry(key.clone()).or_default();
+        b.folded
+            .entry((s.event_time.as_millis(), sighting_id(s)))
+            .or_insert_with(|| folded.clone());
+        Ok(())
+    }
+
+    async fn due_digests(&self, now: Timestamp) -> Result<Vec<Digest>, StoreError> {
+        let inner = self.lock()?;
+        Ok(inner
+            .budgets
+            .iter()
+            .filter(|(k, b)| k.is_due(now) && b.folded.len() as u64 > b.listed)
+            .map(|(k, b)| Digest {
+                key: k.clone(),
+                folded: b.folded.values().cloned().collect(),
+                listed_before: b.listed,
+            })
+            .collect())
+    }
+
+    async fn mark_digest_sent(&self, digest: &Digest) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        if let Some(b) = inner.budgets.get_mut(&digest.key) {
+            b.listed = b.listed.max(digest.folded.len() as u64);
         }
         Ok(())
     }

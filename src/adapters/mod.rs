@@ -8,3 +8,5 @@ pub mod memory_store;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod sns;
+#[cfg(feature = "lambda")]
+pub mod sqs;

@@ -2,12 +2,13 @@
 //! in the store, notifications sent and confirmed, the outcome out. The
 //! Lambda and `replay` both call [`Detector::process`].
 
+use crate::domain::budget::{BudgetKey, Folded, Spend};
 use crate::domain::correlation;
 use crate::domain::counter::{
     AlertRecorded, CounterStore, Feed, GroupKey, NotifyPolicy, Recorded, Sighting, StoreError,
 };
 use crate::domain::finding::Finding;
-use crate::domain::notify::{Notice, Notifier, NotifyError};
+use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
 use crate::domain::observed::Observed;
 use std::sync::Arc;
 
@@ -25,11 +26,21 @@ pub struct Detection {
     /// A redelivery of an event counted before whose notification was never
     /// confirmed: it is sent, not counted.
     pub redelivered: bool,
+    /// Its notification exceeded the rule's hourly budget: it went into the
+    /// hour's digest instead of a message of its own.
+    pub folded: bool,
 }
 
 impl Detection {
+    /// Whether the policy says it is worth a notification (a message, or a
+    /// line of a digest when the budget is spent).
     pub fn notify(&self) -> bool {
         self.finding.notify
+    }
+
+    /// Whether it was sent as a message of its own.
+    pub fn sent(&self) -> bool {
+        self.notify() && !self.folded
     }
 }
 
@@ -105,17 +116,74 @@ impl<S: CounterStore> Detector<S> {
         observed: &Observed<'_>,
         fallback_time: Timestamp,
     ) -> Result<Outcome, ProcessError> {
-        let outcome = self.observe(observed, fallback_time).await?;
-        for d in outcome.detections.iter().filter(|d| d.notify()) {
-            let notice = Notice {
-                finding: &d.finding,
-                rule: &d.rule,
-                policy: &self.policy,
-            };
-            notifier.notify(&notice).await?;
+        let mut outcome = self.observe(observed, fallback_time).await?;
+        for d in outcome.detections.iter_mut().filter(|d| d.notify()) {
+            if self.spend(d).await? == Spend::Within {
+                let notice = Notice {
+                    finding: &d.finding,
+                    rule: &d.rule,
+                    policy: &self.policy,
+                };
+                notifier.notify(&notice).await?;
+            } else {
+                let key = BudgetKey::new(&d.sighting.key.rule_id, d.sighting.event_time);
+                self.store
+                    .fold(&key, &d.sighting, &Folded::of(&d.finding))
+                    .await?;
+                d.folded = true;
+            }
             self.store.mark_notified(&d.sighting).await?;
         }
         Ok(outcome)
+    }
+
+    /// Spends from the detection's rule-hour budget (always within when the
+    /// policy sets none).
+    async fn spend(&self, d: &Detection) -> Result<Spend, StoreError> {
+        let budget = self.policy.budget_per_rule_hour;
+        if budget == 0 {
+            return Ok(Spend::Within);
+        }
+        let key = BudgetKey::new(&d.sighting.key.rule_id, d.sighting.event_time);
+        self.store.spend(&key, &d.sighting, budget).await
+    }
+
+    /// Sends every digest owed at `now` (rule-hours past their grace with
+    /// folds no digest listed), confirming each in the store once sent; a
+    /// failure leaves it owed for the next sweep. Returns how many it sent.
+    pub async fn send_digests<N: Notifier>(
+        &self,
+        notifier: &N,
+        now: Timestamp,
+    ) -> Result<usize, ProcessError> {
+        let mut sent = 0;
+        for digest in self.store.due_digests(now).await? {
+            let Some(rule) = self.meta(&digest.key.rule_id) else {
+                // A rule switched off since the fold: its digest stays owed
+                // (never lost) until the rule is back or the item expires.
+                tracing::warn!(rule_id = %digest.key.rule_id, "digest owed for a rule not loaded");
+                continue;
+            };
+            let notice = DigestNotice {
+                digest: &digest,
+                rule: &rule,
+                policy: &self.policy,
+            };
+            notifier.notify_digest(&notice).await?;
+            self.store.mark_digest_sent(&digest).await?;
+            sent += 1;
+        }
+        Ok(sent)
+    }
+
+    /// The metadata of the rule or correlation with Sigma id `id`.
+    fn meta(&self, id: &str) -> Option<Arc<RuleMeta>> {
+        self.rules
+            .rules()
+            .map(|r| &r.meta)
+            .chain(self.rules.correlations().iter().map(|c| &c.meta))
+            .find(|m| m.id == id)
+            .cloned()
     }
 
     /// Evaluates every rule on `observed` and counts each match once.
@@ -167,6 +235,7 @@ impl<S: CounterStore> Detector<S> {
                 finding,
                 sighting,
                 redelivered,
+                folded: false,
             });
         }
         let matched: Vec<&Rule> = evaluation.matched.iter().map(|r| r.as_ref()).collect();
@@ -211,6 +280,7 @@ impl<S: CounterStore> Detector<S> {
                         finding,
                         sighting,
                         redelivered,
+                        folded: false,
                     });
                 }
             }
@@ -291,5 +361,86 @@ mod tests {
                 "{unreadable}: the time of receipt stands in"
             );
         }
+    }
+
+    /// A federated sign-in without MFA by a freshly minted name: each one a
+    /// new group, so a first detection.
+    fn minted(i: usize, time: &str) -> Vec<u8> {
+        let mut r =
+            crate::test_support::sample_detail("rule2-federated-getsignintoken-no-mfa.json");
+        let name = format!("minted-{i}");
+        r["eventID"] = format!("flood-{i}").into();
+        r["eventTime"] = time.into();
+        r["userIdentity"]["principalId"] = format!("111122223333:{name}").into();
+        r["userIdentity"]["arn"] =
+            format!("arn:aws:sts::111122223333:federated-user/{name}").into();
+        serde_json::to_vec(&r).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_new_groups_sends_the_budget_and_one_digest() {
+        let detector = Detector::new(
+            RuleSet::default(),
+            NotifyPolicy::default(),
+            MemoryStore::new(),
+        );
+        let notifier = CountingNotifier::new();
+        let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
+        let mut groups = std::collections::HashSet::new();
+        let mut folded = 0;
+        for i in 0..1000 {
+            let at = Timestamp::from_millis(t0.as_millis() + i as i64 * 3_000);
+            let bytes = minted(i, &at.to_string());
+            let o = decode_record(&bytes).unwrap();
+            let outcome = detector.process(&notifier, &o, at).await.unwrap();
+            for d in outcome.detections {
+                assert!(d.notify(), "each a first detection");
+                folded += u64::from(d.folded);
+                groups.insert(d.finding.group.clone());
+            }
+            // Redelivered: nothing more is sent or folded.
+            let again = detector.process(&notifier, &o, at).await.unwrap();
+            assert!(again.detections.is_empty());
+        }
+        assert_eq!(groups.len(), 1000);
+        assert_eq!(notifier.sent(), 20, "the budget");
+        assert_eq!(folded, 980);
+        let end = Timestamp::parse("2026-11-20T10:00:00Z").unwrap();
+        assert_eq!(
+            detector.send_digests(&notifier, end).await.unwrap(),
+            0,
+            "within the grace"
+        );
+        let later = Timestamp::parse("2026-11-20T10:15:00Z").unwrap();
+        assert_eq!(detector.send_digests(&notifier, later).await.unwrap(), 1);
+        assert_eq!(
+            detector.send_digests(&notifier, later).await.unwrap(),
+            0,
+            "sent once"
+        );
+        assert_eq!(notifier.sent() + notifier.digests(), 21);
+        for g in &groups {
+            let c = detector.store.counters(g).expect("every group counted");
+            assert_eq!(c.count, 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_budget_of_zero_folds_nothing() {
+        let policy = NotifyPolicy {
+            budget_per_rule_hour: 0,
+            ..NotifyPolicy::default()
+        };
+        let detector = Detector::new(RuleSet::default(), policy, MemoryStore::new());
+        let notifier = CountingNotifier::new();
+        let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
+        for i in 0..50 {
+            let bytes = minted(i, &t0.to_string());
+            let o = decode_record(&bytes).unwrap();
+            detector.process(&notifier, &o, t0).await.unwrap();
+        }
+        assert_eq!(notifier.sent(), 50);
+        let later = Timestamp::parse("2026-11-21T00:00:00Z").unwrap();
+        assert_eq!(detector.send_digests(&notifier, later).await.unwrap(), 0);
     }
 }

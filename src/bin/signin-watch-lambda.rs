@@ -8,6 +8,7 @@
 use signin_watch::adapters::dynamodb_store::DynamoStore;
 use signin_watch::adapters::s3::S3Objects;
 use signin_watch::adapters::sns::SnsPublisher;
+use signin_watch::adapters::sqs::SqsQueue;
 use signin_watch::app::detector::Detector;
 use signin_watch::lambda::config::LambdaConfig;
 use signin_watch::lambda::handler::Handler;
@@ -32,9 +33,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     );
     let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), &config.topic_arn);
     let objects = S3Objects::new(signin_watch::adapters::s3::client(&sdk));
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let redrive: Vec<SqsQueue> = config
+        .redrive_queue_urls
+        .iter()
+        .map(|url| SqsQueue::new(sqs.clone(), url))
+        .collect();
     let detector = Detector::new(config.detector.rules, config.detector.policy, store);
     let handler = Handler::new(detector, publisher)
         .with_objects(objects)
         .accepting_any_shape(config.accept_any_shape);
-    runtime::run(handler, config.metrics_namespace).await
+    runtime::run(handler, redrive, config.metrics_namespace).await
 }

@@ -14,6 +14,7 @@ pub use catalog::Catalog;
 
 pub const SUPPRESSION_MINUTES: &str = "SIGNIN_WATCH_SUPPRESSION_MINUTES";
 pub const ESCALATION_TIERS: &str = "SIGNIN_WATCH_ESCALATION_TIERS";
+pub const BUDGET_PER_RULE_HOUR: &str = "SIGNIN_WATCH_NOTIFY_BUDGET_PER_RULE_HOUR";
 pub const DISABLED_RULES: &str = "SIGNIN_WATCH_DISABLED_RULES";
 pub const RULE2_ALLOW_ISSUERS: &str = "SIGNIN_WATCH_RULE2_ALLOW_ISSUERS";
 pub const RULE2_ALLOW_USER_AGENTS: &str = "SIGNIN_WATCH_RULE2_ALLOW_USER_AGENTS";
@@ -118,6 +119,13 @@ impl DetectorConfig {
             tiers.dedup();
             policy.escalation_tiers = tiers;
         }
+        if let Some(v) = get(BUDGET_PER_RULE_HOUR) {
+            policy.budget_per_rule_hour = parse_number(
+                BUDGET_PER_RULE_HOUR,
+                &v,
+                "whole messages per rule per hour (0: no budget)",
+            )?;
+        }
         let catalog = match get(RULES_DIR).filter(|d| !d.trim().is_empty()) {
             Some(dir) => Catalog::with_dir(Path::new(dir.trim()))
                 .map_err(|e| ConfigError::new(RULES_DIR, &dir, e.to_string()))?,
@@ -221,6 +229,7 @@ mod tests {
         let c = cfg(&[
             (SUPPRESSION_MINUTES, "15"),
             (ESCALATION_TIERS, "100, 10"),
+            (BUDGET_PER_RULE_HOUR, "5"),
             (DISABLED_RULES, "failed-mfa"),
             (
                 RULE2_ALLOW_USER_AGENTS,
@@ -232,6 +241,12 @@ mod tests {
         .unwrap();
         assert_eq!(c.policy.suppression_window_minutes, 15);
         assert_eq!(c.policy.escalation_tiers, vec![10, 100]);
+        assert_eq!(c.policy.budget_per_rule_hour, 5);
+        assert_eq!(
+            cfg(&[]).unwrap().policy.budget_per_rule_hour,
+            20,
+            "the default"
+        );
         let names: Vec<_> = c.rules.rules().map(|r| r.name.as_str()).collect();
         assert!(
             !names.contains(&"failed-mfa") && names.contains(&"federated-single-factor"),
@@ -246,6 +261,8 @@ mod tests {
             (SUPPRESSION_MINUTES, "-5"),
             (ESCALATION_TIERS, "5,x"),
             (ESCALATION_TIERS, "1"),
+            (BUDGET_PER_RULE_HOUR, "twenty"),
+            (BUDGET_PER_RULE_HOUR, "-1"),
             (DISABLED_RULES, "rule-3"),
             (RULE2_ALLOW_CIDRS, "10.0.0.0/40"),
             (RULE2_ALLOW_ISSUERS, "[1,2]"),

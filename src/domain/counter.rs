@@ -10,6 +10,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use super::budget::{BudgetKey, Digest, Folded, Spend};
 use super::correlation::{Alert, Correlation, FedEvent};
 use super::time::Timestamp;
 
@@ -129,6 +130,9 @@ pub struct NotifyPolicy {
     pub suppression_window_minutes: u32,
     /// Counts at which a detection notifies whatever the window.
     pub escalation_tiers: Vec<u64>,
+    /// Messages per rule per hour of event time; what exceeds it is folded
+    /// into the hour's digest (see [`super::budget`]). 0: no budget.
+    pub budget_per_rule_hour: u32,
 }
 
 impl Default for NotifyPolicy {
@@ -136,6 +140,7 @@ impl Default for NotifyPolicy {
         Self {
             suppression_window_minutes: 60,
             escalation_tiers: vec![5, 25, 100],
+            budget_per_rule_hour: super::budget::DEFAULT_PER_RULE_HOUR,
         }
     }
 }
@@ -308,6 +313,39 @@ pub trait CounterStore {
         feed: &Feed<'_>,
         policy: &NotifyPolicy,
     ) -> impl Future<Output = Result<Correlated, StoreError>> + Send;
+
+    /// Spends one message from `key`'s budget of `budget` for `sighting`'s
+    /// notification, atomically. A sighting that spent before (a
+    /// redelivery whose notification is still owed) gets what it got then,
+    /// without spending again.
+    fn spend(
+        &self,
+        key: &BudgetKey,
+        sighting: &Sighting,
+        budget: u32,
+    ) -> impl Future<Output = Result<Spend, StoreError>> + Send;
+
+    /// Folds `sighting`'s notification into `key`'s digest (once, however
+    /// often it is redelivered) and marks the digest owed.
+    fn fold(
+        &self,
+        key: &BudgetKey,
+        sighting: &Sighting,
+        folded: &Folded,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The digests owed at `now`: rule-hours past their grace
+    /// ([`BudgetKey::is_due`]) with folds no digest listed yet.
+    fn due_digests(
+        &self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Digest>, StoreError>> + Send;
+
+    /// Confirms that `digest` was sent, listing what it holds.
+    fn mark_digest_sent(
+        &self,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 #[cfg(test)]
@@ -365,6 +403,7 @@ mod tests {
         let p = NotifyPolicy {
             suppression_window_minutes: 60,
             escalation_tiers: vec![],
+            ..NotifyPolicy::default()
         };
         let (c, _) = advance(None, &sight("a", 100), &p);
         let (c, why) = advance(Some(&c), &sight("b", 10), &p);

@@ -16,13 +16,15 @@
 //!   ([`finding::Finding`]), the stable JSON of `docs/finding.md`.
 //! - **notification**: a finding that the notification policy
 //!   ([`counter::NotifyPolicy`]) says is worth a message, handed to a
-//!   [`notify::Notifier`] and confirmed in the store once sent.
+//!   [`notify::Notifier`] and confirmed in the store once sent; beyond the
+//!   rule's hourly budget ([`budget`]) it is folded into the hour's digest.
 //! - **outcome**: what one record produced: its detections, the matches
 //!   counted before, and the matches allowlisted.
 //!
 //! The ports: [`counter::CounterStore`] and [`notify::Notifier`];
 //! `crate::adapters` implements them.
 
+pub mod budget;
 pub mod correlation;
 pub mod counter;
 pub mod digest;

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use super::budget::Digest;
 use super::counter::NotifyPolicy;
 use super::finding::Finding;
 use super::rules::RuleMeta;
@@ -53,8 +54,43 @@ impl NotifyError {
     }
 }
 
+/// A digest to send: the rule-hour's folded notifications, the rule, and
+/// the policy whose budget they exceeded.
+#[derive(Debug, Clone, Copy)]
+pub struct DigestNotice<'a> {
+    pub digest: &'a Digest,
+    pub rule: &'a RuleMeta,
+    pub policy: &'a NotifyPolicy,
+}
+
+impl DigestNotice<'_> {
+    /// The digest's id: the rule and hour, and how many it lists, so that a
+    /// later digest for the same hour (late events) is another message.
+    pub fn digest_id(&self) -> String {
+        let d = self.digest;
+        let n = d.folded.len().to_string();
+        let hour = d.key.hour.to_string();
+        super::digest::sha256_hex(
+            [
+                d.key.rule_id.as_bytes(),
+                b"#",
+                hour.as_bytes(),
+                b"#",
+                n.as_bytes(),
+            ],
+            16,
+        )
+    }
+}
+
 /// Where notifications go. Sending is confirmed in the counter store only
 /// after `notify` returns `Ok`, so a failure leaves the notification owed.
 pub trait Notifier {
     fn notify(&self, notice: &Notice<'_>) -> impl Future<Output = Result<(), NotifyError>> + Send;
+
+    /// Sends a rule-hour's digest of folded notifications.
+    fn notify_digest(
+        &self,
+        notice: &DigestNotice<'_>,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send;
 }

@@ -133,10 +133,46 @@ pub fn is_genuine_signin(o: &Observed<'_>) -> bool {
     source == Some(SIGNIN_SOURCE) && o.record.is_from_signin()
 }
 
+/// Whether the payload is an EventBridge schedule's event (`source:
+/// aws.events`, `detail-type: Scheduled Event`), which only AWS can write:
+/// the template's sweep schedule.
+pub fn is_scheduled_event(bytes: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Scheduled<'a> {
+        #[serde(borrow)]
+        source: Option<Cow<'a, str>>,
+        #[serde(rename = "detail-type", borrow)]
+        detail_type: Option<Cow<'a, str>>,
+    }
+    // Cheap for every other payload: only a schedule's names the source.
+    if memchr::memmem::find(bytes, b"aws.events").is_none() {
+        return false;
+    }
+    serde_json::from_slice::<Scheduled<'_>>(bytes).is_ok_and(|e| {
+        e.source.as_deref() == Some("aws.events")
+            && e.detail_type.as_deref() == Some("Scheduled Event")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::intake::{Decoded, decode};
+
+    #[test]
+    fn only_a_schedules_event_is_a_sweep() {
+        let scheduled = r#"{"version":"0","id":"1","detail-type":"Scheduled Event","source":"aws.events","account":"111122223333","time":"2026-11-20T10:15:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:111122223333:rule/sweep"],"detail":{}}"#;
+        assert!(is_scheduled_event(scheduled.as_bytes()));
+        for other in [
+            scheduled.replace("aws.events", "custom.events"),
+            scheduled.replace("Scheduled Event", "AWS Console Sign In via CloudTrail"),
+            r#"{"source":"aws.events"}"#.to_owned(),
+            "not json aws.events".to_owned(),
+            event(),
+        ] {
+            assert!(!is_scheduled_event(other.as_bytes()), "{other}");
+        }
+    }
 
     fn event() -> String {
         String::from_utf8(crate::test_support::sample(

@@ -4,6 +4,7 @@
 pub mod candidates;
 pub mod decode;
 pub mod envelopes;
+pub mod failed_events;
 pub mod notification;
 pub mod objects;
 pub mod prefilter;

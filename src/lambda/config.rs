@@ -11,6 +11,7 @@ pub const AWS_TIMEOUT_MS: &str = "SIGNIN_WATCH_AWS_TIMEOUT_MS";
 pub const AWS_ATTEMPT_TIMEOUT_MS: &str = "SIGNIN_WATCH_AWS_ATTEMPT_TIMEOUT_MS";
 pub const METRICS_NAMESPACE: &str = "SIGNIN_WATCH_METRICS_NAMESPACE";
 pub const ACCEPT_ANY_SHAPE: &str = "SIGNIN_WATCH_ACCEPT_ANY_SHAPE";
+pub const REDRIVE_QUEUE_URLS: &str = "SIGNIN_WATCH_REDRIVE_QUEUE_URLS";
 
 #[derive(Debug, Clone)]
 pub struct LambdaConfig {
@@ -27,6 +28,9 @@ pub struct LambdaConfig {
     /// Read bare records, log files and other sources' events too: for
     /// `make local` only (see `intake::envelopes`).
     pub accept_any_shape: bool,
+    /// Queues of failed events the scheduled sweep redrives (the failure
+    /// destination and EventBridge's dead-letter queue).
+    pub redrive_queue_urls: Vec<String>,
     pub detector: DetectorConfig,
 }
 
@@ -94,8 +98,24 @@ impl LambdaConfig {
                 ));
             }
         };
+        let mut redrive_queue_urls = Vec::new();
+        if let Some(v) = get(REDRIVE_QUEUE_URLS) {
+            for url in crate::config::parse_list(REDRIVE_QUEUE_URLS, &v)? {
+                if !url.starts_with("https://") && !url.starts_with("http://") {
+                    return Err(ConfigError::new(
+                        REDRIVE_QUEUE_URLS,
+                        &v,
+                        format!(
+                            "{url:?} is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
+                        ),
+                    ));
+                }
+                redrive_queue_urls.push(url);
+            }
+        }
         Ok(LambdaConfig {
             accept_any_shape,
+            redrive_queue_urls,
             table,
             topic_arn,
             retention_days,
@@ -136,6 +156,13 @@ mod tests {
         assert_eq!(c.operation_timeout, Duration::from_secs(5));
         assert_eq!(c.attempt_timeout, Duration::from_secs(2));
         assert_eq!(c.metrics_namespace, "SigninWatch");
+        assert!(c.redrive_queue_urls.is_empty());
+        let mut pairs = BASE.to_vec();
+        pairs.push((
+            REDRIVE_QUEUE_URLS,
+            "https://sqs.us-east-1.amazonaws.com/1/a, https://sqs.us-east-1.amazonaws.com/1/b",
+        ));
+        assert_eq!(cfg(&pairs).unwrap().redrive_queue_urls.len(), 2);
     }
 
     #[test]
@@ -158,6 +185,7 @@ mod tests {
             (AWS_ATTEMPT_TIMEOUT_MS, "20000"),
             ("SIGNIN_WATCH_ESCALATION_TIERS", "x"),
             (ACCEPT_ANY_SHAPE, "yes"),
+            (REDRIVE_QUEUE_URLS, "failed-events"),
         ] {
             let mut pairs = BASE.to_vec();
             pairs.push((var, value));

@@ -16,6 +16,8 @@ pub struct RuleCounts {
     pub detections: u64,
     pub published: u64,
     pub suppressed: u64,
+    /// Notifications past the rule's hourly budget, folded into its digest.
+    pub folded: u64,
     pub duplicates: u64,
     pub allowlisted: u64,
 }
@@ -37,6 +39,8 @@ pub struct InvocationMetrics {
     /// Trail objects read, and skipped (digests, objects that are not logs).
     pub objects_read: u64,
     pub objects_skipped: u64,
+    /// Digests of folded notifications sent (by the scheduled sweep).
+    pub digests_sent: u64,
     pub rules: BTreeMap<String, RuleCounts>,
 }
 
@@ -81,6 +85,7 @@ impl InvocationMetrics {
                 ("FutureDatedRecords", self.future_dated),
                 ("TrailObjectsRead", self.objects_read),
                 ("TrailObjectsSkipped", self.objects_skipped),
+                ("DigestsSent", self.digests_sent),
             ],
             None,
         )];
@@ -91,6 +96,7 @@ impl InvocationMetrics {
                     ("Detections", c.detections),
                     ("FindingsPublished", c.published),
                     ("Suppressed", c.suppressed),
+                    ("FoldedIntoDigest", c.folded),
                     ("Duplicates", c.duplicates),
                     ("Allowlisted", c.allowlisted),
                 ],

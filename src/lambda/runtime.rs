@@ -9,9 +9,11 @@ use serde_json::value::RawValue;
 
 use super::config::LambdaConfig;
 use super::handler::{Handler, HandlerError};
+use super::redrive::MAX_REDRIVEN;
 use crate::domain::counter::CounterStore;
 use crate::domain::notify::Notifier;
 use crate::domain::time::Timestamp;
+use crate::intake::failed_events::FailedEvents;
 use crate::intake::objects::ObjectSource;
 
 /// The SDK configuration: region and credentials from the environment,
@@ -39,20 +41,35 @@ pub async fn sdk_config(config: &LambdaConfig) -> SdkConfig {
 
 /// Serves invocations until the runtime stops. A failed invocation returns
 /// the handler's error to Lambda as a `Diagnostic` whose `errorType` says
-/// what happened.
-pub async fn run<S, N, O>(
+/// what happened. The scheduled sweep also redrives `redrive_queues`.
+pub async fn run<S, N, O, Q>(
     handler: Handler<S, N, O>,
+    redrive_queues: Vec<Q>,
     metrics_namespace: String,
 ) -> Result<(), lambda_runtime::Error>
 where
     S: CounterStore + Sync,
     N: Notifier + Sync,
     O: ObjectSource + Sync,
+    Q: FailedEvents + Sync,
 {
     let handler = &handler;
+    let queues = &redrive_queues;
     let namespace = metrics_namespace.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        let (result, metrics) = handler.handle(event.payload.get().as_bytes()).await;
+        let payload = event.payload.get().as_bytes();
+        let (mut result, metrics) = handler.handle(payload).await;
+        if let Ok(summary) = &mut result
+            && crate::intake::envelopes::is_scheduled_event(payload)
+        {
+            for q in queues {
+                // A queue that cannot be read now is read by the next sweep.
+                match handler.redrive(q, MAX_REDRIVEN).await {
+                    Ok(r) => summary.redriven.push(r),
+                    Err(e) => tracing::error!(error = %e, "redrive failed"),
+                }
+            }
+        }
         // EMF lines go straight to stdout, where CloudWatch Logs picks them up.
         for line in metrics.to_emf(namespace, Timestamp::now()) {
             println!("{line}");

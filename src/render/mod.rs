@@ -2,9 +2,11 @@
 //! the SNS subject, the JSON line, and the sanitising of text that whoever
 //! signs in chooses. Used alike by the SNS adapter and by `replay`.
 
+mod digest;
 mod email;
 mod sanitize;
 
+pub use digest::{DIGEST_SCHEMA, digest_json, digest_subject, digest_text};
 pub use email::{email, write_email};
 pub use sanitize::{
     MAX_SUBJECT_CHARS, ascii_subject, attribute_value, clean_line, escape_hidden_in_json, is_hidden,

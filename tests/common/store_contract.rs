@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use signin_watch::domain::budget::{BudgetKey, Folded, Spend};
 use signin_watch::domain::counter::{
     CounterStore, Counters, GroupKey, NotifyPolicy, NotifyReason, Recorded, Sighting,
 };
@@ -105,6 +106,7 @@ pub async fn window_and_tiers_decide_notifications<S: CounterStore>(store: &S) {
     let p = NotifyPolicy {
         suppression_window_minutes: 60,
         escalation_tiers: vec![3],
+        ..NotifyPolicy::default()
     };
     let mut reasons = Vec::new();
     for (i, minute) in [0, 1, 2, 3, 70].into_iter().enumerate() {
@@ -136,6 +138,7 @@ where
     let p = NotifyPolicy {
         suppression_window_minutes: 24 * 60,
         escalation_tiers: vec![5, 25],
+        ..NotifyPolicy::default()
     };
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
@@ -177,4 +180,77 @@ where
     );
     want.sort_by_key(|r| format!("{r:?}"));
     assert_eq!(notified, want);
+}
+
+fn folded(s: &Sighting) -> Folded {
+    Folded {
+        finding_id: format!("f-{}", s.event_id),
+        group: s.key.id(),
+        event_id: s.event_id.clone(),
+        event_time: s.event_time,
+        account: "111122223333".into(),
+        user: s.key.field("user").unwrap_or_default().into(),
+        src: "203.0.113.7".into(),
+        count: 1,
+        reason: Some(NotifyReason::FirstDetection),
+    }
+}
+
+/// A budget of 3: three messages, then folds; a redelivery spends nothing
+/// more and gets what it got; the digest is owed once the hour's grace has
+/// passed, lists each fold once, and is owed again only for later folds.
+pub async fn the_budget_folds_what_exceeds_it_into_one_digest<S: CounterStore>(store: &S) {
+    let s: Vec<Sighting> = (0..6)
+        .map(|i| sighting(&format!("flood-{i}"), &format!("fl{i}"), i))
+        .collect();
+    let key = BudgetKey::new(&s[0].key.rule_id, s[0].event_time);
+    assert_eq!(
+        key,
+        BudgetKey::new(&s[5].key.rule_id, s[5].event_time),
+        "one hour"
+    );
+    let mut spent = Vec::new();
+    for x in &s[..5] {
+        spent.push(store.spend(&key, x, 3).await.expect("spend"));
+    }
+    use Spend::{Folded as F, Within as W};
+    assert_eq!(spent, vec![W, W, W, F, F]);
+    assert_eq!(
+        store.spend(&key, &s[1], 3).await.expect("spend"),
+        W,
+        "a redelivery of a sent one"
+    );
+    for x in &s[3..5] {
+        store.fold(&key, x, &folded(x)).await.expect("fold");
+        store.fold(&key, x, &folded(x)).await.expect("fold twice");
+    }
+    assert_eq!(
+        store.spend(&key, &s[3], 3).await.expect("spend"),
+        F,
+        "a redelivery of a folded one"
+    );
+
+    let during = key.hour_end();
+    assert!(
+        store.due_digests(during).await.expect("due").is_empty(),
+        "within the grace"
+    );
+    let after = Timestamp::from_millis(key.hour_end().as_millis() + 16 * 60_000);
+    let due = store.due_digests(after).await.expect("due");
+    assert_eq!(due.len(), 1);
+    let ids: Vec<&str> = due[0].folded.iter().map(|f| f.event_id.as_str()).collect();
+    assert_eq!(ids, ["fl3", "fl4"], "each fold once, in event time");
+    assert_eq!(due[0].listed_before, 0);
+    store.mark_digest_sent(&due[0]).await.expect("sent");
+    assert!(
+        store.due_digests(after).await.expect("due").is_empty(),
+        "sent"
+    );
+
+    // A late event of the same hour: the digest is owed again, listing all.
+    assert_eq!(store.spend(&key, &s[5], 3).await.expect("spend"), F);
+    store.fold(&key, &s[5], &folded(&s[5])).await.expect("fold");
+    let due = store.due_digests(after).await.expect("due");
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].folded.len(), due[0].listed_before), (3, 2));
 }

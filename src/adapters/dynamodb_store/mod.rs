@@ -14,8 +14,9 @@
 //! (only if absent: each eventID counts once) and the counter (only if its
 //! version is unchanged: no lost update, one writer per count, so one
 //! notification per decision). A version conflict re-reads and retries with
-//! jittered backoff. In order, a detection costs 2 requests, 3 when it
-//! notifies (the confirmation clears `pending`).
+//! jittered backoff. In order, a detection costs 2 requests, 4 when it
+//! notifies (spending from the rule-hour's budget, and the confirmation
+//! that clears `pending`); the budget's items are in [`budget`].
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -28,6 +29,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
+use crate::domain::budget::{BudgetKey, Digest, Folded, Spend};
 use crate::domain::correlation::Alert;
 use crate::domain::counter::{
     Correlated, CounterStore, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification,
@@ -320,6 +322,7 @@ fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Cancelled> {
     Some(Cancelled::Retry)
 }
 
+mod budget;
 mod correlate;
 
 impl CounterStore for DynamoStore {
@@ -388,6 +391,32 @@ impl CounterStore for DynamoStore {
         policy: &NotifyPolicy,
     ) -> Result<Correlated, StoreError> {
         self.correlate_feed(feed, policy).await
+    }
+
+    async fn spend(
+        &self,
+        key: &BudgetKey,
+        sighting: &Sighting,
+        budget: u32,
+    ) -> Result<Spend, StoreError> {
+        self.spend_budget(key, sighting, budget).await
+    }
+
+    async fn fold(
+        &self,
+        key: &BudgetKey,
+        sighting: &Sighting,
+        folded: &Folded,
+    ) -> Result<(), StoreError> {
+        self.fold_notification(key, sighting, folded).await
+    }
+
+    async fn due_digests(&self, now: Timestamp) -> Result<Vec<Digest>, StoreError> {
+        self.owed_digests(now).await
+    }
+
+    async fn mark_digest_sent(&self, digest: &Digest) -> Result<(), StoreError> {
+        self.digest_sent(digest).await
     }
 
     async fn mark_notified(&self, sighting: &Sighting) -> Result<(), StoreError> {

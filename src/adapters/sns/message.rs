@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::domain::digest::sha256_hex;
 use crate::domain::finding::Finding;
-use crate::domain::notify::Notice;
+use crate::domain::notify::{DigestNotice, Notice};
 use crate::render::{self, attribute_value, escape_hidden_in_json};
 
 /// SNS's limit on a whole message, body and attributes together.
@@ -118,6 +118,68 @@ fn assemble(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
     };
     SnsMessage {
         subject: render::subject(finding),
+        body,
+        attributes,
+        group_id,
+        deduplication_id,
+    }
+}
+
+/// The message for a digest: as many folded notifications listed as fit.
+pub fn build_digest(notice: &DigestNotice<'_>, fifo: bool) -> SnsMessage {
+    let mut msg = assemble_digest(notice, fifo, 100);
+    for max in [50, 20, 5, 0] {
+        if msg.size() <= BUDGET_BYTES {
+            break;
+        }
+        msg = assemble_digest(notice, fifo, max);
+    }
+    msg
+}
+
+fn assemble_digest(notice: &DigestNotice<'_>, fifo: bool, max_listed: usize) -> SnsMessage {
+    let text = render::digest_text(notice, max_listed);
+    let json = render::digest_json(notice, max_listed).to_string();
+    let body = escape_hidden_in_json(
+        json!({
+            "default": text,
+            "email": text,
+            "email-json": json,
+            "sqs": json,
+            "lambda": json,
+            "https": json,
+        })
+        .to_string(),
+    );
+    let rule = notice.rule;
+    let attr = |s: &str| MessageAttribute::String(attribute_value(s, MAX_ATTRIBUTE_CHARS));
+    let attributes = vec![
+        ("kind", attr("digest")),
+        ("rule_id", attr(&notice.digest.key.rule_id)),
+        ("rule", attr(&rule.name)),
+        ("severity", attr(rule.severity.as_str())),
+        (
+            "risk_score",
+            MessageAttribute::Number(rule.risk_score.to_string()),
+        ),
+        (
+            "folded",
+            MessageAttribute::Number(notice.digest.folded.len().to_string()),
+        ),
+        (
+            "mitre",
+            MessageAttribute::StringArray(json!(rule.mitre_ids()).to_string()),
+        ),
+    ];
+    let id = notice.digest_id();
+    let (group_id, deduplication_id) = if fifo {
+        let group = sha256_hex([notice.digest.key.rule_id.as_bytes()], 32);
+        (Some(group), Some(id))
+    } else {
+        (None, None)
+    };
+    SnsMessage {
+        subject: render::digest_subject(notice),
         body,
         attributes,
         group_id,

@@ -3,8 +3,8 @@ use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use super::message::{MessageAttribute, build, is_fifo_topic};
-use crate::domain::notify::{Notice, Notifier, NotifyError};
+use super::message::{MessageAttribute, SnsMessage, build, build_digest, is_fifo_topic};
+use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
 
 #[derive(Clone)]
 pub struct SnsPublisher {
@@ -50,10 +50,10 @@ fn refused_for_good(e: &PublishError) -> bool {
     )
 }
 
-impl Notifier for SnsPublisher {
-    async fn notify(&self, notice: &Notice<'_>) -> Result<(), NotifyError> {
-        let finding_id = || notice.finding.finding_id.clone();
-        let msg = build(notice, self.fifo);
+impl SnsPublisher {
+    /// Publishes `msg`; `id` names what it is about in errors and logs (a
+    /// finding id, or `digest-<id>`). Returns SNS's message id.
+    async fn publish(&self, id: &str, msg: SnsMessage) -> Result<String, NotifyError> {
         let mut req = self
             .client
             .publish()
@@ -65,7 +65,7 @@ impl Notifier for SnsPublisher {
             .set_message_deduplication_id(msg.deduplication_id);
         for (name, value) in &msg.attributes {
             let value = attribute(value).map_err(|e| NotifyError::InvalidRequest {
-                finding_id: finding_id(),
+                finding_id: id.to_owned(),
                 source: Box::new(e),
             })?;
             req = req.message_attributes(*name, value);
@@ -78,7 +78,7 @@ impl Notifier for SnsPublisher {
                 "{}",
                 aws_sdk_sns::error::DisplayErrorContext(e)
             )));
-            let finding_id = finding_id();
+            let finding_id = id.to_owned();
             if constructed {
                 NotifyError::InvalidRequest { finding_id, source }
             } else if refused {
@@ -87,11 +87,33 @@ impl Notifier for SnsPublisher {
                 NotifyError::Unavailable { finding_id, source }
             }
         })?;
+        Ok(out.message_id().unwrap_or("").to_owned())
+    }
+}
+
+impl Notifier for SnsPublisher {
+    async fn notify(&self, notice: &Notice<'_>) -> Result<(), NotifyError> {
+        let id = &notice.finding.finding_id;
+        let message_id = self.publish(id, build(notice, self.fifo)).await?;
         tracing::info!(
-            finding_id = %notice.finding.finding_id,
+            finding_id = %id,
             rule_id = notice.finding.rule_id,
-            message_id = out.message_id().unwrap_or(""),
+            message_id,
             "finding published"
+        );
+        Ok(())
+    }
+
+    async fn notify_digest(&self, notice: &DigestNotice<'_>) -> Result<(), NotifyError> {
+        let id = format!("digest-{}", notice.digest_id());
+        let message_id = self.publish(&id, build_digest(notice, self.fifo)).await?;
+        tracing::info!(
+            digest_id = %id,
+            rule_id = notice.digest.key.rule_id,
+            hour = %notice.digest.key.hour,
+            folded = notice.digest.folded.len(),
+            message_id,
+            "digest published"
         );
         Ok(())
     }

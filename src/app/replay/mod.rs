@@ -57,6 +57,10 @@ pub struct ReplaySummary {
     pub signin_records: u64,
     pub detections: u64,
     pub notifications: u64,
+    /// Notifications past their rule's hourly budget, folded into digests.
+    pub folded: u64,
+    /// Digests sent at the end, one per rule and hour that folded any.
+    pub digests: u64,
     pub duplicates: u64,
     pub allowlisted: u64,
     /// Feeds of a correlation older than its group's lateness horizon.
@@ -83,6 +87,13 @@ impl fmt::Display for ReplaySummary {
             self.too_late,
             self.bad_records,
         )?;
+        if self.folded > 0 {
+            write!(
+                f,
+                ", {} folded into {} digests (past the budget per rule per hour)",
+                self.folded, self.digests
+            )?;
+        }
         if self.future_dated > 0 {
             write!(
                 f,
@@ -256,7 +267,12 @@ impl Replay {
             result
         })?;
         output.out.flush().map_err(ReplayError::Output)?;
+        // Every hour of an archive is over: each digest owed goes out now.
+        output
+            .runtime
+            .block_on(detector.send_digests(&output.notifier, Timestamp::from_millis(i64::MAX)))?;
         summary.notifications = output.notifier.sent();
+        summary.digests = output.notifier.digests();
         Ok(summary)
     }
 }
@@ -336,6 +352,7 @@ impl<S: CounterStore> Output<'_, S> {
             summary.future_dated += u64::from(outcome.future_dated);
             for d in outcome.detections {
                 summary.detections += 1;
+                summary.folded += u64::from(d.folded);
                 match self.format {
                     Format::Json => writeln!(self.out, "{}", render::json(&d.finding)),
                     Format::Text => {

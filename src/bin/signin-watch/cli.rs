@@ -27,6 +27,12 @@ pub enum Command {
     /// queue, as S3 notifications, so that the deployed function processes an
     /// archive in parallel (the queue mapping's maximum concurrency throttles it).
     Backfill(BackfillArgs),
+    /// Handles again, with the function's settings (SIGNIN_WATCH_TABLE,
+    /// SIGNIN_WATCH_TOPIC_ARN, ...), the events a queue of failed events
+    /// holds (the stack's FailedEventsQueueUrl or UndeliveredEventsQueueUrl):
+    /// each eventID counts once, owed notifications are sent, and each
+    /// message handled is deleted. Exit status 1 when some failed again.
+    Redrive(RedriveArgs),
     /// Lists, tests and checks the rules: the compiled pack and your own.
     Rules {
         #[command(subcommand)]
@@ -108,6 +114,15 @@ fn parse_day(text: &str) -> Result<signin_watch::domain::time::Timestamp, String
 }
 
 #[derive(clap::Args)]
+pub struct RedriveArgs {
+    /// The queue's URL.
+    pub queue_url: String,
+    /// Messages read at most.
+    #[arg(long, default_value_t = 10_000)]
+    pub max: usize,
+}
+
+#[derive(clap::Args)]
 pub struct BackfillArgs {
     /// The trail bucket and prefix, s3://BUCKET/PREFIX.
     pub url: String,
@@ -134,6 +149,9 @@ pub struct DetectorArgs {
     /// Counts at which a detection notifies whatever the window, e.g. 5,25,100.
     #[arg(long, env = config::ESCALATION_TIERS)]
     escalation_tiers: Option<String>,
+    /// Messages per rule per hour of event time; the rest fold into one digest per rule and hour (0: no budget).
+    #[arg(long, env = config::BUDGET_PER_RULE_HOUR)]
+    notify_budget: Option<String>,
     /// Rules to switch off, by name or id (see `signin-watch rules list`).
     #[arg(long, env = config::DISABLED_RULES)]
     disabled_rules: Option<String>,
@@ -160,6 +178,7 @@ impl DetectorArgs {
             match var {
                 config::SUPPRESSION_MINUTES => &self.suppression_minutes,
                 config::ESCALATION_TIERS => &self.escalation_tiers,
+                config::BUDGET_PER_RULE_HOUR => &self.notify_budget,
                 config::DISABLED_RULES => &self.disabled_rules,
                 config::RULE2_ALLOW_ISSUERS => &self.rule2_allow_issuers,
                 config::RULE2_ALLOW_USER_AGENTS => &self.rule2_allow_user_agents,

@@ -5,6 +5,8 @@
 
 mod cli;
 mod progress;
+#[cfg(feature = "lambda")]
+mod redrive;
 mod rules;
 #[cfg(feature = "s3")]
 mod s3;
@@ -25,6 +27,17 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Replay(args) => replay(&args),
         Command::Backfill(args) => backfill(&args),
+        Command::Redrive(args) => {
+            #[cfg(feature = "lambda")]
+            {
+                redrive::redrive(&args)
+            }
+            #[cfg(not(feature = "lambda"))]
+            {
+                let _ = args;
+                fail("this build has no AWS support (build with --features lambda)")
+            }
+        }
         Command::Rules { action } => match action {
             RulesAction::List(args) => rules::list(&args),
             RulesAction::Test(args) => rules::test(&args),

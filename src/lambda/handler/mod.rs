@@ -56,6 +56,12 @@ pub struct InvocationSummary {
     pub suppressed: u64,
     pub duplicates: u64,
     pub allowlisted: u64,
+    /// For the scheduled sweep: digests of folded notifications sent.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub digests_sent: u64,
+    /// For the scheduled sweep: what each queue of failed events redrove.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redriven: Vec<crate::lambda::redrive::RedriveSummary>,
     /// For SQS batches only: `batchItemFailures`, the messages to retry.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub batch: Option<SqsBatchResponse>,
@@ -81,6 +87,8 @@ impl InvocationSummary {
             suppressed: total(|c| c.suppressed),
             duplicates: total(|c| c.duplicates),
             allowlisted: total(|c| c.allowlisted),
+            digests_sent: metrics.digests_sent,
+            redriven: Vec::new(),
             batch,
         }
     }
@@ -164,6 +172,11 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         let mut detections = Vec::new();
         let mut metrics = InvocationMetrics::default();
         let mut batch = None;
+        if envelopes::is_scheduled_event(payload) {
+            let result = self.sweep(&mut metrics).await;
+            let result = result.map(|()| InvocationSummary::new(&metrics, detections, None));
+            return (result, metrics);
+        }
         let result = match sqs_event(payload) {
             Some(event) => {
                 let mut response = SqsBatchResponse::default();
@@ -195,6 +208,32 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         };
         let result = result.map(|()| InvocationSummary::new(&metrics, detections, batch));
         (result, metrics)
+    }
+
+    /// One event read back from a queue of failed events (see
+    /// [`redrive`](crate::lambda::redrive)): unwrapped and handled as the
+    /// function handles it, never as a batch or a sweep.
+    pub async fn redelivered(
+        &self,
+        body: &[u8],
+    ) -> (Result<InvocationSummary, HandlerError>, InvocationMetrics) {
+        let mut detections = Vec::new();
+        let mut metrics = InvocationMetrics::default();
+        let result = self.event(body, &mut detections, &mut metrics).await;
+        let result = result.map(|()| InvocationSummary::new(&metrics, detections, None));
+        (result, metrics)
+    }
+
+    /// The scheduled sweep: sends every digest owed (rule-hours past their
+    /// grace whose folded notifications no digest listed yet).
+    async fn sweep(&self, metrics: &mut InvocationMetrics) -> Result<(), HandlerError> {
+        let sent = self
+            .detector
+            .send_digests(&self.notifier, Timestamp::now())
+            .await?;
+        metrics.digests_sent += sent as u64;
+        tracing::info!(digests_sent = sent, "sweep");
+        Ok(())
     }
 
     /// One event: unwrapped from a failure destination's record or an SNS
@@ -437,8 +476,10 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         for d in outcome.detections {
             let counts = metrics.rule(&d.rule.name);
             counts.detections += 1;
-            if d.notify() {
+            if d.sent() {
                 counts.published += 1;
+            } else if d.folded {
+                counts.folded += 1;
             } else {
                 counts.suppressed += 1;
             }
@@ -450,6 +491,7 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
                 src = %d.finding.src,
                 count = d.finding.count,
                 notify = d.notify(),
+                folded = d.folded,
                 redelivered = d.redelivered,
                 "detection"
             );

@@ -4,8 +4,8 @@ use crate::adapters::memory_store::MemoryStore;
 use crate::app::detector::ProcessError;
 use crate::domain::counter::NotifyPolicy;
 use crate::domain::counter::StoreError;
-use crate::domain::notify::Notice;
 use crate::domain::notify::NotifyError;
+use crate::domain::notify::{DigestNotice, Notice};
 use crate::domain::rules::RuleSet;
 use lambda_runtime::Diagnostic;
 use std::sync::Mutex;
@@ -29,6 +29,14 @@ impl Notifier for FakeNotifier {
             });
         }
         self.sent.lock().unwrap().push(finding_id);
+        Ok(())
+    }
+
+    async fn notify_digest(&self, notice: &DigestNotice<'_>) -> Result<(), NotifyError> {
+        self.sent
+            .lock()
+            .unwrap()
+            .push(format!("digest-{}", notice.digest_id()));
         Ok(())
     }
 }

@@ -1,0 +1,298 @@
+//! The notification budget and its digests in DynamoDB.
+//!
+//! | item | pk | sk | attributes |
+//! |---|---|---|---|
+//! | budget | `BUDGET#<rule id>#<hour>` | `HOUR` | `used`, `rule_id`, `hour`, `expires_at` |
+//! | message sent | `BUDGET#<rule id>#<hour>` | `SENT#<group id>#<eventID>` | `expires_at` |
+//! | folded | `BUDGET#<rule id>#<hour>` | `FOLDED#<group id>#<eventID>` | `entry` (JSON), `expires_at` |
+//! | digest owed | `DIGESTS` | `<hour>#<rule id>` | `budget_pk`, `rule_id`, `hour_ms`, `folded`, `listed`, `expires_at` |
+//!
+//! Spending is one transaction: the sent item (only if absent), the budget
+//! (`used` below the budget), and a check that the sighting was not folded.
+//! A sent item that exists means a redelivery that spent before; a spent
+//! budget means fold. Folding is one transaction: the folded item (only if
+//! absent) and `folded` counted on the digest's item. The sweep reads the
+//! small `DIGESTS` partition (one item per flooded rule-hour) and, for a
+//! due one, its folded items.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+
+use super::{
+    DynamoStore, Item, MAX_ATTEMPTS, backoff, call_failed, get_n, invalid, need_n, number_attr,
+    string_attr,
+};
+use crate::domain::budget::{BudgetKey, Digest, Folded, Spend};
+use crate::domain::counter::{Sighting, StoreError};
+use crate::domain::time::Timestamp;
+
+const DIGESTS_PK: &str = "DIGESTS";
+
+/// The code DynamoDB gave for each item of a cancelled transaction
+/// (`None` when it was not cancelled: another failure).
+fn cancellation_codes(err: &SdkError<TransactWriteItemsError>) -> Option<Vec<String>> {
+    let TransactWriteItemsError::TransactionCanceledException(e) = err.as_service_error()? else {
+        return None;
+    };
+    Some(
+        e.cancellation_reasons()
+            .iter()
+            .map(|r| r.code().unwrap_or("None").to_owned())
+            .collect(),
+    )
+}
+
+fn failed(codes: &[String], i: usize) -> bool {
+    codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed")
+}
+
+fn corrupt(key: &str, message: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+impl DynamoStore {
+    fn budget_pk(key: &BudgetKey) -> String {
+        format!("BUDGET#{}#{}", key.rule_id, key.hour)
+    }
+
+    fn digest_sk(key: &BudgetKey) -> String {
+        format!("{}#{}", key.hour, key.rule_id)
+    }
+
+    fn sighting_sk(prefix: &str, s: &Sighting) -> String {
+        format!("{prefix}#{}#{}", s.key.id(), s.event_id)
+    }
+
+    pub(super) async fn spend_budget(
+        &self,
+        key: &BudgetKey,
+        s: &Sighting,
+        budget: u32,
+    ) -> Result<Spend, StoreError> {
+        let pk = Self::budget_pk(key);
+        for attempt in 0..MAX_ATTEMPTS {
+            let sent = Put::builder()
+                .table_name(&self.table)
+                .item("pk", string_attr(&pk))
+                .item("sk", string_attr(Self::sighting_sk("SENT", s)))
+                .item("expires_at", self.expires_at())
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(invalid("build Put budget sent"))?;
+            let used = Update::builder()
+                .table_name(&self.table)
+                .key("pk", string_attr(&pk))
+                .key("sk", string_attr("HOUR"))
+                .update_expression(
+                    "ADD used :one SET rule_id = :rule, #h = :hour, expires_at = :exp",
+                )
+                .condition_expression("attribute_not_exists(used) OR used < :budget")
+                .expression_attribute_names("#h", "hour")
+                .expression_attribute_values(":one", number_attr(1))
+                .expression_attribute_values(":budget", number_attr(budget))
+                .expression_attribute_values(":rule", string_attr(&key.rule_id))
+                .expression_attribute_values(":hour", string_attr(key.hour.to_string()))
+                .expression_attribute_values(":exp", self.expires_at())
+                .build()
+                .map_err(invalid("build Update budget"))?;
+            let not_folded = ConditionCheck::builder()
+                .table_name(&self.table)
+                .key("pk", string_attr(&pk))
+                .key("sk", string_attr(Self::sighting_sk("FOLDED", s)))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(invalid("build ConditionCheck folded"))?;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(sent).build())
+                .transact_items(TransactWriteItem::builder().update(used).build())
+                .transact_items(
+                    TransactWriteItem::builder()
+                        .condition_check(not_folded)
+                        .build(),
+                )
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(Spend::Within),
+                Err(err) => err,
+            };
+            let Some(codes) = cancellation_codes(&err) else {
+                return Err(call_failed("TransactWriteItems budget")(err));
+            };
+            if failed(&codes, 0) {
+                // Sent before: a redelivery whose confirmation was lost.
+                return Ok(Spend::Within);
+            }
+            if failed(&codes, 1) || failed(&codes, 2) {
+                return Ok(Spend::Folded);
+            }
+            backoff(attempt).await;
+        }
+        Err(StoreError::Contention {
+            group: pk,
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    pub(super) async fn fold_notification(
+        &self,
+        key: &BudgetKey,
+        s: &Sighting,
+        folded: &Folded,
+    ) -> Result<(), StoreError> {
+        let pk = Self::budget_pk(key);
+        let entry = serde_json::to_string(folded).map_err(|e| corrupt(&pk, e.to_string()))?;
+        for attempt in 0..MAX_ATTEMPTS {
+            let item = Put::builder()
+                .table_name(&self.table)
+                .item("pk", string_attr(&pk))
+                .item("sk", string_attr(Self::sighting_sk("FOLDED", s)))
+                .item("entry", string_attr(&entry))
+                .item("expires_at", self.expires_at())
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(invalid("build Put folded"))?;
+            let owed = Update::builder()
+                .table_name(&self.table)
+                .key("pk", string_attr(DIGESTS_PK))
+                .key("sk", string_attr(Self::digest_sk(key)))
+                .update_expression(
+                    "ADD folded :one SET budget_pk = :pk, rule_id = :rule, hour_ms = :hour, \
+                     expires_at = :exp, listed = if_not_exists(listed, :zero)",
+                )
+                .expression_attribute_values(":one", number_attr(1))
+                .expression_attribute_values(":zero", number_attr(0))
+                .expression_attribute_values(":pk", string_attr(&pk))
+                .expression_attribute_values(":rule", string_attr(&key.rule_id))
+                .expression_attribute_values(":hour", number_attr(key.hour.as_millis()))
+                .expression_attribute_values(":exp", self.expires_at())
+                .build()
+                .map_err(invalid("build Update digest owed"))?;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(item).build())
+                .transact_items(TransactWriteItem::builder().update(owed).build())
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let Some(codes) = cancellation_codes(&err) else {
+                return Err(call_failed("TransactWriteItems fold")(err));
+            };
+            if failed(&codes, 0) {
+                return Ok(()); // folded before
+            }
+            backoff(attempt).await;
+        }
+        Err(StoreError::Contention {
+            group: pk,
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    /// Every item of partition `pk` whose sort key begins with `prefix`.
+    async fn query_all(&self, pk: &str, prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .expression_attribute_values(":pk", string_attr(pk))
+                .set_exclusive_start_key(start);
+            q = match prefix {
+                Some(p) => q
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", string_attr(p)),
+                None => q.key_condition_expression("pk = :pk"),
+            };
+            let out = q.send().await.map_err(call_failed("Query"))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    pub(super) async fn owed_digests(&self, now: Timestamp) -> Result<Vec<Digest>, StoreError> {
+        let mut digests = Vec::new();
+        for owed in self.query_all(DIGESTS_PK, None).await? {
+            let sk = match owed.get("sk") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(s)) => s.clone(),
+                _ => return Err(corrupt(DIGESTS_PK, "an item without a string sk")),
+            };
+            let rule_id = match owed.get("rule_id") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(s)) => s.clone(),
+                _ => return Err(corrupt(&sk, "rule_id is missing")),
+            };
+            let key = BudgetKey {
+                hour: Timestamp::from_millis(need_n(&owed, "hour_ms", &sk)?),
+                rule_id,
+            };
+            let folded = need_n(&owed, "folded", &sk)?;
+            let listed = get_n(&owed, "listed", &sk)?.unwrap_or(0);
+            if !key.is_due(now) || folded <= listed {
+                continue;
+            }
+            let pk = Self::budget_pk(&key);
+            let mut entries = Vec::new();
+            for item in self.query_all(&pk, Some("FOLDED#")).await? {
+                let entry: Folded = match item.get("entry") {
+                    Some(aws_sdk_dynamodb::types::AttributeValue::S(json)) => {
+                        serde_json::from_str(json).map_err(|e| corrupt(&pk, e.to_string()))?
+                    }
+                    _ => return Err(corrupt(&pk, "a folded item without its entry")),
+                };
+                entries.push(entry);
+            }
+            entries.sort_by(|a, b| {
+                (a.event_time, &a.group, &a.event_id).cmp(&(b.event_time, &b.group, &b.event_id))
+            });
+            digests.push(Digest {
+                key,
+                folded: entries,
+                listed_before: u64::try_from(listed).unwrap_or(0),
+            });
+        }
+        Ok(digests)
+    }
+
+    pub(super) async fn digest_sent(&self, digest: &Digest) -> Result<(), StoreError> {
+        let listed = digest.folded.len();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", string_attr(DIGESTS_PK))
+            .key("sk", string_attr(Self::digest_sk(&digest.key)))
+            .update_expression("SET listed = :n, sent_at = :t")
+            .condition_expression("attribute_exists(pk) AND listed < :n")
+            .expression_attribute_values(":n", number_attr(listed))
+            .expression_attribute_values(":t", string_attr(Timestamp::now().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // A digest listing as many or more was confirmed first.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(call_failed("UpdateItem digest sent")(e)),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The notification budget: at most so many messages per rule per hour of
+//! event time; what exceeds it is folded into one digest per rule and hour.
+//!
+//! Whoever holds stolen keys can mint a new federated user name for every
+//! session, and each new group is a first detection: without a budget a
+//! flood of them is a flood of pages. Folding changes only what is sent:
+//! every detection is still counted and every finding still kept.
+
+use serde::{Deserialize, Serialize};
+
+use super::counter::NotifyReason;
+use super::finding::Finding;
+use super::time::Timestamp;
+
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// How long after an hour ends its digest waits, so that the hour's
+/// late-delivered events (CloudTrail delivers within minutes) are folded in
+/// before it is sent.
+pub const DIGEST_GRACE_MS: i64 = 15 * 60_000;
+
+/// The default budget: messages per rule per hour before folding.
+pub const DEFAULT_PER_RULE_HOUR: u32 = 20;
+
+/// The rule and hour of event time a notification spends its budget in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BudgetKey {
+    /// The hour's start.
+    pub hour: Timestamp,
+    pub rule_id: String,
+}
+
+impl BudgetKey {
+    pub fn new(rule_id: &str, event_time: Timestamp) -> Self {
+        BudgetKey {
+            hour: hour_of(event_time),
+            rule_id: rule_id.to_owned(),
+        }
+    }
+
+    /// When the hour ends.
+    pub fn hour_end(&self) -> Timestamp {
+        Timestamp::from_millis(self.hour.as_millis().saturating_add(HOUR_MS))
+    }
+
+    /// Whether its digest is due at `now`: the hour ended a grace ago.
+    pub fn is_due(&self, now: Timestamp) -> bool {
+        self.hour_end().as_millis().saturating_add(DIGEST_GRACE_MS) <= now.as_millis()
+    }
+}
+
+/// The start of the hour `t` lies in.
+pub fn hour_of(t: Timestamp) -> Timestamp {
+    Timestamp::from_millis(t.as_millis().div_euclid(HOUR_MS) * HOUR_MS)
+}
+
+/// What spending from a rule-hour's budget gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spend {
+    /// Within the budget: send the message.
+    Within,
+    /// The budget is spent: fold the notification into the hour's digest.
+    Folded,
+}
+
+/// A notification folded into a digest: enough to find the finding again
+/// (its id, group and event) and to judge the flood at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Folded {
+    pub finding_id: String,
+    /// The group's id (see `GroupKey::id`): the counter's key in the store.
+    pub group: String,
+    pub event_id: String,
+    pub event_time: Timestamp,
+    pub account: String,
+    /// Chosen by whoever signed in: rendered escaped, never trusted.
+    pub user: String,
+    pub src: String,
+    pub count: u64,
+    pub reason: Option<NotifyReason>,
+}
+
+impl Folded {
+    pub fn of(finding: &Finding) -> Self {
+        Folded {
+            finding_id: finding.finding_id.clone(),
+            group: finding.group.clone(),
+            event_id: finding.event_id.clone(),
+            event_time: finding.event_time,
+            account: finding.account.clone(),
+            user: finding.user.clone(),
+            src: finding.src.clone(),
+            count: finding.count,
+            reason: finding.notify_reason,
+        }
+    }
+}
+
+/// One rule-hour's digest: what was folded, as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest {
+    pub key: BudgetKey,
+    /// Every folded notification, ordered by event time.
+    pub folded: Vec<Folded>,
+    /// How many a digest sent before listed (a later digest for the same
+    /// hour exists only for events that arrived after its grace).
+    pub listed_before: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_hour_is_the_event_times() {
+        let k = BudgetKey::new("r", t("2026-11-20T09:59:59.999Z"));
+        assert_eq!(k.hour, t("2026-11-20T09:00:00Z"));
+        assert_eq!(k.hour_end(), t("2026-11-20T10:00:00Z"));
+        assert_eq!(
+            BudgetKey::new("r", t("2026-11-20T10:00:00Z")).hour,
+            k.hour_end()
+        );
+        assert_eq!(hour_of(Timestamp::from_millis(-1)).as_millis(), -HOUR_MS);
+    }
+
+    #[test]
+    fn a_digest_waits_for_its_grace() {
+        let k = BudgetKey::new("r", t("2026-11-20T09:30:00Z"));
+        assert!(!k.is_due(t("2026-11-20T10:00:00Z")));
+        assert!(!k.is_due(t("2026-11-20T10:14:59Z")));
+        assert!(k.is_due(t("2026-11-20T10:15:00Z")));
+    }
+}

@@ -1,0 +1,79 @@
+//! Redrive: the events whose retries ran out (Lambda's failure destination,
+//! EventBridge's dead-letter queue) read back from their queue and handled
+//! again, as a redelivery: each eventID still counts once, and a
+//! notification left owed is sent now. The scheduled sweep redrives the
+//! template's two queues; `signin-watch redrive QUEUE_URL` one by hand.
+//!
+//! A message is deleted only once handled; one that fails again stays on
+//! its queue (visible again after its visibility timeout), for the next
+//! sweep, and the queue's alarm keeps telling the operator.
+
+use serde::Serialize;
+
+use super::handler::Handler;
+use crate::domain::counter::CounterStore;
+use crate::domain::notify::Notifier;
+use crate::intake::failed_events::{FailedEvents, QueueError};
+use crate::intake::objects::ObjectSource;
+
+/// What a redrive did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RedriveSummary {
+    /// Messages handled and deleted.
+    pub redriven: u64,
+    /// Messages that failed again and stay on the queue.
+    pub failed: u64,
+    /// Detections the redriven events counted for the first time.
+    pub detections: u64,
+    /// Notifications sent (owed ones, and those of first-time detections).
+    pub published: u64,
+}
+
+/// Messages one redrive reads at most, so that a sweep ends well inside the
+/// function's timeout; the next sweep goes on.
+pub const MAX_REDRIVEN: usize = 200;
+
+impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
+    /// Handles what `queue` holds, up to `max` messages (each received once
+    /// in this redrive: a message that fails again is not read twice).
+    pub async fn redrive<Q: FailedEvents>(
+        &self,
+        queue: &Q,
+        max: usize,
+    ) -> Result<RedriveSummary, QueueError> {
+        let mut summary = RedriveSummary::default();
+        let mut seen = std::collections::HashSet::new();
+        while seen.len() < max {
+            let batch = queue.receive().await?;
+            let fresh: Vec<_> = batch
+                .into_iter()
+                .filter(|m| seen.insert(m.message_id.clone()))
+                .collect();
+            if fresh.is_empty() {
+                break;
+            }
+            for m in fresh {
+                let (result, _) = self.redelivered(m.body.as_bytes()).await;
+                match result {
+                    Ok(s) => {
+                        queue.delete(&m).await?;
+                        summary.redriven += 1;
+                        summary.detections += s.detections.len() as u64 + s.detections_not_listed;
+                        summary.published += s.published;
+                    }
+                    Err(e) => {
+                        summary.failed += 1;
+                        tracing::error!(queue = queue.name(), message_id = %m.message_id, error_type = e.error_type(), error = %e, "redriven event failed again; it stays on the queue");
+                    }
+                }
+            }
+        }
+        tracing::info!(
+            queue = queue.name(),
+            redriven = summary.redriven,
+            failed = summary.failed,
+            "redrive"
+        );
+        Ok(summary)
+    }
+}
