@@ -17,18 +17,6 @@ use crate::intake::{
 /// Items (as bytes) and bad records (line, message) one split gives.
 type Split = (Vec<Vec<u8>>, Vec<(u64, String)>);
 
-/// A split without the excerpt each bad record's message quotes: which
-/// bytes a message quotes may depend on the read size (open; see
-/// docs/reliability.md), what
-/// is lost and where may not.
-fn without_excerpts((items, bad): Split) -> Split {
-    let bad = bad
-        .into_iter()
-        .map(|(line, m)| (line, m.split(": \"").next().unwrap_or_default().to_owned()))
-        .collect();
-    (items, bad)
-}
-
 fn split_with(data: &[u8], avx2: bool, chunk: usize) -> Split {
     let mut splitter = Splitter::new(data).with_chunk(chunk);
     if !avx2 {
@@ -54,16 +42,7 @@ fn split_with(data: &[u8], avx2: bool, chunk: usize) -> Split {
 /// size and whichever kernel runs; and, on JSON Lines of objects, the items
 /// the byte-at-a-time reference finds.
 pub fn splitter(data: &[u8]) {
-    splitter_with(data, without_excerpts);
-}
-
-/// [`splitter`], comparing the bad records' excerpts too.
-pub fn splitter_exact(data: &[u8]) {
-    splitter_with(data, |s| s);
-}
-
-fn splitter_with(data: &[u8], view: fn(Split) -> Split) {
-    let whole = view(split_with(data, true, READ_CHUNK));
+    let whole = split_with(data, true, READ_CHUNK);
     let chunk = 1 + data.first().map_or(0, |b| *b as usize % 97);
     for (avx2, size) in [
         (false, READ_CHUNK),
@@ -72,7 +51,7 @@ fn splitter_with(data: &[u8], view: fn(Split) -> Split) {
         (true, 1),
     ] {
         assert_eq!(
-            view(split_with(data, avx2, size)),
+            split_with(data, avx2, size),
             whole,
             "avx2 {avx2}, reads of {size} bytes"
         );

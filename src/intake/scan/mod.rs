@@ -261,12 +261,17 @@ impl<R: Read> Splitter<R> {
                     };
                     f(Scanned::Item(span, &self.buf[start..end]));
                 }
-                Found::Garbage { at, line, what } => {
-                    let snippet: String =
-                        String::from_utf8_lossy(&self.buf[at..self.filled.min(at + 40)])
-                            .chars()
-                            .take_while(|c| *c != '\n')
-                            .collect();
+                Found::Garbage {
+                    at,
+                    end,
+                    line,
+                    what,
+                } => {
+                    let end = end.min(at + 40).min(self.filled).max(at);
+                    let snippet: String = String::from_utf8_lossy(&self.buf[at..end])
+                        .chars()
+                        .take_while(|c| *c != '\n')
+                        .collect();
                     f(malformed(line, format!("{what}: {snippet:?}")));
                 }
                 Found::TooLarge { line } => f(malformed(

@@ -30,8 +30,12 @@ pub(super) enum Found {
         may_be_candidate: bool,
         kind: ItemKind,
     },
+    /// What cannot be read: `buf[at..end]` holds it (or its start), and
+    /// lies before the scan position, so its excerpt is the same whatever
+    /// the read size.
     Garbage {
         at: usize,
+        end: usize,
         line: u64,
         what: &'static str,
     },
@@ -294,10 +298,14 @@ impl State {
     /// The escape carry stays as it is: it belongs to the block's last byte,
     /// which lies after any cut in the block, so it holds for what follows.
     fn cut_short(&mut self, resume: usize, found: &mut Vec<Found>) {
-        let (at, line) = self.item.take().unwrap_or((self.top_start, self.lines + 1));
+        // Between records the excerpt starts where the last one ended: the
+        // buffer always keeps that (the top value's start may be long gone,
+        // so quoting from there would depend on the read size).
+        let (at, line) = self.item.take().unwrap_or((self.gap_from, self.lines + 1));
         if !self.oversized {
             found.push(Found::Garbage {
                 at,
+                end: resume,
                 line,
                 what: "a JSON value cut short (the next line starts a new value)",
             });
@@ -323,6 +331,7 @@ impl State {
             let between = memchr::memchr_iter(b'\n', &buf[at..until]).count() as u64;
             found.push(Found::Garbage {
                 at,
+                end: until,
                 line: line - between,
                 what: "text outside any JSON object",
             });
@@ -385,6 +394,7 @@ impl State {
                 if buf[pos] == b'[' {
                     found.push(Found::Garbage {
                         at: pos,
+                        end: pos + 1,
                         line: line.get(),
                         what: "an array where a record was expected",
                     });
@@ -463,6 +473,7 @@ impl State {
         if self.depth == 0 {
             found.push(Found::Garbage {
                 at: pos,
+                end: pos + 1,
                 line: line.get(),
                 what: "a closing bracket with nothing open",
             });
@@ -512,9 +523,10 @@ impl State {
     pub(super) fn finish(&mut self, buf: &[u8], end: usize, found: &mut Vec<Found>) {
         let line = self.lines + 1;
         if self.depth > 0 || self.in_string != 0 {
-            let (at, start_line) = self.item.take().unwrap_or((self.top_start, line));
+            let (at, start_line) = self.item.take().unwrap_or((self.gap_from, line));
             found.push(Found::Garbage {
                 at,
+                end,
                 line: start_line,
                 what: "a JSON value cut short (the input ends inside it)",
             });
