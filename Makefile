@@ -58,17 +58,23 @@ $(DENY):
 # toolchain, installed with rustup when missing.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := splitter decode record_view rule_file sns_message config
+# Seeds: the project's own samples and rules, and the shared corpus when it is
+# beside the clone. The committed corpora are grown with FUZZ_SEEDS="events
+# rules" only, so that no fragment of the shared corpus lands in the repository
+# (tests/fuzz_corpora.rs replays the shared corpus in place).
+FUZZ_SEEDS ?= events rules $(wildcard ../shared/corpus)
+FUZZ_MAX_LEN ?= 16384
 CARGO_FUZZ := .tools/bin/cargo-fuzz
 
 $(CARGO_FUZZ):
 	$(CARGO) install cargo-fuzz --locked --version 0.13.2 --root .tools
 
-fuzz: $(CARGO_FUZZ) ## Every fuzz target for FUZZ_SECONDS each, seeded from events/, rules/ and ../shared/corpus; minimizes the corpora into fuzz/corpus
+fuzz: $(CARGO_FUZZ) ## Every fuzz target for FUZZ_SECONDS each, seeded from FUZZ_SEEDS (events/, rules/, ../shared/corpus); minimizes the corpora into fuzz/corpus
 	rustup run nightly rustc --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal
 	set -e; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p fuzz/corpus/$$t fuzz/reports; \
-	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz run --fuzz-dir fuzz $$t fuzz/corpus/$$t events rules $(wildcard ../shared/corpus) \
-	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 2>&1 | tee fuzz/reports/$$t.log | tail -n 12; \
+	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz run --fuzz-dir fuzz $$t fuzz/corpus/$$t $(FUZZ_SEEDS) \
+	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) -print_final_stats=1 2>&1 | tee fuzz/reports/$$t.log | tail -n 12; \
 	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz cmin --fuzz-dir fuzz $$t fuzz/corpus/$$t >/dev/null 2>&1; \
 	done
 
