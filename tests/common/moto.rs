@@ -14,6 +14,13 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
+use signin_watch::adapters::dynamodb_store::DynamoStore;
+use signin_watch::adapters::sns::SnsPublisher;
+use signin_watch::app::detector::Detector;
+use signin_watch::config::DetectorConfig;
+use signin_watch::domain::counter::Counters;
+use signin_watch::domain::notify::Notifier;
+use signin_watch::lambda::handler::Handler;
 
 pub struct Moto {
     pub endpoint: String,
@@ -305,4 +312,45 @@ pub async fn put_object(sdk: &SdkConfig, bucket: &str, key: &str, body: Vec<u8>)
         .send()
         .await
         .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {e:?}"));
+}
+
+/// A table and a topic on moto, and handlers on them.
+pub struct Env {
+    pub sdk: SdkConfig,
+    pub table: String,
+    pub topic: Topic,
+}
+
+impl Env {
+    pub async fn new(fifo: bool) -> Env {
+        let sdk = sdk().await;
+        let table = create_table(&sdk).await;
+        let topic = create_topic(&sdk, fifo).await;
+        Env { sdk, table, topic }
+    }
+
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), &self.table, 90)
+    }
+
+    pub fn handler_with<N: Notifier>(&self, notifier: N) -> Handler<DynamoStore, N> {
+        let c = DetectorConfig::default();
+        Handler::new(Detector::new(c.rules, c.policy, self.store()), notifier)
+    }
+
+    pub fn handler(&self) -> Handler<DynamoStore, SnsPublisher> {
+        self.handler_with(SnsPublisher::new(
+            aws_sdk_sns::Client::new(&self.sdk),
+            &self.topic.arn,
+        ))
+    }
+
+    pub async fn counters(&self, group: &str) -> Counters {
+        self.store()
+            .counters(&format!("GROUP#{group}"))
+            .await
+            .expect("read")
+            .expect("counter item")
+            .0
+    }
 }

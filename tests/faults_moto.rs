@@ -1,0 +1,154 @@
+//! Faults injected with aws-smithy-mocks in front of moto: throttling and
+//! a message SNS refuses for good.
+
+mod common;
+
+use aws_sdk_sqs::types::Message;
+use aws_smithy_mocks::{mock, mock_client};
+
+use common::moto::{self, Env};
+use common::sample_json as sample;
+use signin_watch::adapters::dynamodb_store::DynamoStore;
+use signin_watch::adapters::sns::SnsPublisher;
+use signin_watch::app::detector::Detector;
+use signin_watch::config::DetectorConfig;
+use signin_watch::domain::notify::Notifier;
+use signin_watch::lambda::handler::{Handler, InvocationSummary};
+
+async fn ok(h: &Handler<DynamoStore, impl Notifier>, payload: &[u8]) -> InvocationSummary {
+    h.handle(payload).await.0.expect("handled")
+}
+
+fn attr<'a>(m: &'a Message, name: &str) -> &'a str {
+    m.message_attributes()
+        .and_then(|a| a.get(name))
+        .and_then(|v| v.string_value())
+        .unwrap_or_else(|| panic!("attribute {name}"))
+}
+
+#[tokio::test]
+async fn throttling_is_retried_with_nothing_lost_and_nothing_counted_twice() {
+    if moto::unavailable("throttling_is_retried_with_nothing_lost_and_nothing_counted_twice") {
+        return;
+    }
+    use aws_sdk_dynamodb::operation::{
+        batch_get_item::BatchGetItemOutput, get_item::GetItemOutput,
+        transact_write_items::TransactWriteItemsError,
+    };
+    use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
+    use aws_smithy_mocks::RuleMode;
+    let env = Env::new(false).await;
+    let queue = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let event = serde_json::to_vec(&sample("rule1-failed-mfa-root.json")).unwrap();
+
+    // DynamoDB throttles every write: the invocation fails as transient.
+    let read =
+        mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
+    let reads = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .then_output(|| BatchGetItemOutput::builder().build());
+    let throttled = mock!(aws_sdk_dynamodb::Client::transact_write_items).then_error(|| {
+        TransactWriteItemsError::ProvisionedThroughputExceededException(
+            ProvisionedThroughputExceededException::builder()
+                .message("injected")
+                .build(),
+        )
+    });
+    let dynamodb = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [&read, &reads, &throttled]
+    );
+    let c = DetectorConfig::default();
+    let throttled_handler = Handler::new(
+        Detector::new(
+            c.rules,
+            c.policy,
+            DynamoStore::new(dynamodb, &env.table, 90),
+        ),
+        SnsPublisher::new(aws_sdk_sns::Client::new(&env.sdk), &env.topic.arn),
+    );
+    let (first, _) = throttled_handler.handle(&event).await;
+    let e = first.map(|_| ()).unwrap_err();
+    assert_eq!(e.error_type(), "SigninWatch.TransientStoreError", "{e}");
+    assert!(
+        moto::drain(&env.sdk, &queue).await.is_empty(),
+        "nothing published"
+    );
+
+    // SNS throttles: transient too, after the counter was committed.
+    // SNS answers throttling with an unmodelled `Throttling` error.
+    let sns_throttled = mock!(aws_sdk_sns::Client::publish).then_error(|| {
+        aws_sdk_sns::operation::publish::PublishError::generic(
+            aws_sdk_sns::error::ErrorMetadata::builder()
+                .code("Throttling")
+                .message("Rate exceeded")
+                .build(),
+        )
+    });
+    let sns = mock_client!(aws_sdk_sns, [&sns_throttled]);
+    let (second, _) = env
+        .handler_with(SnsPublisher::new(sns, &env.topic.arn))
+        .handle(&event)
+        .await;
+    let e = second.map(|_| ()).unwrap_err();
+    assert_eq!(e.error_type(), "SigninWatch.TransientPublishError", "{e}");
+
+    // Lambda's retry on the real services: counted once, published once.
+    let retry = ok(&env.handler(), &event).await;
+    let failed_mfa: Vec<_> = retry
+        .detections
+        .iter()
+        .filter(|d| d.rule == "failed-mfa")
+        .collect();
+    assert_eq!(failed_mfa.len(), 1);
+    assert_eq!(
+        env.counters(&failed_mfa[0].group).await.count,
+        1,
+        "counted once"
+    );
+    let messages = moto::drain(&env.sdk, &queue).await;
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| attr(m, "rule") == "failed-mfa")
+            .count(),
+        1,
+        "published once"
+    );
+}
+
+#[tokio::test]
+async fn a_message_sns_refuses_for_good_names_the_finding() {
+    if moto::unavailable("a_message_sns_refuses_for_good_names_the_finding") {
+        return;
+    }
+    let env = Env::new(false).await;
+    let event = serde_json::to_vec(&sample("rule1-failed-mfa-root.json")).unwrap();
+    let invalid = mock!(aws_sdk_sns::Client::publish).then_error(|| {
+        aws_sdk_sns::operation::publish::PublishError::InvalidParameterValueException(
+            aws_sdk_sns::types::error::InvalidParameterValueException::builder()
+                .message("Message attribute 'user' has an invalid value")
+                .build(),
+        )
+    });
+    let sns = mock_client!(aws_sdk_sns, [&invalid]);
+    let (r, _) = env
+        .handler_with(SnsPublisher::new(sns, &env.topic.arn))
+        .handle(&event)
+        .await;
+    let e = r.map(|_| ()).unwrap_err();
+    assert_eq!(
+        e.error_type(),
+        "SigninWatch.PublishRefused",
+        "not retried endlessly: {e}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.starts_with("failure that a retry does not mend"),
+        "{text}"
+    );
+    assert!(
+        text.contains("for finding ") && text.contains("invalid value"),
+        "{text}"
+    );
+}
