@@ -273,3 +273,74 @@ async fn killed_between_the_commit_and_the_publish_then_redelivered_gives_one_me
         .count();
     assert_eq!(failed_mfa, 1, "exactly one message");
 }
+
+/// The sweep in the real binary: a schedule's event makes the function
+/// redrive the queues of `SIGNIN_WATCH_REDRIVE_QUEUE_URLS`. The failed
+/// event waiting there (a failure destination's record) is counted and
+/// published, and its message deleted.
+#[tokio::test]
+async fn the_scheduled_sweep_redrives_the_failure_queue() {
+    if moto::unavailable("the_scheduled_sweep_redrives_the_failure_queue") {
+        return;
+    }
+    let sdk = moto::sdk().await;
+    let table = moto::create_table(&sdk).await;
+    let topic = moto::create_topic(&sdk, false).await;
+    let inbox = moto::subscribe_queue(&sdk, &topic, true, None).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let failed = sqs
+        .create_queue()
+        .queue_name(moto::unique("failed-events"))
+        .send()
+        .await
+        .expect("queue")
+        .queue_url
+        .expect("url");
+    let event: serde_json::Value =
+        serde_json::from_slice(&sample("rule1-failed-mfa-iam-user.json")).unwrap();
+    let record = serde_json::json!({
+        "version": "1.0",
+        "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": event,
+        "responsePayload": {"errorType": "SigninWatch.TransientPublishError"}
+    });
+    sqs.send_message()
+        .queue_url(&failed)
+        .message_body(record.to_string())
+        .send()
+        .await
+        .expect("send");
+
+    let api = RuntimeApi::start();
+    let endpoint = moto::moto().endpoint.clone();
+    let mut child = api.spawn(
+        BINARY,
+        &[
+            ("AWS_ENDPOINT_URL", &endpoint),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("SIGNIN_WATCH_TABLE", &table),
+            ("SIGNIN_WATCH_TOPIC_ARN", &topic.arn),
+            ("SIGNIN_WATCH_REDRIVE_QUEUE_URLS", &failed),
+        ],
+    );
+    api.push_event(br#"{"version":"0","id":"s-1","detail-type":"Scheduled Event","source":"aws.events","account":"111122223333","time":"2026-11-20T10:15:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:111122223333:rule/sweep"],"detail":{}}"#);
+    let replies = api.replies(1, Duration::from_secs(60));
+    child.kill().expect("stop the function");
+    let _ = child.wait();
+    let summary: serde_json::Value = match replies.first() {
+        Some(Reply::Response { body, .. }) => serde_json::from_str(body).expect("JSON"),
+        other => panic!("expected a response, got {other:?}"),
+    };
+    assert_eq!(summary["redriven"][0]["redriven"], 1, "{summary}");
+    assert_eq!(summary["redriven"][0]["published"], 1, "{summary}");
+    assert_eq!(moto::drain(&sdk, &inbox).await.len(), 1, "published once");
+    let left = sqs
+        .receive_message()
+        .queue_url(&failed)
+        .send()
+        .await
+        .expect("receive");
+    assert!(left.messages().is_empty(), "the message was deleted");
+}
