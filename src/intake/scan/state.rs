@@ -436,20 +436,23 @@ impl State {
             (from, depth) = (at, depth_there);
         }
         let mut kinds = self.kinds;
+        // The scan's own model of strings: a backslash escapes the next
+        // byte wherever it is (as `escaped_bits` does), and only quotes
+        // care. A model that honoured escapes inside strings only would
+        // disagree with the scan's depth where a backslash stands outside
+        // a string, and leave the kinds unknown (no cut seen).
         let (mut in_string, mut escaped) = (false, false);
         for &b in &buf[from..pos] {
+            let was_escaped = escaped;
+            escaped = b == b'\\' && !was_escaped;
+            if b == b'"' && !was_escaped {
+                in_string = !in_string;
+                continue;
+            }
             if in_string {
-                if escaped {
-                    escaped = false;
-                } else if b == b'\\' {
-                    escaped = true;
-                } else if b == b'"' {
-                    in_string = false;
-                }
                 continue;
             }
             match b {
-                b'"' => in_string = true,
                 b'{' | b'[' => {
                     if depth < 128 {
                         let bit = 1u128 << depth;

@@ -490,3 +490,26 @@ proptest::proptest! {
         }
     }
 }
+
+/// Found by fuzzing: after blocks counted in bulk (the kinds of their
+/// brackets unrecorded), a line-start `{` relearns the kinds by reading the
+/// item again. That reading honoured backslashes inside strings only, the
+/// scan everywhere; with a `\"` outside a string they disagreed on the
+/// depth, the kinds stayed unknown and the AVX2 path missed the cut the
+/// portable path reported.
+#[test]
+fn relearned_kinds_follow_the_scans_escapes() {
+    let input =
+        include_bytes!("../../../fuzz/regressions/splitter/relearn-backslash-outside-string");
+    let (items, bad, _) = split_with(input, false, READ_CHUNK);
+    let lines: Vec<u64> = bad.iter().map(|b| b.line).collect();
+    assert_eq!(
+        lines,
+        [1, 13],
+        "the cut at line 13's bracket, and the value it starts"
+    );
+    for chunk in [READ_CHUNK, 64, 7, 1] {
+        let (i, b, _) = split_with(input, true, chunk);
+        assert_eq!((&i, &b), (&items, &bad), "AVX2, reads of {chunk}");
+    }
+}
