@@ -64,8 +64,9 @@ FUZZ_TARGETS := splitter decode record_view rule_file sns_message config
 # (tests/fuzz_corpora.rs replays the shared corpus in place).
 FUZZ_SEEDS ?= events rules $(wildcard ../shared/corpus)
 FUZZ_MAX_LEN ?= 16384
-# What the minimized corpora keep of each input: they are committed, so small.
-FUZZ_KEEP_LEN ?= 1024
+# The corpora are committed, so small: inputs larger than this many bytes are
+# dropped before minimizing (the seeds stay replayed whole by make test).
+FUZZ_KEEP_LEN ?= 2048
 CARGO_FUZZ := .tools/bin/cargo-fuzz
 
 $(CARGO_FUZZ):
@@ -77,7 +78,8 @@ fuzz: $(CARGO_FUZZ) ## Every fuzz target for FUZZ_SECONDS each, seeded from FUZZ
 	  mkdir -p fuzz/corpus/$$t fuzz/reports; \
 	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz run --fuzz-dir fuzz $$t fuzz/corpus/$$t $(FUZZ_SEEDS) \
 	    -- -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) -print_final_stats=1 2>&1 | tee fuzz/reports/$$t.log | tail -n 12; \
-	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz cmin --fuzz-dir fuzz $$t fuzz/corpus/$$t -- -max_len=$(FUZZ_KEEP_LEN) >/dev/null 2>&1; \
+	  find fuzz/corpus/$$t -type f -size +$(FUZZ_KEEP_LEN)c -delete; \
+	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz cmin --fuzz-dir fuzz $$t fuzz/corpus/$$t >/dev/null 2>&1; \
 	done
 
 deny: $(DENY) ## Licences, bans and sources of every dependency (deny.toml), offline
