@@ -321,3 +321,18 @@ fn every_failure_has_an_error_type_that_says_what_happened() {
         );
     }
 }
+
+/// A sweep whose invocation failed every retry lands in the failure queue;
+/// the next sweep redrives it: it is acknowledged (that sweep does the work),
+/// not failed again and left on the queue for ever.
+#[tokio::test]
+async fn a_failed_sweeps_record_redriven_is_acknowledged() {
+    let h = handler(0);
+    let scheduled = r#"{"version":"0","id":"s-1","detail-type":"Scheduled Event","source":"aws.events","account":"111122223333","time":"2026-11-20T10:15:00Z","region":"us-east-1","resources":[],"detail":{}}"#;
+    let record = format!(
+        r#"{{"version":"1.0","requestContext":{{"condition":"RetriesExhausted"}},"requestPayload":{scheduled}}}"#
+    );
+    let (r, _) = h.redelivered(record.as_bytes()).await;
+    let s = r.expect("acknowledged");
+    assert_eq!((s.records, s.detections.len()), (0, 0));
+}
