@@ -118,7 +118,8 @@ impl<S: CounterStore> Detector<S> {
     ) -> Result<Outcome, ProcessError> {
         let mut outcome = self.observe(observed, fallback_time).await?;
         for d in outcome.detections.iter_mut().filter(|d| d.notify()) {
-            if self.spend(d).await? == Spend::Within {
+            let key = BudgetKey::new(&d.sighting.key.rule_id, d.sighting.event_time);
+            if self.spend(&key, &d.sighting).await? == Spend::Within {
                 let notice = Notice {
                     finding: &d.finding,
                     rule: &d.rule,
@@ -126,7 +127,6 @@ impl<S: CounterStore> Detector<S> {
                 };
                 notifier.notify(&notice).await?;
             } else {
-                let key = BudgetKey::new(&d.sighting.key.rule_id, d.sighting.event_time);
                 self.store
                     .fold(&key, &d.sighting, &Folded::of(&d.finding))
                     .await?;
@@ -137,15 +137,14 @@ impl<S: CounterStore> Detector<S> {
         Ok(outcome)
     }
 
-    /// Spends from the detection's rule-hour budget (always within when the
+    /// Spends from the rule-hour budget `key` (always within when the
     /// policy sets none).
-    async fn spend(&self, d: &Detection) -> Result<Spend, StoreError> {
+    async fn spend(&self, key: &BudgetKey, sighting: &Sighting) -> Result<Spend, StoreError> {
         let budget = self.policy.budget_per_rule_hour;
         if budget == 0 {
             return Ok(Spend::Within);
         }
-        let key = BudgetKey::new(&d.sighting.key.rule_id, d.sighting.event_time);
-        self.store.spend(&key, &d.sighting, budget).await
+        self.store.spend(key, sighting, budget).await
     }
 
     /// Sends every digest owed at `now` (rule-hours past their grace with

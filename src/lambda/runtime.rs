@@ -10,6 +10,10 @@ use serde_json::value::RawValue;
 use super::config::LambdaConfig;
 use super::handler::{Handler, HandlerError};
 use super::redrive::MAX_REDRIVEN;
+use crate::adapters::dynamodb_store::DynamoStore;
+use crate::adapters::s3::S3Objects;
+use crate::adapters::sns::SnsPublisher;
+use crate::app::detector::Detector;
 use crate::domain::counter::CounterStore;
 use crate::domain::notify::Notifier;
 use crate::domain::time::Timestamp;
@@ -37,6 +41,29 @@ pub async fn sdk_config(config: &LambdaConfig) -> SdkConfig {
         .timeout_config(timeouts)
         .load()
         .await
+}
+
+/// The function's handler on DynamoDB, SNS and S3, as `config` says: the
+/// function and `signin-watch redrive` build the same one.
+pub fn handler(
+    config: &LambdaConfig,
+    sdk: &SdkConfig,
+) -> Handler<DynamoStore, SnsPublisher, S3Objects> {
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        &config.table,
+        config.retention_days,
+    );
+    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(sdk), &config.topic_arn);
+    let objects = S3Objects::new(crate::adapters::s3::client(sdk));
+    let detector = Detector::new(
+        config.detector.rules.clone(),
+        config.detector.policy.clone(),
+        store,
+    );
+    Handler::new(detector, publisher)
+        .with_objects(objects)
+        .accepting_any_shape(config.accept_any_shape)
 }
 
 /// Serves invocations until the runtime stops. A failed invocation returns

@@ -77,11 +77,10 @@ pub fn build(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
     msg
 }
 
-fn assemble(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
-    let finding = notice.finding;
-    let text = render::email(notice);
-    let json = render::json(finding);
-    let body = escape_hidden_in_json(
+/// The `MessageStructure: json` body: the text for email and the default,
+/// the JSON for machines; hidden characters as `\uXXXX` escapes.
+fn protocol_bodies(text: &str, json: &str) -> String {
+    escape_hidden_in_json(
         json!({
             "default": text,
             "email": text,
@@ -91,7 +90,14 @@ fn assemble(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
             "https": json,
         })
         .to_string(),
-    );
+    )
+}
+
+fn assemble(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
+    let finding = notice.finding;
+    let text = render::email(notice);
+    let json = render::json(finding);
+    let body = protocol_bodies(&text, &json);
     let attr = |s: &str| MessageAttribute::String(attribute_value(s, MAX_ATTRIBUTE_CHARS));
     let attributes = vec![
         ("rule_id", attr(&finding.rule_id)),
@@ -140,17 +146,7 @@ pub fn build_digest(notice: &DigestNotice<'_>, fifo: bool) -> SnsMessage {
 fn assemble_digest(notice: &DigestNotice<'_>, fifo: bool, max_listed: usize) -> SnsMessage {
     let text = render::digest_text(notice, max_listed);
     let json = render::digest_json(notice, max_listed).to_string();
-    let body = escape_hidden_in_json(
-        json!({
-            "default": text,
-            "email": text,
-            "email-json": json,
-            "sqs": json,
-            "lambda": json,
-            "https": json,
-        })
-        .to_string(),
-    );
+    let body = protocol_bodies(&text, &json);
     let rule = notice.rule;
     let attr = |s: &str| MessageAttribute::String(attribute_value(s, MAX_ATTRIBUTE_CHARS));
     let attributes = vec![

@@ -1,17 +1,12 @@
 //! `signin-watch redrive QUEUE_URL`: the function's handler, built with the
 //! function's settings from the environment, over what a queue of failed
-//! events holds (docs/decisions/0006-redrive-in-process.md says why it runs
-//! here rather than invoking the function).
+//! events holds. It runs here rather than invoking the function:
+//! docs/decisions/0006-flood-budget-and-redrive-in-process.md says why.
 
 use std::process::ExitCode;
 
-use signin_watch::adapters::dynamodb_store::DynamoStore;
-use signin_watch::adapters::s3::S3Objects;
-use signin_watch::adapters::sns::SnsPublisher;
 use signin_watch::adapters::sqs::SqsQueue;
-use signin_watch::app::detector::Detector;
 use signin_watch::lambda::config::LambdaConfig;
-use signin_watch::lambda::handler::Handler;
 use signin_watch::lambda::runtime;
 
 use crate::cli::RedriveArgs;
@@ -35,17 +30,7 @@ pub fn redrive(args: &RedriveArgs) -> ExitCode {
     };
     rt.block_on(async {
         let sdk = runtime::sdk_config(&config).await;
-        let store = DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
-            &config.table,
-            config.retention_days,
-        );
-        let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), &config.topic_arn);
-        let objects = S3Objects::new(signin_watch::adapters::s3::client(&sdk));
-        let detector = Detector::new(config.detector.rules, config.detector.policy, store);
-        let handler = Handler::new(detector, publisher)
-            .with_objects(objects)
-            .accepting_any_shape(config.accept_any_shape);
+        let handler = runtime::handler(&config, &sdk);
         let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), &args.queue_url);
         match handler.redrive(&queue, args.max).await {
             Ok(s) => {
