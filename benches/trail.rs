@@ -28,7 +28,7 @@ mod runtime_api;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 use archive::gz_files;
@@ -186,14 +186,8 @@ fn seeds(d: &BTreeSet<(String, String)>) -> u64 {
 
 fn cli(args: &[&str]) -> (Output, f64) {
     let started = Instant::now();
-    let out = Command::new(CLI)
+    let out = moto::command(CLI)
         .args(args)
-        .env("AWS_ENDPOINT_URL", &moto::moto().endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("SIGNIN_WATCH_DISABLED_RULES")
         .output()
         .expect("signin-watch runs");
     let seconds = started.elapsed().as_secs_f64();
@@ -298,15 +292,7 @@ async fn backfill(
     objects: usize,
     from_replay: &BTreeSet<(String, String)>,
 ) {
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let queue = sqs
-        .create_queue()
-        .queue_name(moto::unique("trail-objects"))
-        .send()
-        .await
-        .expect("create queue")
-        .queue_url
-        .expect("queue URL");
+    let queue = moto::create_queue(sdk, "trail-objects").await;
     let requests = moto::moto().requests();
     let url = format!("s3://{bucket}/AWSLogs/");
     let (out, enqueue_seconds) = cli(&["backfill", "--no-progress", "--queue", &queue, &url]);

@@ -3,28 +3,15 @@
 
 mod common;
 
-use aws_sdk_sqs::types::Message;
 use aws_smithy_mocks::{mock, mock_client};
 
-use common::moto::{self, Env};
+use common::moto::{self, Env, attr, ok};
 use common::sample_json as sample;
 use signin_watch::adapters::dynamodb_store::DynamoStore;
 use signin_watch::adapters::sns::SnsPublisher;
 use signin_watch::app::detector::Detector;
 use signin_watch::config::DetectorConfig;
-use signin_watch::domain::notify::Notifier;
-use signin_watch::lambda::handler::{Handler, InvocationSummary};
-
-async fn ok(h: &Handler<DynamoStore, impl Notifier>, payload: &[u8]) -> InvocationSummary {
-    h.handle(payload).await.0.expect("handled")
-}
-
-fn attr<'a>(m: &'a Message, name: &str) -> &'a str {
-    m.message_attributes()
-        .and_then(|a| a.get(name))
-        .and_then(|v| v.string_value())
-        .unwrap_or_else(|| panic!("attribute {name}"))
-}
+use signin_watch::lambda::handler::Handler;
 
 #[tokio::test]
 async fn throttling_is_retried_with_nothing_lost_and_nothing_counted_twice() {

@@ -12,6 +12,26 @@ const BINARY: &str = env!("CARGO_BIN_EXE_signin-watch-lambda");
 
 use common::sample;
 
+/// The function's environment on moto: the endpoint, a region, dummy
+/// credentials, its table and topic, then `extra`.
+fn on_moto<'a>(
+    endpoint: &'a str,
+    table: &'a str,
+    topic: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("SIGNIN_WATCH_TABLE", table),
+        ("SIGNIN_WATCH_TOPIC_ARN", topic),
+    ];
+    env.extend_from_slice(extra);
+    env
+}
+
 #[tokio::test]
 async fn the_binary_serves_invocations_end_to_end() {
     if moto::unavailable("the_binary_serves_invocations_end_to_end") {
@@ -23,17 +43,7 @@ async fn the_binary_serves_invocations_end_to_end() {
     let queue = moto::subscribe_queue(&sdk, &topic, true, None).await;
     let api = RuntimeApi::start();
     let endpoint = moto::moto().endpoint.clone();
-    let mut child = api.spawn(
-        BINARY,
-        &[
-            ("AWS_ENDPOINT_URL", &endpoint),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("SIGNIN_WATCH_TABLE", &table),
-            ("SIGNIN_WATCH_TOPIC_ARN", &topic.arn),
-        ],
-    );
+    let mut child = api.spawn(BINARY, &on_moto(&endpoint, &table, &topic.arn, &[]));
     api.push_event(&sample("rule1-failed-mfa-iam-user.json"));
     api.push_event(&sample("rule1-failed-mfa-iam-user.json"));
     // Lambda only delivers valid JSON; a malformed event is JSON that is not an event.
@@ -138,15 +148,12 @@ async fn custom_rules_run_in_the_function() {
         .to_string();
     let mut child = api.spawn(
         BINARY,
-        &[
-            ("AWS_ENDPOINT_URL", &endpoint),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("SIGNIN_WATCH_TABLE", &table),
-            ("SIGNIN_WATCH_TOPIC_ARN", &topic.arn),
-            ("SIGNIN_WATCH_RULES_DIR", &rules),
-        ],
+        &on_moto(
+            &endpoint,
+            &table,
+            &topic.arn,
+            &[("SIGNIN_WATCH_RULES_DIR", &rules)],
+        ),
     );
     api.push_event(&sample("rule2-federated-getsignintoken-no-mfa.json"));
     let replies = api.replies(1, Duration::from_secs(60));
@@ -288,14 +295,7 @@ async fn the_scheduled_sweep_redrives_the_failure_queue() {
     let topic = moto::create_topic(&sdk, false).await;
     let inbox = moto::subscribe_queue(&sdk, &topic, true, None).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let failed = sqs
-        .create_queue()
-        .queue_name(moto::unique("failed-events"))
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("url");
+    let failed = moto::create_queue(&sdk, "failed-events").await;
     let event: serde_json::Value =
         serde_json::from_slice(&sample("rule1-failed-mfa-iam-user.json")).unwrap();
     let record = serde_json::json!({
@@ -315,15 +315,12 @@ async fn the_scheduled_sweep_redrives_the_failure_queue() {
     let endpoint = moto::moto().endpoint.clone();
     let mut child = api.spawn(
         BINARY,
-        &[
-            ("AWS_ENDPOINT_URL", &endpoint),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("SIGNIN_WATCH_TABLE", &table),
-            ("SIGNIN_WATCH_TOPIC_ARN", &topic.arn),
-            ("SIGNIN_WATCH_REDRIVE_QUEUE_URLS", &failed),
-        ],
+        &on_moto(
+            &endpoint,
+            &table,
+            &topic.arn,
+            &[("SIGNIN_WATCH_REDRIVE_QUEUE_URLS", &failed)],
+        ),
     );
     api.push_event(br#"{"version":"0","id":"s-1","detail-type":"Scheduled Event","source":"aws.events","account":"111122223333","time":"2026-11-20T10:15:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:111122223333:rule/sweep"],"detail":{}}"#);
     let replies = api.replies(1, Duration::from_secs(60));

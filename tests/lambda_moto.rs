@@ -9,14 +9,14 @@ use aws_sdk_sqs::types::Message;
 use aws_smithy_mocks::{mock, mock_client};
 use serde_json::Value;
 
-use common::moto::{self, Env, Queue};
+use common::moto::{self, Env, Queue, attr, ok};
 use signin_watch::adapters::dynamodb_store::DynamoStore;
 use signin_watch::adapters::sns::SnsPublisher;
 use signin_watch::app::detector::Detector;
 use signin_watch::config::DetectorConfig;
 use signin_watch::domain::notify::{Notice, Notifier};
 use signin_watch::domain::rules::pack;
-use signin_watch::lambda::handler::{Handler, HandlerError, InvocationSummary};
+use signin_watch::lambda::handler::{Handler, HandlerError};
 
 const RULE2: &str = "1f45720e-5ea8-11ef-90d2-f661ea17fbce";
 
@@ -49,17 +49,6 @@ impl RequestCounter {
 }
 
 use common::{sample_json as sample, sample_variant as variant};
-
-async fn ok(h: &Handler<DynamoStore, impl Notifier>, payload: &[u8]) -> InvocationSummary {
-    h.handle(payload).await.0.expect("handled")
-}
-
-fn attr<'a>(m: &'a Message, name: &str) -> &'a str {
-    m.message_attributes()
-        .and_then(|a| a.get(name))
-        .and_then(|v| v.string_value())
-        .unwrap_or_else(|| panic!("attribute {name}"))
-}
 
 #[tokio::test]
 async fn every_sample_gives_the_expected_items_and_messages() {

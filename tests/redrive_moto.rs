@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{Value, json};
 
@@ -53,16 +53,10 @@ fn failure_record(event: &Value) -> String {
 }
 
 fn cli(args: &[&str], table: &str, topic: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_signin-watch"))
+    moto::command(env!("CARGO_BIN_EXE_signin-watch"))
         .args(args)
-        .env("AWS_ENDPOINT_URL", &moto::moto().endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("SIGNIN_WATCH_TABLE", table)
         .env("SIGNIN_WATCH_TOPIC_ARN", topic)
-        .env_remove("SIGNIN_WATCH_DISABLED_RULES")
         .env_remove("SIGNIN_WATCH_ACCEPT_ANY_SHAPE")
         .output()
         .expect("the binary runs")
@@ -78,14 +72,7 @@ async fn redrive_sends_what_is_owed_once_and_leaves_what_fails_again() {
     let topic = moto::create_topic(&sdk, false).await;
     let inbox = moto::subscribe_queue(&sdk, &topic, true, None).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let failed = sqs
-        .create_queue()
-        .queue_name(moto::unique("failed-events"))
-        .send()
-        .await
-        .expect("queue")
-        .queue_url
-        .expect("url");
+    let failed = moto::create_queue(&sdk, "failed-events").await;
 
     // The first event is counted, but the topic is down: its notification is owed.
     let owed = common::sample_json("rule1-failed-mfa-iam-user.json");

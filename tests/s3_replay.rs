@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use aws_config::SdkConfig;
 use flate2::Compression;
@@ -99,14 +99,8 @@ async fn laid_out(sdk: &SdkConfig, dir: &Path, keep: impl Fn(&str) -> bool) -> S
 }
 
 fn cli(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_signin-watch"))
+    moto::command(env!("CARGO_BIN_EXE_signin-watch"))
         .args(args)
-        .env("AWS_ENDPOINT_URL", &moto::moto().endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("SIGNIN_WATCH_DISABLED_RULES")
         .output()
         .expect("the binary runs")
 }
@@ -217,15 +211,7 @@ async fn a_backfill_through_the_function_gives_replays_answer() {
     let dir = tempfile::tempdir().unwrap();
     let in_range = |key: &str| key.contains("/2026/11/20/") || key.contains("/2026/11/21/");
     let bucket = laid_out(&sdk, dir.path(), in_range).await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue = sqs
-        .create_queue()
-        .queue_name(moto::unique("trail-objects"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
+    let queue = moto::create_queue(&sdk, "trail-objects").await;
     let out = cli(&[
         "backfill",
         "--no-progress",

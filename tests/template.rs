@@ -462,24 +462,8 @@ async fn the_eventbridge_pattern_passes_exactly_what_the_rules_could_match() {
         .await
         .expect("put rule");
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let url = sqs
-        .create_queue()
-        .queue_name(moto::unique("rule-target"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
+    let url = moto::create_queue(&sdk, "rule-target").await;
+    let arn = moto::queue_arn(&sdk, &url).await;
     events
         .put_targets()
         .rule(&rule)

@@ -20,7 +20,7 @@ use signin_watch::app::detector::Detector;
 use signin_watch::config::DetectorConfig;
 use signin_watch::domain::counter::Counters;
 use signin_watch::domain::notify::Notifier;
-use signin_watch::lambda::handler::Handler;
+use signin_watch::lambda::handler::{Handler, InvocationSummary};
 
 pub struct Moto {
     pub endpoint: String,
@@ -207,6 +207,46 @@ pub struct Queue {
     pub url: String,
 }
 
+/// A new standard queue named after `prefix`; its URL.
+pub async fn create_queue(sdk: &SdkConfig, prefix: &str) -> String {
+    aws_sdk_sqs::Client::new(sdk)
+        .create_queue()
+        .queue_name(unique(prefix))
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue URL")
+}
+
+/// The ARN of the queue at `url`.
+pub async fn queue_arn(sdk: &SdkConfig, url: &str) -> String {
+    aws_sdk_sqs::Client::new(sdk)
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("queue ARN")
+}
+
+/// A command for `binary` (one of the crate's) pointed at moto the way a
+/// user's local run is: the endpoint URL, dummy credentials, one region,
+/// and none of the caller's rule switches.
+pub fn command(binary: &str) -> Command {
+    let mut c = Command::new(binary);
+    c.env("AWS_ENDPOINT_URL", &moto().endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("SIGNIN_WATCH_DISABLED_RULES");
+    c
+}
+
 /// A queue subscribed to `topic`, raw or enveloped, with an optional filter policy.
 pub async fn subscribe_queue(
     sdk: &SdkConfig,
@@ -231,16 +271,7 @@ pub async fn subscribe_queue(
         .expect("create queue")
         .queue_url
         .expect("queue URL");
-    let arn = sqs
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("queue attributes")
-        .attributes
-        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-        .expect("queue ARN");
+    let arn = queue_arn(sdk, &url).await;
     let sns = aws_sdk_sns::Client::new(sdk);
     let mut sub = sns
         .subscribe()
@@ -353,4 +384,17 @@ impl Env {
             .expect("counter item")
             .0
     }
+}
+
+/// The handler's summary of `payload`, which must succeed.
+pub async fn ok(h: &Handler<DynamoStore, impl Notifier>, payload: &[u8]) -> InvocationSummary {
+    h.handle(payload).await.0.expect("handled")
+}
+
+/// The string attribute `name` of an SNS message read through SQS.
+pub fn attr<'a>(m: &'a Message, name: &str) -> &'a str {
+    m.message_attributes()
+        .and_then(|a| a.get(name))
+        .and_then(|v| v.string_value())
+        .unwrap_or_else(|| panic!("attribute {name}"))
 }
