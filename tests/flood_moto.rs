@@ -7,13 +7,9 @@ mod common;
 
 use serde_json::Value;
 
-use common::moto;
-use signin_watch::adapters::dynamodb_store::DynamoStore;
-use signin_watch::adapters::sns::SnsPublisher;
-use signin_watch::app::detector::Detector;
+use common::moto::{self, Env};
 use signin_watch::config::DetectorConfig;
 use signin_watch::domain::time::Timestamp;
-use signin_watch::lambda::handler::Handler;
 
 const GROUPS: usize = 1000;
 
@@ -40,17 +36,15 @@ async fn a_thousand_new_groups_in_an_hour_give_at_most_21_messages_and_all_are_c
     ) {
         return;
     }
-    let sdk = moto::sdk().await;
-    let table = moto::create_table(&sdk).await;
-    let topic = moto::create_topic(&sdk, false).await;
-    let queue = moto::subscribe_queue(&sdk, &topic, true, None).await;
-    let config = DetectorConfig::default();
-    assert_eq!(config.policy.budget_per_rule_hour, 20, "the default budget");
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table, 90);
-    let handler = std::sync::Arc::new(Handler::new(
-        Detector::new(config.rules, config.policy, store),
-        SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), &topic.arn),
-    ));
+    let env = Env::new(false).await;
+    let (sdk, table) = (env.sdk.clone(), env.table.clone());
+    let queue = moto::subscribe_queue(&sdk, &env.topic, true, None).await;
+    assert_eq!(
+        DetectorConfig::default().policy.budget_per_rule_hour,
+        20,
+        "the default budget"
+    );
+    let handler = std::sync::Arc::new(env.handler());
     // An hour that ended more than the digest's grace ago.
     let now = Timestamp::now().as_millis();
     let hour = (now / 3_600_000 - 2) * 3_600_000;

@@ -10,13 +10,9 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-use common::moto;
-use signin_watch::adapters::dynamodb_store::DynamoStore;
+use common::moto::{self, Env};
 use signin_watch::adapters::sqs::SqsQueue;
-use signin_watch::app::detector::Detector;
-use signin_watch::config::DetectorConfig;
 use signin_watch::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
-use signin_watch::lambda::handler::Handler;
 
 /// A topic that is down: every publish fails for now.
 struct Down;
@@ -67,21 +63,15 @@ async fn redrive_sends_what_is_owed_once_and_leaves_what_fails_again() {
     if moto::unavailable("redrive_sends_what_is_owed_once_and_leaves_what_fails_again") {
         return;
     }
-    let sdk = moto::sdk().await;
-    let table = moto::create_table(&sdk).await;
-    let topic = moto::create_topic(&sdk, false).await;
-    let inbox = moto::subscribe_queue(&sdk, &topic, true, None).await;
+    let env = Env::new(false).await;
+    let (sdk, table) = (env.sdk.clone(), env.table.clone());
+    let inbox = moto::subscribe_queue(&sdk, &env.topic, true, None).await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let failed = moto::create_queue(&sdk, "failed-events").await;
 
     // The first event is counted, but the topic is down: its notification is owed.
     let owed = common::sample_json("rule1-failed-mfa-iam-user.json");
-    let config = DetectorConfig::default();
-    let store = || DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), &table, 90);
-    let down = Handler::new(
-        Detector::new(config.rules.clone(), config.policy.clone(), store()),
-        Down,
-    );
+    let down = env.handler_with(Down);
     let err = down
         .handle(owed.to_string().as_bytes())
         .await
@@ -104,7 +94,7 @@ async fn redrive_sends_what_is_owed_once_and_leaves_what_fails_again() {
             .expect("send");
     }
 
-    let out = cli(&["redrive", &failed], &table, &topic.arn);
+    let out = cli(&["redrive", &failed], &table, &env.topic.arn);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "one failed again: {stderr}");
     assert!(
@@ -144,9 +134,7 @@ async fn redrive_sends_what_is_owed_once_and_leaves_what_fails_again() {
         .await
         .expect("send");
     let queue = SqsQueue::new(sqs.clone(), &failed);
-    let sns =
-        signin_watch::adapters::sns::SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), &topic.arn);
-    let working = Handler::new(Detector::new(config.rules, config.policy, store()), sns);
+    let working = env.handler();
     let s = working.redrive(&queue, 100).await.expect("redrive");
     assert_eq!((s.redriven, s.failed, s.published), (1, 0, 0));
     assert!(moto::drain(&sdk, &inbox).await.is_empty());
