@@ -82,7 +82,11 @@ fuzz: $(CARGO_FUZZ) ## Every fuzz target for FUZZ_SECONDS each, seeded from FUZZ
 	  PATH="$(CURDIR)/.tools/bin:$$PATH" cargo +nightly fuzz cmin --fuzz-dir fuzz $$t fuzz/corpus/$$t >/dev/null 2>&1; \
 	done
 
-deny: $(DENY) ## Licences, bans and sources of every dependency (deny.toml), offline
+# cargo-deny reads `cargo metadata` for every platform, so it needs crates no
+# build on this machine downloads (android_system_properties, valuable, ...):
+# `cargo fetch` brings every crate of Cargo.lock, for every target, first.
+deny: $(DENY) ## Licences, bans and sources of every dependency (deny.toml), offline after `cargo fetch`
+	$(CARGO) fetch --locked
 	$(DENY) --offline check licenses bans sources
 
 # The emulator tests skip (loudly) without the venv; here they must run.
