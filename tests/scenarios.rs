@@ -19,7 +19,13 @@ use signin_watch::intake::{ItemKind, decode_item};
 /// Written from the scenarios' descriptions in tools/scenarios.py: the
 /// positive's group alerts, the near miss's never does.
 const ALERTS: &[(&str, &[(&str, &str)])] = &[
-    ("brute-force-success", &[("brute-force-success", "alice")]),
+    (
+        "brute-force-success",
+        &[
+            ("brute-force-success", "alice"),
+            ("brute-force-success", "gina"),
+        ],
+    ),
     (
         "concurrent-console-sessions",
         &[("concurrent-console-sessions", "grace")],
@@ -42,6 +48,7 @@ const ALERTS: &[(&str, &[(&str, &str)])] = &[
             ("brute-force-success", "alice"),
             ("mfa-fatigue", "alice"),
             ("mfa-fatigue-success", "alice"),
+            ("mfa-fatigue-success", "ivan"),
         ],
     ),
     ("password-spray", &[("password-spray", "192.0.2.99")]),
@@ -144,10 +151,12 @@ fn each_scenario_alerts_for_its_positive_only() {
     for (file, (name, expected)) in scenario_files().iter().zip(ALERTS) {
         let findings = replay(std::slice::from_ref(file));
         assert_eq!(alerts(&findings), want(expected), "{name}");
-        // Its own correlation alerts exactly once.
+        // Its own correlation alerts once per positive group.
+        let positives = expected.iter().filter(|(rule, _)| rule == name).count();
+        assert!(positives >= 1, "{name} has a positive");
         assert_eq!(
             findings.iter().filter(|f| f.rule == *name).count(),
-            1,
+            positives,
             "{name}"
         );
     }

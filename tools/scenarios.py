@@ -76,7 +76,9 @@ SCENARIOS = {
     ),
     "mfa-fatigue-success": (
         "Six failed MFA challenges for alice from two addresses, then a sign-in with MFA from a third"
-        " (positive; brute-force-success and mfa-fatigue alert too); two for bob, then his sign-in (near miss).",
+        " (positive; brute-force-success and mfa-fatigue alert too); four for ivan and his sign-in,"
+        " all in one second (positive: CloudTrail's whole seconds give a burst no order); two for bob,"
+        " then his sign-in (near miss).",
         [
             step(FAILED_MFA, t, **user("alice"), sourceIPAddress=ip)
             for t, ip in [
@@ -89,6 +91,8 @@ SCENARIOS = {
             ]
         ]
         + [step(SUCCESS_MFA, "09:09:05", **user("alice"), sourceIPAddress="198.51.100.7")]
+        + every(FAILED_MFA, "09:30:00", 4, 0, **user("ivan"), sourceIPAddress="192.0.2.60")
+        + [step(SUCCESS_MFA, "09:30:00", **user("ivan"), sourceIPAddress="192.0.2.60")]
         + every(FAILED_MFA, "09:02:00", 2, 90, **user("bob"), sourceIPAddress="192.0.2.30")
         + [step(SUCCESS_MFA, "09:08:00", **user("bob"), sourceIPAddress="192.0.2.30")],
     ),
@@ -98,9 +102,12 @@ SCENARIOS = {
         + every(FAILED_PASSWORD, "09:01:10", 9, 50, **user("dave")),
     ),
     "brute-force-success": (
-        "Five failed passwords for alice, then her sign-in (positive); four for frank, then his (near miss).",
+        "Five failed passwords for alice, then her sign-in (positive); six for gina and her sign-in,"
+        " all in one second (positive); four for frank, then his (near miss).",
         every(FAILED_PASSWORD, "09:00:00", 5, 60, **user("alice"))
         + [step(SUCCESS_MFA, "09:10:00", **user("alice"), sourceIPAddress="192.0.2.10")]
+        + every(FAILED_PASSWORD, "09:20:00", 6, 0, **user("gina"))
+        + [step(SUCCESS_MFA, "09:20:00", **user("gina"), sourceIPAddress="192.0.2.10")]
         + every(FAILED_PASSWORD, "09:00:30", 4, 60, **user("frank"))
         + [step(SUCCESS_MFA, "09:10:30", **user("frank"), sourceIPAddress="192.0.2.10")],
     ),

@@ -285,6 +285,14 @@ fn feed_sequence(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> T
 }
 
 /// Whether `events[i]` completes the sequence, and the alert if it does.
+///
+/// Order within one second: CloudTrail's times have whole seconds, so
+/// events of the same second have no order any delivery agrees on (the
+/// eventID is random, the arrival order is the network's). An ordered
+/// sequence therefore takes the events of one second in whatever order
+/// completes it: a burst of failures in the same second as the success
+/// counts before it. The decision depends on the set of events only, so
+/// it is the same in every delivery order (`docs/correlations.md`).
 fn completes(c: &Correlation, events: &[SequenceEvent], i: usize) -> Option<Alert> {
     let f = &events[i];
     let tf = f.evidence.time.as_millis();
@@ -302,12 +310,14 @@ fn completes(c: &Correlation, events: &[SequenceEvent], i: usize) -> Option<Aler
         match kind {
             Slot::Count(inner) => {
                 let lo = lo.max(tf - inner.timespan_ms);
+                // The same second as the completing event counts as before
+                // it (see `completes`); the completing event itself never does.
                 let counted: Vec<&SequenceEvent> = events
                     .iter()
                     .filter(|e| {
                         e.slot == slot
                             && in_window(e, lo)
-                            && (!ordered || e.evidence.time.as_millis() < tf)
+                            && (!ordered || e.evidence.event_id != f.evidence.event_id)
                     })
                     .collect();
                 if !inner.threshold.met(counted.len()) {
@@ -326,9 +336,7 @@ fn completes(c: &Correlation, events: &[SequenceEvent], i: usize) -> Option<Aler
                     e.slot == slot
                         && *j != i
                         && in_window(e, lo)
-                        && (!ordered
-                            || (e.evidence.time, &e.evidence.event_id)
-                                <= (f.evidence.time, &f.evidence.event_id))
+                        && (!ordered || e.evidence.event_id != f.evidence.event_id)
                 });
                 let (_, e) = found?;
                 if ordered {

@@ -158,6 +158,67 @@ fn ordered() -> Correlation {
     )
 }
 
+/// Every permutation of `events` (at most a handful), fed in that order.
+fn every_order(events: &[FedEvent]) -> Vec<Vec<FedEvent>> {
+    if events.len() <= 1 {
+        return vec![events.to_vec()];
+    }
+    let mut all = Vec::new();
+    for i in 0..events.len() {
+        let mut rest = events.to_vec();
+        let first = rest.remove(i);
+        for mut tail in every_order(&rest) {
+            tail.insert(0, first.clone());
+            all.push(tail);
+        }
+    }
+    all
+}
+
+#[test]
+fn failures_in_the_same_second_as_the_success_count_in_every_order() {
+    // CloudTrail's whole seconds: a burst of guesses and the success share one.
+    let inner = Arc::new(correlation(
+        CorrelationKind::EventCount,
+        vec![rule("console-login-failure")],
+        30,
+        3,
+    ));
+    let c = correlation(
+        CorrelationKind::TemporalOrdered,
+        vec![Slot::Count(inner), rule("console-login-success")],
+        30,
+        1,
+    );
+    let mut events: Vec<FedEvent> = (0..3)
+        .map(|i| event(&format!("f{i}"), 7.0, 0, "a"))
+        .collect();
+    // eventIDs sort either side of the success's: none may decide the order.
+    events.push(event("e-ok", 7.0, 1, "a"));
+    for order in every_order(&events) {
+        let (alerts, _) = run(&c, &order);
+        assert_eq!(alerts, ["e-ok"], "order {:?}", ids(&order));
+    }
+    // A rule slot in the same second counts too, whatever the eventIDs.
+    let plain = ordered();
+    for order in every_order(&[event("z-fail", 7.0, 0, "a"), event("a-ok", 7.0, 1, "a")]) {
+        assert_eq!(run(&plain, &order).0, ["a-ok"], "order {:?}", ids(&order));
+    }
+    // One second later is after: the success then is not preceded.
+    let (alerts, _) = run(
+        &plain,
+        &[
+            event("ok", 7.0, 1, "a"),
+            event("fail", 7.0 + 1.0 / 60.0, 0, "a"),
+        ],
+    );
+    assert!(alerts.is_empty(), "{alerts:?}");
+}
+
+fn ids(events: &[FedEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.event_id.as_str()).collect()
+}
+
 #[test]
 fn an_ordered_sequence_alerts_for_each_completing_event() {
     let c = ordered();
@@ -402,7 +463,18 @@ fn events_strategy(slots: usize) -> impl Strategy<Value = Vec<(FedEvent, u8)>> {
 
 /// Up to `n` events of `slots` slots and `ips` addresses, in two groups.
 fn events_with(slots: usize, ips: u8, n: usize) -> impl Strategy<Value = Vec<(FedEvent, u8)>> {
-    proptest::collection::vec((0u8..2, 0usize..slots, 0u32..120, 0u8..ips), 1..n).prop_map(
+    events_at(slots, ips, n, 120)
+}
+
+/// As [`events_with`], at `times` distinct minutes only: few enough that
+/// many events share one time, as CloudTrail's whole seconds make them.
+fn events_at(
+    slots: usize,
+    ips: u8,
+    n: usize,
+    times: u32,
+) -> impl Strategy<Value = Vec<(FedEvent, u8)>> {
+    proptest::collection::vec((0u8..2, 0usize..slots, 0u32..times, 0u8..ips), 1..n).prop_map(
         move |v| {
             v.into_iter()
                 .enumerate()
@@ -454,6 +526,23 @@ proptest! {
             15,
             1,
         );
+        same_whatever_the_order(&c, events, seed, dup)?;
+    }
+
+    #[test]
+    fn sequences_sharing_their_times_are_the_same_whatever_the_order(events in events_at(2, 4, 30, 3), seed in any::<u64>(), dup in 1usize..5, chained in any::<bool>()) {
+        let c = if chained {
+            let inner = Arc::new(correlation(CorrelationKind::EventCount, vec![rule("failed-mfa")], 10, 3));
+            correlation(CorrelationKind::TemporalOrdered, vec![Slot::Count(inner), rule("console-login-success")], 30, 1)
+        } else {
+            ordered()
+        };
+        same_whatever_the_order(&c, events, seed, dup)?;
+    }
+
+    #[test]
+    fn counts_sharing_their_times_are_the_same_whatever_the_order(events in events_at(1, 4, 30, 3), seed in any::<u64>(), dup in 1usize..5, needs in 2u64..6) {
+        let c = correlation(CorrelationKind::EventCount, vec![rule("failed-mfa")], 10, needs);
         same_whatever_the_order(&c, events, seed, dup)?;
     }
 
