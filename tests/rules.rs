@@ -190,6 +190,25 @@ detection:
 level: low
 "#;
 
+/// A correlation whose inline test's steps follow.
+const CORRELATION: &str = r#"title: Many
+id: 11111111-2222-4333-8444-666666666666
+name: many
+correlation:
+  type: event_count
+  rules:
+    - failed-mfa
+  group-by:
+    - account
+  timespan: 30m
+  condition:
+    gte: 3
+level: low
+signin_watch:
+  tests:
+    - case: positive
+"#;
+
 /// Each broken file stops `replay` (exit 2) and the function's settings with
 /// a message naming the file, the line where it can tell, and the reason.
 #[test]
@@ -249,6 +268,37 @@ fn a_broken_rule_file_stops_start_up_naming_file_line_and_reason() {
             "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  s: {userAgent: broker/1}\n  condition: not s\n".into(),
             Some(3),
             "userAgent, which whoever signs in chooses",
+        ),
+        (
+            // The network is named, but either selection alone lets a match pass.
+            "filter-agent-or-network.yml",
+            "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  ua: {userAgent: broker/1}\n  net: {sourceIPAddress|cidr: 10.0.0.0/8}\n  condition: not ua and not net\n".into(),
+            Some(3),
+            "userAgent, which whoever signs in chooses",
+        ),
+        (
+            "filter-keywords.yml",
+            "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  words: [console-broker]\n  condition: not words\n".into(),
+            Some(3),
+            "keywords, which whoever signs in chooses",
+        ),
+        (
+            "test-count.yml",
+            format!("{CORRELATION}      steps:\n        - {{event: rule1-failed-mfa-iam-user.json, count: 2000000}}\n      alerts: 1\n"),
+            None,
+            "count: 2000000 is more than the 10000 records an inline test step may make",
+        ),
+        (
+            "test-every.yml",
+            format!("{CORRELATION}      steps:\n        - {{event: rule1-failed-mfa-iam-user.json, count: 3, every: 99999999999d}}\n      alerts: 1\n"),
+            None,
+            "is longer than the 366 days an inline test may span",
+        ),
+        (
+            "test-at.yml",
+            format!("{CORRELATION}      steps:\n        - {{event: rule1-failed-mfa-iam-user.json, count: 3, at: 400d}}\n      alerts: 1\n"),
+            None,
+            "is longer than the 366 days an inline test may span",
         ),
     ];
     for (name, body, line, reason) in cases {

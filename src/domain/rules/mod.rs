@@ -14,6 +14,7 @@
 
 pub mod allowlist;
 mod attack;
+mod filter_trust;
 pub mod inline;
 pub mod load;
 pub mod pack;

@@ -274,23 +274,3 @@ pub(crate) const ANCHORS: &[&str] = &[
     "userIdentity.sessionContext.sessionIssuer.principalId",
     "sourceIPAddress",
 ];
-
-/// A filter that lets matches pass on a field the signer chooses must also
-/// name an issuer or a network: otherwise anyone could send that value.
-pub(crate) fn check_filter_trust(detection: &Detections) -> Result<(), String> {
-    let used: Vec<&str> = fields(detection).into_iter().map(|(_, f)| f).collect();
-    let chosen: Vec<&str> = used
-        .iter()
-        .copied()
-        .filter(|f| CHOSEN_BY_THE_SIGNER.contains(f))
-        .collect();
-    if chosen.is_empty() || used.iter().any(|f| ANCHORS.contains(f)) {
-        return Ok(());
-    }
-    Err(format!(
-        "the filter lets matches pass on {}, which whoever signs in chooses; name the session issuer \
-         (userIdentity.sessionContext.sessionIssuer.arn) or the network (sourceIPAddress|cidr) too, \
-         so that both must hold",
-        chosen.join(", ")
-    ))
-}

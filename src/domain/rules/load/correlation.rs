@@ -62,6 +62,27 @@ fn one() -> usize {
 /// Where inline tests start, in event time.
 const TEST_START: &str = "2026-11-20T09:00:00Z";
 
+/// The most records one step of an inline test makes: far above any
+/// threshold a correlation may have (200), and small enough that every
+/// cold start runs the tests in milliseconds.
+pub const MAX_STEP_RECORDS: usize = 10_000;
+/// The most records one inline test makes, all steps together.
+pub const MAX_TEST_RECORDS: usize = 20_000;
+/// The longest `at` and `every`, and the longest an inline test may span.
+pub const MAX_TEST_SPAN_DAYS: i64 = 366;
+const MAX_TEST_SPAN_MS: i64 = MAX_TEST_SPAN_DAYS * 86_400_000;
+
+/// `span` as milliseconds, at most [`MAX_TEST_SPAN_DAYS`].
+fn test_span(key: &str, span: &str) -> Result<i64, String> {
+    let ms = millis(span)?;
+    if ms > MAX_TEST_SPAN_MS {
+        return Err(format!(
+            "{key}: {span} is longer than the {MAX_TEST_SPAN_DAYS} days an inline test may span"
+        ));
+    }
+    Ok(ms)
+}
+
 fn millis(span: &str) -> Result<i64, String> {
     let t = Timespan::parse(span).map_err(|e| format!("{span:?} is not a timespan: {e}"))?;
     i64::try_from(t.seconds)
@@ -309,11 +330,36 @@ impl Context<'_> {
                         )));
                     }
                 };
-                let every = millis(step.every.as_deref().unwrap_or("1m")).map_err(&fail)?;
+                if step.count > MAX_STEP_RECORDS {
+                    return Err(fail(format!(
+                        "step {}: count: {} is more than the {MAX_STEP_RECORDS} records an inline test step may make",
+                        s + 1,
+                        step.count
+                    )));
+                }
+                if records.len() + step.count > MAX_TEST_RECORDS {
+                    return Err(fail(format!(
+                        "step {}: the test makes more than the {MAX_TEST_RECORDS} records an inline test may make",
+                        s + 1
+                    )));
+                }
+                let every =
+                    test_span("every", step.every.as_deref().unwrap_or("1m")).map_err(&fail)?;
                 let first = match step.at.as_deref() {
-                    Some(at) => start + millis(at).map_err(&fail)?,
+                    Some(at) => start + test_span("at", at).map_err(&fail)?,
                     None => next,
                 };
+                // Every time the step makes lies between `first` and this end:
+                // checked, so that no sum below can overflow.
+                let end = (step.count as i64)
+                    .checked_mul(every)
+                    .and_then(|d| d.checked_add(first));
+                if end.is_none_or(|t| t - start > MAX_TEST_SPAN_MS) {
+                    return Err(fail(format!(
+                        "step {}: the test is longer than the {MAX_TEST_SPAN_DAYS} days an inline test may span",
+                        s + 1
+                    )));
+                }
                 let mut record = base;
                 for (path, value) in step.set {
                     set_path(&mut record, &path, value);

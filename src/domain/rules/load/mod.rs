@@ -475,7 +475,7 @@ impl Context<'_> {
     fn filter(&self, filter: &FilterRule) -> Result<Filter, RuleError> {
         let title = filter.title.as_str();
         self.check_detection(title, &filter.detection)?;
-        sigma::check_filter_trust(&filter.detection)
+        super::filter_trust::check_filter_trust(&filter.detection)
             .map_err(|reason| self.error(Some("filter:"), format!("{title:?}: {reason}")))?;
         let matcher = Matcher::compile(&filter.detection)
             .map_err(|e| self.error(Some("filter:"), format!("{title:?}: {e}")))?;
