@@ -139,3 +139,83 @@ async fn a_message_sns_refuses_for_good_names_the_finding() {
         "{text}"
     );
 }
+
+/// Whoever holds keys chooses the IAM path of the user that mints federated
+/// sessions: 300 `#`s (each percent-encoded in a group id) once made the
+/// budget's sort keys longer than DynamoDB's 1,024 bytes, and the refusal
+/// was retried for ever. Every key is bounded now: counted, sent, once.
+#[tokio::test]
+async fn an_issuer_path_of_hashes_is_counted_and_sent_within_the_key_limits() {
+    if moto::unavailable("an_issuer_path_of_hashes_is_counted_and_sent_within_the_key_limits") {
+        return;
+    }
+    let env = Env::new(false).await;
+    let queue = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let mut event = sample("rule2-federated-getsignintoken-no-mfa.json");
+    let issuer = &mut event["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"];
+    issuer["arn"] = format!(
+        "arn:aws:iam::111122223333:user/{}/ci-deployer",
+        "#".repeat(300)
+    )
+    .into();
+    let event = serde_json::to_vec(&event).unwrap();
+    let handler = env.handler();
+    let summary = ok(&handler, &event).await;
+    assert_eq!((summary.detections.len(), summary.published), (1, 1));
+    let group = &summary.detections[0].group;
+    assert!(group.len() <= 512 && group.contains('~'), "{group}");
+    assert_eq!(env.counters(group).await.count, 1);
+    let again = ok(&handler, &event).await;
+    assert_eq!((again.detections.len(), again.duplicates), (0, 1));
+    assert_eq!(moto::drain(&env.sdk, &queue).await.len(), 1, "sent once");
+}
+
+/// DynamoDB's ValidationException is refused again on every retry: it is
+/// permanent and named, not a transient error retried without end.
+#[tokio::test]
+async fn a_request_dynamodb_refuses_as_invalid_is_permanent_and_named() {
+    if moto::unavailable("a_request_dynamodb_refuses_as_invalid_is_permanent_and_named") {
+        return;
+    }
+    use aws_sdk_dynamodb::operation::{
+        batch_get_item::BatchGetItemOutput, get_item::GetItemOutput,
+        transact_write_items::TransactWriteItemsError,
+    };
+    use aws_smithy_mocks::RuleMode;
+    let env = Env::new(false).await;
+    let read =
+        mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
+    let reads = mock!(aws_sdk_dynamodb::Client::batch_get_item)
+        .then_output(|| BatchGetItemOutput::builder().build());
+    let invalid = mock!(aws_sdk_dynamodb::Client::transact_write_items).then_error(|| {
+        TransactWriteItemsError::generic(
+            aws_sdk_dynamodb::error::ErrorMetadata::builder()
+                .code("ValidationException")
+                .message("One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of 1024 bytes")
+                .build(),
+        )
+    });
+    let dynamodb = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        [&read, &reads, &invalid]
+    );
+    let c = DetectorConfig::default();
+    let handler = Handler::new(
+        Detector::new(
+            c.rules,
+            c.policy,
+            DynamoStore::new(dynamodb, &env.table, 90),
+        ),
+        SnsPublisher::new(aws_sdk_sns::Client::new(&env.sdk), &env.topic.arn),
+    );
+    let event = serde_json::to_vec(&sample("rule2-federated-getsignintoken-no-mfa.json")).unwrap();
+    let (r, metrics) = handler.handle(&event).await;
+    let e = r.map(|_| ()).unwrap_err();
+    assert_eq!(e.error_type(), "SigninWatch.StoreRejected", "{e}");
+    assert!(!e.is_transient(), "{e}");
+    assert!(e.to_string().contains("range keys"), "{e}");
+    // The detection and the correlations it feeds each failed for good,
+    // each reported; none stopped the others.
+    assert!(metrics.failed_detections >= 1, "{metrics:?}");
+}

@@ -22,20 +22,36 @@ pub const DIGEST_GRACE_MS: i64 = 15 * 60_000;
 /// The default budget: messages per rule per hour before folding.
 pub const DEFAULT_PER_RULE_HOUR: u32 = 20;
 
-/// The rule and hour of event time a notification spends its budget in.
+/// The rule, account and hour of event time a notification spends its
+/// budget in. The account is part of it so that noise in one account (a
+/// sandbox's flood of root password recoveries, which need only an e-mail
+/// address) never folds another account's first message.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BudgetKey {
     /// The hour's start.
     pub hour: Timestamp,
     pub rule_id: String,
+    pub account: String,
+    /// The rule is high or critical: its digest goes out at the next sweep
+    /// instead of waiting for the hour's end. (A property of the rule, so it
+    /// splits no budget.)
+    pub urgent: bool,
 }
 
 impl BudgetKey {
-    pub fn new(rule_id: &str, event_time: Timestamp) -> Self {
+    pub fn new(rule_id: &str, account: &str, event_time: Timestamp) -> Self {
         BudgetKey {
             hour: hour_of(event_time),
             rule_id: rule_id.to_owned(),
+            account: account.to_owned(),
+            urgent: false,
         }
+    }
+
+    /// The same key, for a rule whose digest goes out at the next sweep.
+    pub fn urgent(mut self, urgent: bool) -> Self {
+        self.urgent = urgent;
+        self
     }
 
     /// When the hour ends.
@@ -43,9 +59,12 @@ impl BudgetKey {
         Timestamp::from_millis(self.hour.as_millis().saturating_add(HOUR_MS))
     }
 
-    /// Whether its digest is due at `now`: the hour ended a grace ago.
+    /// Whether its digest is due at `now`: the hour ended a grace ago; for
+    /// an urgent rule, as soon as anything is folded (the sweep runs every
+    /// 15 minutes, so it waits at most that long).
     pub fn is_due(&self, now: Timestamp) -> bool {
-        self.hour_end().as_millis().saturating_add(DIGEST_GRACE_MS) <= now.as_millis()
+        self.urgent
+            || self.hour_end().as_millis().saturating_add(DIGEST_GRACE_MS) <= now.as_millis()
     }
 }
 
@@ -117,11 +136,11 @@ mod tests {
 
     #[test]
     fn the_hour_is_the_event_times() {
-        let k = BudgetKey::new("r", t("2026-11-20T09:59:59.999Z"));
+        let k = BudgetKey::new("r", "1", t("2026-11-20T09:59:59.999Z"));
         assert_eq!(k.hour, t("2026-11-20T09:00:00Z"));
         assert_eq!(k.hour_end(), t("2026-11-20T10:00:00Z"));
         assert_eq!(
-            BudgetKey::new("r", t("2026-11-20T10:00:00Z")).hour,
+            BudgetKey::new("r", "1", t("2026-11-20T10:00:00Z")).hour,
             k.hour_end()
         );
         assert_eq!(hour_of(Timestamp::from_millis(-1)).as_millis(), -HOUR_MS);
@@ -129,9 +148,10 @@ mod tests {
 
     #[test]
     fn a_digest_waits_for_its_grace() {
-        let k = BudgetKey::new("r", t("2026-11-20T09:30:00Z"));
+        let k = BudgetKey::new("r", "1", t("2026-11-20T09:30:00Z"));
         assert!(!k.is_due(t("2026-11-20T10:00:00Z")));
         assert!(!k.is_due(t("2026-11-20T10:14:59Z")));
         assert!(k.is_due(t("2026-11-20T10:15:00Z")));
+        assert!(k.urgent(true).is_due(t("2026-11-20T09:31:00Z")));
     }
 }

@@ -14,6 +14,10 @@ use super::budget::{BudgetKey, Digest, Folded, Spend};
 use super::correlation::{Alert, Correlation, FedEvent};
 use super::time::Timestamp;
 
+/// The longest group id, in bytes: it is part of DynamoDB keys (a sort key
+/// holds at most 1,024 bytes) beside a prefix and an eventID.
+pub const MAX_GROUP_ID_BYTES: usize = 512;
+
 /// What detections are grouped by: the rule, and the group's fields by
 /// name. A detection's are `account`, `user`, `src` and, for a federated
 /// principal, `issuer`; a correlation's are its `group-by` fields.
@@ -60,12 +64,17 @@ impl GroupKey {
     /// A stable string for the group: the rule id and the fields' values
     /// joined by `#`, each with `%` and `#` percent-encoded so that no two
     /// groups share an id.
+    ///
+    /// At most [`MAX_GROUP_ID_BYTES`]: a longer id (an IAM path of `#`s in a
+    /// session issuer's ARN) keeps a readable prefix and the hash of the rest
+    /// ([`bounded`](super::digest::bounded)).
     pub fn id(&self) -> String {
-        std::iter::once(&self.rule_id)
+        let id = std::iter::once(&self.rule_id)
             .chain(self.fields.iter().map(|(_, v)| v))
             .map(|c| c.replace('%', "%25").replace('#', "%23"))
             .collect::<Vec<_>>()
-            .join("#")
+            .join("#");
+        super::digest::bounded(id, MAX_GROUP_ID_BYTES)
     }
 
     /// What a correlation alert of this group is counted as, in place of an
@@ -227,6 +236,14 @@ pub enum StoreError {
         operation: &'static str,
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The store refused the request for good (DynamoDB's
+    /// ValidationException: an item or key past a limit): the same request
+    /// is refused again, so it is not retried.
+    #[error("counter store refused the request for good ({operation}): {message}")]
+    Rejected {
+        operation: &'static str,
+        message: String,
     },
     /// Too many concurrent writers on one group; worth a retry later.
     #[error("counter store: gave up after {attempts} conflicting writes on group {group}")]

@@ -24,9 +24,55 @@ pub fn sha256_hex<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, len: usize) ->
     hex(&digest[..len.min(digest.len())])
 }
 
+/// Bytes of the hash that stands for what [`bounded`] cuts (256 bits, as hex).
+const CUT_HASH_BYTES: usize = 32;
+
+/// `text` unchanged when it has at most `max` bytes; else a readable prefix
+/// of it, `~`, and the SHA-256 of the whole text, `max` bytes at most. Two
+/// texts give two results (as SHA-256 tells them apart), so a key made this
+/// way stays unique whatever its parts' length: whoever signs in chooses
+/// names and paths, and DynamoDB refuses a partition key over 2,048 bytes
+/// and a sort key over 1,024.
+pub fn bounded(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let hash = sha256_hex([text.as_bytes()], CUT_HASH_BYTES);
+    let mut keep = max.saturating_sub(hash.len() + 1);
+    while !text.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!("{}~{hash}", &text[..keep])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bounded_text_is_unchanged_when_short_and_unique_when_cut() {
+        assert_eq!(bounded("GROUP#a#b".into(), 64), "GROUP#a#b");
+        let long = |c: char| format!("GROUP#{}", c.to_string().repeat(3_000));
+        let a = bounded(long('#'), 1_024);
+        let b = bounded(long('%'), 1_024);
+        assert!(
+            a.len() <= 1_024 && b.len() <= 1_024,
+            "{} {}",
+            a.len(),
+            b.len()
+        );
+        assert!(a.starts_with("GROUP####") && a.contains('~'));
+        assert_ne!(a, b);
+        assert_ne!(
+            bounded(format!("{}x", long('#')), 1_024),
+            a,
+            "a difference past the cut still tells them apart"
+        );
+        // Multi-byte characters are never split.
+        let wide = bounded("é".repeat(2_000), 1_024);
+        assert!(wide.len() <= 1_024);
+        assert_eq!(bounded(long('#'), 1_024), a, "stable");
+    }
 
     #[test]
     fn hex_is_lowercase_and_two_digits_a_byte() {

@@ -95,6 +95,10 @@ pub struct Finding {
     pub last_seen: Timestamp,
     pub notify: bool,
     pub notify_reason: Option<NotifyReason>,
+    /// Why a finding worth a notification sent none of its own: its rule
+    /// spent the account's hourly budget, and it is a line of the digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folded: Option<String>,
     /// For `kind: correlation`: what the correlation found.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub correlation: Option<CorrelationFacts>,
@@ -188,6 +192,7 @@ impl Finding {
             last_seen: counters.last_seen,
             notify: notify.is_some(),
             notify_reason: notify,
+            folded: None,
             correlation: None,
         }
     }

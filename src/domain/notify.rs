@@ -64,7 +64,7 @@ pub struct DigestNotice<'a> {
 }
 
 impl DigestNotice<'_> {
-    /// The digest's id: the rule and hour, and how many it lists, so that a
+    /// The digest's id: the rule, account and hour, and how many it lists, so that a
     /// later digest for the same hour (late events) is another message.
     pub fn digest_id(&self) -> String {
         let d = self.digest;
@@ -73,6 +73,8 @@ impl DigestNotice<'_> {
         super::digest::sha256_hex(
             [
                 d.key.rule_id.as_bytes(),
+                b"#",
+                d.key.account.as_bytes(),
                 b"#",
                 hour.as_bytes(),
                 b"#",

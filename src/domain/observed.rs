@@ -101,6 +101,16 @@ impl<'a> Observed<'a> {
             })
     }
 
+    /// The record's eventTime when it is there and cannot be read (say
+    /// `2026-10-06T12:01:90Z`): such a record is counted at the time of
+    /// receipt, and reported.
+    pub fn unreadable_time(&self) -> Option<&str> {
+        self.record
+            .event_time
+            .as_deref()
+            .filter(|t| Timestamp::parse(t).is_none())
+    }
+
     /// Whether the stated time lies more than [`FUTURE_TOLERANCE_MILLIS`]
     /// past `received`.
     pub fn is_future_dated(&self, received: Timestamp) -> bool {

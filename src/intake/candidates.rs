@@ -13,6 +13,9 @@ use crate::domain::record::CloudTrailRecord;
 pub struct Candidate {
     pub bytes: Vec<u8>,
     pub kind: ItemKind,
+    /// Where it starts in the stream, for a problem found later.
+    pub line: u64,
+    pub index: u64,
 }
 
 /// A record that could not be read, with its place in the stream.
@@ -68,6 +71,8 @@ pub fn scan(
                         emit(Piece::Candidate(Candidate {
                             bytes: bytes.to_vec(),
                             kind: span.kind,
+                            line: span.line,
+                            index: span.index,
                         }));
                     }
                 }

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::bufread::MultiGzDecoder;
 
+use crate::domain::time::Timestamp;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("cannot read {path}: {source}")]
@@ -66,6 +68,27 @@ pub fn delivery_time(path: &Path) -> String {
         })
         .map(|part| part[..13].to_owned())
         .unwrap_or_default()
+}
+
+/// The end of the minute a CloudTrail log file's name (or an S3 key ending
+/// in one) says it was delivered: every genuine record in it happened
+/// before. `None` for any other name.
+pub fn delivered_by(name: &str) -> Option<Timestamp> {
+    let name = name.rsplit('/').next().unwrap_or(name);
+    let stamp = delivery_time(Path::new(name));
+    let b = stamp.as_bytes();
+    if b.len() != 13 {
+        return None;
+    }
+    let text = format!(
+        "{}-{}-{}T{}:{}:00Z",
+        &stamp[..4],
+        &stamp[4..6],
+        &stamp[6..8],
+        &stamp[9..11],
+        &stamp[11..13]
+    );
+    Timestamp::parse(&text).map(|t| Timestamp::from_millis(t.as_millis() + 60_000))
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), SourceError> {
@@ -159,6 +182,23 @@ pub fn decompressing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_log_files_name_says_when_it_was_delivered() {
+        let t = |s: &str| Timestamp::parse(s);
+        assert_eq!(
+            delivered_by(
+                "AWSLogs/1/CloudTrail/eu-west-1/2024/03/02/1_CloudTrail_eu-west-1_20240302T1750Z_a.json.gz"
+            ),
+            t("2024-03-02T17:51:00Z")
+        );
+        assert_eq!(
+            delivered_by("1_CloudTrail_eu-west-1_20241302T1750Z_a.json.gz"),
+            None
+        );
+        assert_eq!(delivered_by("events/scenarios/brute-force.jsonl"), None);
+        assert_eq!(delivered_by(""), None);
+    }
 
     #[test]
     fn log_files_are_read_in_delivery_time_order() {

@@ -36,6 +36,10 @@ pub struct InvocationMetrics {
     pub too_late: u64,
     /// Records dated past their receipt, counted at the time of receipt.
     pub future_dated: u64,
+    /// Records whose eventTime cannot be read, counted at the time of receipt.
+    pub unreadable_times: u64,
+    /// Detections that failed for good (the record's others went on).
+    pub failed_detections: u64,
     /// Trail objects read, and skipped (digests, objects that are not logs).
     pub objects_read: u64,
     pub objects_skipped: u64,
@@ -83,6 +87,8 @@ impl InvocationMetrics {
                 ("CorrelationsFed", self.correlations_fed),
                 ("TooLateForCorrelations", self.too_late),
                 ("FutureDatedRecords", self.future_dated),
+                ("UnreadableEventTimes", self.unreadable_times),
+                ("FailedDetections", self.failed_detections),
                 ("TrailObjectsRead", self.objects_read),
                 ("TrailObjectsSkipped", self.objects_skipped),
                 ("DigestsSent", self.digests_sent),

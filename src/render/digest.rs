@@ -22,6 +22,7 @@ pub fn digest_json(notice: &DigestNotice<'_>, max_listed: usize) -> Value {
         "rule": notice.rule.name,
         "rule_id": d.key.rule_id,
         "rule_name": notice.rule.title,
+        "account": d.key.account,
         "severity": notice.rule.severity.as_str(),
         "risk_score": notice.rule.risk_score,
         "mitre": notice.rule.mitre_ids(),
@@ -43,11 +44,12 @@ pub fn digest_text(notice: &DigestNotice<'_>, max_listed: usize) -> String {
     // Writing to a String cannot fail.
     let _ = writeln!(
         out,
-        "signin-watch folded {} notifications of \"{}\" ({}) in the hour from {} to {} (UTC, event time): \
-         more than its budget of {} messages per rule per hour.",
+        "signin-watch folded {} notifications of \"{}\" ({}) in account {} in the hour from {} to {} (UTC, event time): \
+         more than its budget of {} messages per rule, account and hour.",
         d.folded.len(),
         clean_line(&rule.title, 200),
         rule.name,
+        clean_line(&d.key.account, 64),
         d.key.hour,
         d.key.hour_end(),
         notice.policy.budget_per_rule_hour,
@@ -103,10 +105,11 @@ pub fn digest_subject(notice: &DigestNotice<'_>) -> String {
     let d = notice.digest;
     let hour = d.key.hour.to_string();
     let raw = format!(
-        "[{}] Digest: {} more {} notifications, {} UTC",
+        "[{}] Digest: {} more {} notifications, account {}, {} UTC",
         notice.rule.severity.as_str().to_uppercase(),
         d.folded.len(),
         notice.rule.name,
+        d.key.account,
         hour.get(..13).unwrap_or(&hour).replace('T', " ") + ":00",
     );
     ascii_subject(&raw, MAX_SUBJECT_CHARS)

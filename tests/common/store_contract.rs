@@ -203,10 +203,10 @@ pub async fn the_budget_folds_what_exceeds_it_into_one_digest<S: CounterStore>(s
     let s: Vec<Sighting> = (0..6)
         .map(|i| sighting(&format!("flood-{i}"), &format!("fl{i}"), i))
         .collect();
-    let key = BudgetKey::new(&s[0].key.rule_id, s[0].event_time);
+    let key = BudgetKey::new(&s[0].key.rule_id, "111122223333", s[0].event_time);
     assert_eq!(
         key,
-        BudgetKey::new(&s[5].key.rule_id, s[5].event_time),
+        BudgetKey::new(&s[5].key.rule_id, "111122223333", s[5].event_time),
         "one hour"
     );
     let mut spent = Vec::new();
@@ -253,4 +253,27 @@ pub async fn the_budget_folds_what_exceeds_it_into_one_digest<S: CounterStore>(s
     let due = store.due_digests(after).await.expect("due");
     assert_eq!(due.len(), 1);
     assert_eq!((due[0].folded.len(), due[0].listed_before), (3, 2));
+    store.mark_digest_sent(&due[0]).await.expect("sent");
+
+    // Another account's budget is its own: its first message is within.
+    let other = BudgetKey::new(&s[0].key.rule_id, "999988887777", s[0].event_time);
+    let o: Vec<Sighting> = (0..4)
+        .map(|i| sighting(&format!("other-{i}"), &format!("ot{i}"), i))
+        .collect();
+    let mut spent = Vec::new();
+    for x in &o {
+        spent.push(store.spend(&other, x, 3).await.expect("spend"));
+    }
+    assert_eq!(spent, vec![W, W, W, F]);
+    // An urgent rule's digest is due at the next sweep, within the hour.
+    let other = other.urgent(true);
+    store
+        .fold(&other, &o[3], &folded(&o[3]))
+        .await
+        .expect("fold");
+    let due = store.due_digests(key.hour).await.expect("due");
+    assert_eq!(due.len(), 1, "only the urgent one is due within the hour");
+    assert_eq!(due[0].key, other);
+    let ids: Vec<&str> = due[0].folded.iter().map(|f| f.event_id.as_str()).collect();
+    assert_eq!(ids, ["ot3"]);
 }

@@ -2,10 +2,10 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | budget | `BUDGET#<rule id>#<hour>` | `HOUR` | `used`, `rule_id`, `hour`, `expires_at` |
-//! | message sent | `BUDGET#<rule id>#<hour>` | `SENT#<group id>#<eventID>` | `expires_at` |
-//! | folded | `BUDGET#<rule id>#<hour>` | `FOLDED#<group id>#<eventID>` | `entry` (JSON), `expires_at` |
-//! | digest owed | `DIGESTS` | `<hour>#<rule id>` | `budget_pk`, `rule_id`, `hour_ms`, `folded`, `listed`, `expires_at` |
+//! | budget | `BUDGET#<rule id>#<account>#<hour>` | `HOUR` | `used`, `rule_id`, `account`, `hour`, `expires_at` |
+//! | message sent | `BUDGET#<rule id>#<account>#<hour>` | `SENT#<group id>#<eventID>` | `expires_at` |
+//! | folded | `BUDGET#<rule id>#<account>#<hour>` | `FOLDED#<group id>#<eventID>` | `entry` (JSON), `expires_at` |
+//! | digest owed | `DIGESTS` | `<hour>#<rule id>#<account>` | `budget_pk`, `rule_id`, `account`, `urgent`, `hour_ms`, `folded`, `listed`, `expires_at` |
 //!
 //! Spending is one transaction: the sent item (only if absent), the budget
 //! (`used` below the budget), and a check that the sighting was not folded.
@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 
 use super::{
     DynamoStore, Item, MAX_ATTEMPTS, backoff, call_failed, get_n, invalid, need_n, number_attr,
-    string_attr,
+    partition_key, sort_key, string_attr,
 };
 use crate::domain::budget::{BudgetKey, Digest, Folded, Spend};
 use crate::domain::counter::{Sighting, StoreError};
@@ -55,16 +55,24 @@ fn corrupt(key: &str, message: impl Into<String>) -> StoreError {
 }
 
 impl DynamoStore {
+    // An empty account is a digest owed before budgets were kept per
+    // account (its items have no account): its keys are as they were then.
     fn budget_pk(key: &BudgetKey) -> String {
-        format!("BUDGET#{}#{}", key.rule_id, key.hour)
+        partition_key(match key.account.as_str() {
+            "" => format!("BUDGET#{}#{}", key.rule_id, key.hour),
+            account => format!("BUDGET#{}#{account}#{}", key.rule_id, key.hour),
+        })
     }
 
     fn digest_sk(key: &BudgetKey) -> String {
-        format!("{}#{}", key.hour, key.rule_id)
+        sort_key(match key.account.as_str() {
+            "" => format!("{}#{}", key.hour, key.rule_id),
+            account => format!("{}#{}#{account}", key.hour, key.rule_id),
+        })
     }
 
     fn sighting_sk(prefix: &str, s: &Sighting) -> String {
-        format!("{prefix}#{}#{}", s.key.id(), s.event_id)
+        sort_key(format!("{prefix}#{}#{}", s.key.id(), s.event_id))
     }
 
     pub(super) async fn spend_budget(
@@ -88,13 +96,15 @@ impl DynamoStore {
                 .key("pk", string_attr(&pk))
                 .key("sk", string_attr("HOUR"))
                 .update_expression(
-                    "ADD used :one SET rule_id = :rule, #h = :hour, expires_at = :exp",
+                    "ADD used :one SET rule_id = :rule, account = :account, #h = :hour, \
+                     expires_at = :exp",
                 )
                 .condition_expression("attribute_not_exists(used) OR used < :budget")
                 .expression_attribute_names("#h", "hour")
                 .expression_attribute_values(":one", number_attr(1))
                 .expression_attribute_values(":budget", number_attr(budget))
                 .expression_attribute_values(":rule", string_attr(&key.rule_id))
+                .expression_attribute_values(":account", string_attr(&key.account))
                 .expression_attribute_values(":hour", string_attr(key.hour.to_string()))
                 .expression_attribute_values(":exp", self.expires_at())
                 .build()
@@ -163,8 +173,14 @@ impl DynamoStore {
                 .key("pk", string_attr(DIGESTS_PK))
                 .key("sk", string_attr(Self::digest_sk(key)))
                 .update_expression(
-                    "ADD folded :one SET budget_pk = :pk, rule_id = :rule, hour_ms = :hour, \
-                     expires_at = :exp, listed = if_not_exists(listed, :zero)",
+                    "ADD folded :one SET budget_pk = :pk, rule_id = :rule, account = :account, \
+                     urgent = :urgent, hour_ms = :hour, expires_at = :exp, \
+                     listed = if_not_exists(listed, :zero)",
+                )
+                .expression_attribute_values(":account", string_attr(&key.account))
+                .expression_attribute_values(
+                    ":urgent",
+                    aws_sdk_dynamodb::types::AttributeValue::Bool(key.urgent),
                 )
                 .expression_attribute_values(":one", number_attr(1))
                 .expression_attribute_values(":zero", number_attr(0))
@@ -237,9 +253,19 @@ impl DynamoStore {
                 Some(aws_sdk_dynamodb::types::AttributeValue::S(s)) => s.clone(),
                 _ => return Err(corrupt(&sk, "rule_id is missing")),
             };
+            let account = match owed.get("account") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let urgent = matches!(
+                owed.get("urgent"),
+                Some(aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            );
             let key = BudgetKey {
                 hour: Timestamp::from_millis(need_n(&owed, "hour_ms", &sk)?),
                 rule_id,
+                account,
+                urgent,
             };
             let folded = need_n(&owed, "folded", &sk)?;
             let listed = get_n(&owed, "listed", &sk)?.unwrap_or(0);

@@ -16,7 +16,8 @@
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 
 use super::{
-    DynamoStore, Item, MAX_ATTEMPTS, backoff, call_failed, invalid, number_attr, string_attr,
+    DynamoStore, Item, MAX_ATTEMPTS, backoff, call_failed, invalid, number_attr, partition_key,
+    string_attr,
 };
 use crate::domain::correlation::Alert;
 use crate::domain::correlation::state::{self, GroupState};
@@ -34,7 +35,11 @@ fn corrupt(key: &str, message: impl Into<String>) -> StoreError {
 
 impl DynamoStore {
     fn state_pk(feed: &Feed<'_>) -> String {
-        format!("CORR#{}", feed.key.id())
+        Self::state_pk_of(&feed.key)
+    }
+
+    fn state_pk_of(key: &GroupKey) -> String {
+        partition_key(format!("CORR#{}", key.id()))
     }
 
     /// A correlation group's state, as the store keeps it (for inspection
@@ -43,7 +48,7 @@ impl DynamoStore {
         &self,
         key: &GroupKey,
     ) -> Result<Option<GroupState>, StoreError> {
-        let pk = format!("CORR#{}", key.id());
+        let pk = Self::state_pk_of(key);
         let item = self.get(&pk, "STATE", "GetItem correlation state").await?;
         match item {
             None => Ok(None),
@@ -148,11 +153,7 @@ impl DynamoStore {
         feed: &Feed<'_>,
         identity: &str,
     ) -> Result<Option<AlertRecorded>, StoreError> {
-        let pk = format!(
-            "EVENT#{}#{}",
-            feed.key.rule_id,
-            feed.key.alert_event_id(identity)
-        );
+        let pk = Self::event_pk_of(&feed.key.rule_id, &feed.key.alert_event_id(identity));
         let Some(item) = self.get(&pk, "EVENT", "GetItem alert").await? else {
             return Ok(None);
         };
@@ -176,7 +177,7 @@ impl DynamoStore {
         policy: &NotifyPolicy,
     ) -> Result<Correlated, StoreError> {
         let state_pk = Self::state_pk(feed);
-        let group_pk = format!("GROUP#{}", feed.key.id());
+        let group_pk = partition_key(format!("GROUP#{}", feed.key.id()));
         for attempt in 0..MAX_ATTEMPTS {
             let (state_item, counter_item) = self.read_both(&state_pk, &group_pk).await?;
             let (before, version) = Self::state_of(state_item.as_ref(), &state_pk)?;

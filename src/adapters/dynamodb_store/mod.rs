@@ -23,7 +23,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
@@ -35,6 +35,7 @@ use crate::domain::counter::{
     Correlated, CounterStore, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification,
     Recorded, Sighting, StoreError, advance,
 };
+use crate::domain::digest::bounded;
 use crate::domain::time::Timestamp;
 
 type Item = HashMap<String, AttributeValue>;
@@ -52,17 +53,29 @@ pub struct DynamoStore {
     retention_secs: i64,
 }
 
-/// A failed call: a request the SDK could not even build is a bug; any
-/// other failure may pass.
+/// A failed call: a request the SDK could not even build is a bug; one
+/// DynamoDB refuses as invalid (`ValidationException`: a key or item past
+/// its limits) is refused again; any other failure may pass.
 fn call_failed<E, R>(operation: &'static str) -> impl FnOnce(SdkError<E, R>) -> StoreError
 where
     SdkError<E, R>: std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata,
 {
     move |e| match e {
         SdkError::ConstructionFailure(_) => StoreError::InvalidRequest {
             operation,
             source: Box::new(e),
         },
+        SdkError::ServiceError(ref s) if s.err().code() == Some("ValidationException") => {
+            StoreError::Rejected {
+                operation,
+                message: s
+                    .err()
+                    .message()
+                    .unwrap_or("ValidationException")
+                    .to_owned(),
+            }
+        }
         e => StoreError::Unavailable {
             operation,
             source: Box::new(e),
@@ -119,6 +132,21 @@ fn need_n(item: &Item, key: &str, pk: &str) -> Result<i64, StoreError> {
     })
 }
 
+/// DynamoDB's most bytes in a partition key and in a sort key.
+pub const MAX_PARTITION_KEY_BYTES: usize = 2_048;
+pub const MAX_SORT_KEY_BYTES: usize = 1_024;
+
+/// `text` as a partition key: within DynamoDB's limit whatever its parts
+/// (a readable prefix and a hash past it; see [`bounded`]).
+fn partition_key(text: String) -> String {
+    bounded(text, MAX_PARTITION_KEY_BYTES)
+}
+
+/// `text` as a sort key, within DynamoDB's limit.
+fn sort_key(text: String) -> String {
+    bounded(text, MAX_SORT_KEY_BYTES)
+}
+
 /// A short random pause that grows with the attempt, so racing writers spread out.
 async fn backoff(attempt: u32) {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -145,11 +173,15 @@ impl DynamoStore {
     }
 
     fn group_pk(sighting: &Sighting) -> String {
-        format!("GROUP#{}", sighting.key.id())
+        partition_key(format!("GROUP#{}", sighting.key.id()))
     }
 
     fn event_pk(sighting: &Sighting) -> String {
-        format!("EVENT#{}#{}", sighting.key.rule_id, sighting.event_id)
+        Self::event_pk_of(&sighting.key.rule_id, &sighting.event_id)
+    }
+
+    fn event_pk_of(rule_id: &str, event_id: &str) -> String {
+        partition_key(format!("EVENT#{rule_id}#{event_id}"))
     }
 
     /// The group's counters and their version, read consistently.

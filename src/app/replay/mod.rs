@@ -6,6 +6,7 @@
 //! happen on one thread in the order of the files ([`in_order`]), so the
 //! result is the same whatever the scheduling.
 
+mod clock;
 mod in_order;
 mod worker;
 
@@ -19,15 +20,17 @@ use std::sync::mpsc;
 use serde::Serialize;
 
 use crate::adapters::counting_notifier::CountingNotifier;
-use crate::app::detector::{Detector, ProcessError};
+use crate::app::detector::{Detector, Outcome, ProcessError};
 use crate::domain::counter::CounterStore;
 use crate::domain::notify::Notice;
 use crate::domain::time::Timestamp;
 use crate::intake::candidates::{Candidate, Piece};
 use crate::intake::decode_item;
 use crate::intake::notification::ObjectRef;
+use crate::intake::source::delivered_by;
 use crate::intake::source::{self, SourceError};
 use crate::render;
+use clock::{ArchiveClock, Receipt};
 use in_order::InOrder;
 use worker::{Message, Report};
 
@@ -65,8 +68,14 @@ pub struct ReplaySummary {
     pub allowlisted: u64,
     /// Feeds of a correlation older than its group's lateness horizon.
     pub too_late: u64,
-    /// Records dated past the replay's start, counted at that time.
+    /// Records dated past their archive's own time (a log file's delivery
+    /// time, else the wall clock), counted at the archive's time.
     pub future_dated: u64,
+    /// Records whose time cannot be read (reported with file and line),
+    /// counted at the archive's time.
+    pub unreadable_times: u64,
+    /// Detections that failed for good (reported; the rest went on).
+    pub failed_detections: u64,
     pub bad_records: u64,
 }
 
@@ -97,8 +106,22 @@ impl fmt::Display for ReplaySummary {
         if self.future_dated > 0 {
             write!(
                 f,
-                ", {} dated in the future (counted at the replay's start)",
+                ", {} dated in the future (counted at the archive's own time)",
                 self.future_dated
+            )?;
+        }
+        if self.failed_detections > 0 {
+            write!(
+                f,
+                ", {} detections failed (see above)",
+                self.failed_detections
+            )?;
+        }
+        if self.unreadable_times > 0 {
+            write!(
+                f,
+                ", {} with an unreadable eventTime (counted at the archive's own time)",
+                self.unreadable_times
             )?;
         }
         Ok(())
@@ -209,8 +232,9 @@ impl Replay {
         let mut output = Output {
             runtime,
             detector,
-            notifier: CountingNotifier::new(),
-            fallback_time: Timestamp::now(),
+            notifier: CountingNotifier::keeping_digests(),
+            clock: ArchiveClock::new(Timestamp::now()),
+            waiting: Vec::new(),
             format: options.format,
             out,
         };
@@ -266,15 +290,31 @@ impl Replay {
             next_file.store(files.len(), Ordering::Relaxed);
             result
         })?;
-        output.out.flush().map_err(ReplayError::Output)?;
-        // Every hour of an archive is over: each digest owed goes out now.
+        output.count_waiting(&mut summary, err)?;
+        // Every hour of an archive is over: each digest owed goes out now,
+        // and is printed after the findings.
         output
             .runtime
             .block_on(detector.send_digests(&output.notifier, Timestamp::from_millis(i64::MAX)))?;
+        for digest in output.notifier.take_digests() {
+            match output.format {
+                Format::Json => writeln!(output.out, "{}", digest.json),
+                Format::Text => write!(output.out, "{}\n{}\n", digest.text, "-".repeat(72)),
+            }
+            .map_err(ReplayError::Output)?;
+        }
+        output.out.flush().map_err(ReplayError::Output)?;
         summary.notifications = output.notifier.sent();
         summary.digests = output.notifier.digests();
         Ok(summary)
     }
+}
+
+/// A record that waits for the archive's clock ([`clock`]): the item it
+/// is in, and which of the item's records it is.
+struct Waiting {
+    candidate: Candidate,
+    nth: usize,
 }
 
 /// The single thread that counts, notifies and writes.
@@ -282,7 +322,8 @@ struct Output<'a, S> {
     runtime: tokio::runtime::Runtime,
     detector: &'a Detector<S>,
     notifier: CountingNotifier,
-    fallback_time: Timestamp,
+    clock: ArchiveClock,
+    waiting: Vec<Waiting>,
     format: Format,
     out: &'a mut dyn Write,
 }
@@ -307,7 +348,7 @@ impl<S: CounterStore> Output<'_, S> {
                             // the summary counts them whatever happens.
                             let _ = writeln!(err, "{path}:{line}: record #{number}: {}", b.message);
                         }
-                        Piece::Candidate(c) => self.detect(&c, summary)?,
+                        Piece::Candidate(c) => self.detect(path, c, summary, err)?,
                     }
                 }
             }
@@ -329,43 +370,114 @@ impl<S: CounterStore> Output<'_, S> {
 
     fn detect(
         &mut self,
-        candidate: &Candidate,
+        path: &Input,
+        candidate: Candidate,
         summary: &mut ReplaySummary,
+        err: &mut dyn Write,
     ) -> Result<(), ReplayError> {
+        let delivered = match path {
+            Input::File(p) => p.to_str().and_then(delivered_by),
+            Input::Object(o) => delivered_by(&o.key),
+        };
         let mut outcomes = Vec::new();
-        let (runtime, detector, notifier, fallback) = (
+        let mut waiting = Vec::new();
+        let (runtime, detector, notifier, clock) = (
             &self.runtime,
             self.detector,
             &self.notifier,
-            self.fallback_time,
+            &mut self.clock,
         );
+        let mut nth = 0;
         // The worker decoded these bytes once already, so this succeeds; were
         // it to fail, the worker has reported the record.
         let _ = decode_item(&candidate.bytes, candidate.kind, &mut |o| {
-            outcomes.push(runtime.block_on(detector.process(notifier, &o, fallback)))
-        });
-        for outcome in outcomes {
-            let outcome = outcome?;
-            summary.duplicates += outcome.duplicates.len() as u64;
-            summary.allowlisted += outcome.allowlisted.len() as u64;
-            summary.too_late += outcome.too_late.len() as u64;
-            summary.future_dated += u64::from(outcome.future_dated);
-            for d in outcome.detections {
-                summary.detections += 1;
-                summary.folded += u64::from(d.folded);
-                match self.format {
-                    Format::Json => writeln!(self.out, "{}", render::json(&d.finding)),
-                    Format::Text => {
-                        let notice = Notice {
-                            finding: &d.finding,
-                            rule: &d.rule,
-                            policy: detector.policy(),
-                        };
-                        write!(self.out, "{}\n{}\n", render::email(&notice), "-".repeat(72))
-                    }
-                }
-                .map_err(ReplayError::Output)?;
+            if let Some(stated) = o.unreadable_time() {
+                summary.unreadable_times += 1;
+                let (line, number) = (candidate.line, candidate.index + 1);
+                let _ = writeln!(
+                    err,
+                    "{path}:{line}: record #{number}: eventTime {:?} cannot be read: counted at the archive's own time",
+                    render::clean_line(stated, 64)
+                );
             }
+            match clock.receipt(&o, delivered) {
+                Receipt::At(received) => {
+                    outcomes.push(runtime.block_on(detector.process(notifier, &o, received)))
+                }
+                Receipt::Wait => waiting.push(nth),
+            }
+            nth += 1;
+        });
+        for nth in waiting {
+            self.waiting.push(Waiting {
+                candidate: candidate.clone(),
+                nth,
+            });
+        }
+        for outcome in outcomes {
+            self.write(outcome?, summary, err)?;
+        }
+        Ok(())
+    }
+
+    /// Counts the records that waited for the archive's clock, at its end.
+    fn count_waiting(
+        &mut self,
+        summary: &mut ReplaySummary,
+        err: &mut dyn Write,
+    ) -> Result<(), ReplayError> {
+        let at = self.clock.end();
+        for w in std::mem::take(&mut self.waiting) {
+            let mut outcome = None;
+            let mut i = 0;
+            let _ = decode_item(&w.candidate.bytes, w.candidate.kind, &mut |o| {
+                if i == w.nth {
+                    outcome = Some(self.runtime.block_on(self.detector.process(
+                        &self.notifier,
+                        &o,
+                        at,
+                    )));
+                }
+                i += 1;
+            });
+            if let Some(outcome) = outcome {
+                self.write(outcome?, summary, err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts what one record produced and writes its findings.
+    fn write(
+        &mut self,
+        outcome: Outcome,
+        summary: &mut ReplaySummary,
+        err: &mut dyn Write,
+    ) -> Result<(), ReplayError> {
+        let detector = self.detector;
+        for f in &outcome.failed {
+            summary.failed_detections += 1;
+            let _ = writeln!(err, "rule {}: {}", f.rule.name, f.error);
+        }
+        summary.duplicates += outcome.duplicates.len() as u64;
+        summary.allowlisted += outcome.allowlisted.len() as u64;
+        summary.too_late += outcome.too_late.len() as u64;
+        summary.future_dated += u64::from(outcome.future_dated);
+        for d in outcome.detections {
+            summary.detections += 1;
+            summary.folded += u64::from(d.folded);
+            match self.format {
+                Format::Json => writeln!(self.out, "{}", render::json(&d.finding)),
+                Format::Text => {
+                    let notice = Notice {
+                        finding: &d.finding,
+                        rule: &d.rule,
+                        policy: detector.policy(),
+                    };
+                    write!(self.out, "{}\n{}\n", render::email(&notice), "-".repeat(72))
+                }
+            }
+            .map_err(ReplayError::Output)?;
         }
         Ok(())
     }

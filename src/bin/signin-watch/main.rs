@@ -116,7 +116,7 @@ fn replay(args: &ReplayArgs) -> ExitCode {
                 mb / secs,
                 peak_rss_note()
             );
-            if summary.bad_records > 0 {
+            if summary.bad_records > 0 || summary.failed_detections > 0 {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

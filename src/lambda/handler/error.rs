@@ -35,28 +35,45 @@ fn failure_kind(e: &ProcessError) -> &'static str {
 }
 
 impl HandlerError {
+    /// Whether the same event may succeed later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HandlerError::Process(e) => e.is_transient(),
+            HandlerError::Object(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
     /// What happened, as Lambda's `errorType`: what an operator sees in the
     /// failure destination and the logs.
     pub fn error_type(&self) -> &'static str {
         match self {
             HandlerError::Malformed(_) => "SigninWatch.MalformedEvent",
-            HandlerError::Process(ProcessError::Store(e)) => match e {
-                StoreError::Unavailable { .. } | StoreError::Contention { .. } => {
-                    "SigninWatch.TransientStoreError"
-                }
-                StoreError::Corrupt { .. } => "SigninWatch.CorruptStoreItem",
-                StoreError::InvalidRequest { .. } => "SigninWatch.InvalidRequest",
-            },
-            HandlerError::Process(ProcessError::Notify(e)) => match e {
-                NotifyError::Unavailable { .. } => "SigninWatch.TransientPublishError",
-                NotifyError::InvalidRequest { .. } => "SigninWatch.InvalidRequest",
-                NotifyError::Refused { .. } => "SigninWatch.PublishRefused",
-            },
+            HandlerError::Process(e) => process_error_type(e),
             HandlerError::Notification(_) => "SigninWatch.MalformedNotification",
             HandlerError::Object(e) if e.is_transient() => "SigninWatch.TransientObjectError",
             HandlerError::Object(_) => "SigninWatch.ObjectUnreadable",
             HandlerError::Untrusted { .. } => "SigninWatch.UntrustedEvent",
         }
+    }
+}
+
+/// The errorType of a detection's failure.
+pub fn process_error_type(e: &ProcessError) -> &'static str {
+    match e {
+        ProcessError::Store(e) => match e {
+            StoreError::Unavailable { .. } | StoreError::Contention { .. } => {
+                "SigninWatch.TransientStoreError"
+            }
+            StoreError::Corrupt { .. } => "SigninWatch.CorruptStoreItem",
+            StoreError::Rejected { .. } => "SigninWatch.StoreRejected",
+            StoreError::InvalidRequest { .. } => "SigninWatch.InvalidRequest",
+        },
+        ProcessError::Notify(e) => match e {
+            NotifyError::Unavailable { .. } => "SigninWatch.TransientPublishError",
+            NotifyError::InvalidRequest { .. } => "SigninWatch.InvalidRequest",
+            NotifyError::Refused { .. } => "SigninWatch.PublishRefused",
+        },
     }
 }
 

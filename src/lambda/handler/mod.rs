@@ -29,7 +29,9 @@ use crate::intake::candidates::{self, Piece};
 use crate::intake::envelopes;
 use crate::intake::notification::{self, ObjectRef, TrailObject};
 use crate::intake::objects::{NoObjects, ObjectError, ObjectSource};
+use crate::intake::source::delivered_by;
 use crate::intake::{Decoded, ItemKind, decode, decode_document, decode_record};
+use crate::render::clean_line;
 
 use super::metrics::{InvocationMetrics, RuleCounts};
 
@@ -288,8 +290,17 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
                 {
                     return untrusted(shape, metrics);
                 }
+                let mut failed_for_good = None;
                 for o in &records {
-                    self.record(o, detections, metrics).await?;
+                    match self.record(o, detections, metrics).await {
+                        Err(e) if !e.is_transient() => {
+                            failed_for_good.get_or_insert(e);
+                        }
+                        other => other?,
+                    }
+                }
+                if let Some(e) = failed_for_good {
+                    return Err(e);
                 }
             }
             Decoded::Documents(_) if !self.accept_any_shape => {
@@ -330,6 +341,10 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
                 return Ok(());
             }
         }
+        // An object backfilled long after its delivery is read by the time
+        // its name says it was delivered (see `app::replay::clock`).
+        let now = Timestamp::now();
+        let received = delivered_by(&object.key).map_or(now, |d| d.min(now));
         let reader = self.objects.open(object).await?;
         let rules = self.detector.rules().clone();
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(OBJECT_PIECES_IN_FLIGHT);
@@ -354,11 +369,22 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
             );
             (totals, result.map(drop))
         });
+        // A record that fails for good does not stop the rest of the object:
+        // the message fails at the end (it is retried, then lands in the
+        // dead-letter queue), and the rest is counted once by then.
+        let mut failed_for_good = None;
         while let Some(piece) = rx.recv().await {
             match piece {
                 Piece::Candidate(c) => {
-                    self.candidate(&c.bytes, c.kind, detections, metrics)
-                        .await?
+                    match self
+                        .candidate(&c.bytes, c.kind, received, detections, metrics)
+                        .await
+                    {
+                        Err(e) if !e.is_transient() => {
+                            failed_for_good.get_or_insert(e);
+                        }
+                        other => other?,
+                    }
                 }
                 Piece::Bad(bad) => {
                     metrics.malformed += 1;
@@ -395,7 +421,7 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
                 unreadable(Box::new(e))
             }
         })?;
-        Ok(())
+        failed_for_good.map_or(Ok(()), Err)
     }
 
     /// One candidate of an object: the records in it, through the detector
@@ -404,23 +430,24 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         &self,
         bytes: &[u8],
         kind: ItemKind,
+        received: Timestamp,
         detections: &mut Vec<Finding>,
         metrics: &mut InvocationMetrics,
     ) -> Result<(), HandlerError> {
         if kind == ItemKind::Record {
             let o = decode_record(bytes)?;
-            return self.detect(&o, detections, metrics).await;
+            return self.detect(&o, received, detections, metrics).await;
         }
         match decode(bytes)? {
             Decoded::Records(records) => {
                 for o in &records {
-                    self.detect(o, detections, metrics).await?;
+                    self.detect(o, received, detections, metrics).await?;
                 }
             }
             Decoded::Documents(docs) => {
                 for text in &docs {
                     for o in &decode_document(text)? {
-                        self.detect(o, detections, metrics).await?;
+                        self.detect(o, received, detections, metrics).await?;
                     }
                 }
             }
@@ -450,20 +477,38 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
             }
             return Ok(());
         }
-        self.detect(o, detections, metrics).await
+        self.detect(o, Timestamp::now(), detections, metrics).await
     }
 
+    /// One record through the detector, as received at `received`.
     async fn detect(
         &self,
         o: &Observed<'_>,
+        received: Timestamp,
         detections: &mut Vec<Finding>,
         metrics: &mut InvocationMetrics,
     ) -> Result<(), HandlerError> {
-        let outcome: Outcome = self
-            .detector
-            .process(&self.notifier, o, Timestamp::now())
-            .await?;
+        if let Some(stated) = o.unreadable_time() {
+            metrics.unreadable_times += 1;
+            tracing::warn!(
+                event_id = %o.event_id(),
+                event_time = %clean_line(stated, 64),
+                "the record's eventTime cannot be read: counted at the time of receipt"
+            );
+        }
+        let outcome: Outcome = self.detector.process(&self.notifier, o, received).await?;
         metrics.correlations_fed += outcome.fed as u64;
+        for f in &outcome.failed {
+            metrics.failed_detections += 1;
+            tracing::error!(
+                rule = %f.rule.name,
+                event_id = %o.event_id(),
+                error_type = error::process_error_type(&f.error),
+                error = %f.error,
+                "a detection failed for good; the record's other detections went on"
+            );
+        }
+        let failed_for_good = outcome.failed.into_iter().next();
         if outcome.future_dated {
             metrics.future_dated += 1;
             tracing::warn!(event_id = %o.event_id(), event_time = o.record.event_time.as_deref().unwrap_or_default(), "dated in the future: counted at the time of receipt");
@@ -505,7 +550,9 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
                 detections.push(d.finding);
             }
         }
-        Ok(())
+        // The event fails with the first, named: it lands in the failure
+        // destination (nothing lost), and its retries count nothing twice.
+        failed_for_good.map_or(Ok(()), |f| Err(f.error.into()))
     }
 }
 

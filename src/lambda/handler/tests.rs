@@ -279,6 +279,14 @@ fn every_failure_has_an_error_type_that_says_what_happened() {
             false,
         ),
         (
+            store(StoreError::Rejected {
+                operation: "TransactWriteItems",
+                message: "Size of hashkey has exceeded the maximum size limit".into(),
+            }),
+            "SigninWatch.StoreRejected",
+            false,
+        ),
+        (
             store(StoreError::InvalidRequest {
                 operation: "build Put event",
                 source: source(),

@@ -13,7 +13,7 @@ use crate::domain::observed::Observed;
 use std::sync::Arc;
 
 use crate::domain::record::field_is;
-use crate::domain::rules::{AllowlistHit, Rule, RuleMeta, RuleSet, Verdict};
+use crate::domain::rules::{AllowlistHit, Rule, RuleMeta, RuleSet, Severity, Verdict};
 use crate::domain::time::Timestamp;
 
 /// One counted detection (or a redelivered one whose notification is still owed).
@@ -29,18 +29,20 @@ pub struct Detection {
     /// Its notification exceeded the rule's hourly budget: it went into the
     /// hour's digest instead of a message of its own.
     pub folded: bool,
+    /// Its notification failed for good (see [`Outcome::failed`]).
+    pub failed: bool,
 }
 
 impl Detection {
     /// Whether the policy says it is worth a notification (a message, or a
     /// line of a digest when the budget is spent).
     pub fn notify(&self) -> bool {
-        self.finding.notify
+        self.finding.notify || self.folded
     }
 
     /// Whether it was sent as a message of its own.
     pub fn sent(&self) -> bool {
-        self.notify() && !self.folded
+        self.notify() && !self.folded && !self.failed
     }
 }
 
@@ -61,6 +63,18 @@ pub struct Outcome {
     /// The record states a time past its receipt (beyond the tolerance): its
     /// counts and windows used the time of receipt instead.
     pub future_dated: bool,
+    /// Detections that failed for good (a store that refuses a request, a
+    /// topic that refuses a message): the record's other detections and
+    /// correlations went on. A transient failure fails the whole record
+    /// instead, which is retried.
+    pub failed: Vec<Failed>,
+}
+
+/// One rule's work on a record that failed for good.
+#[derive(Debug)]
+pub struct Failed {
+    pub rule: Arc<RuleMeta>,
+    pub error: ProcessError,
 }
 
 /// Why processing a record stopped.
@@ -80,6 +94,21 @@ impl ProcessError {
             ProcessError::Notify(e) => e.is_transient(),
         }
     }
+}
+
+/// Why a finding sends no message of its own: it is a line of the digest
+/// of `key`, past a budget of `budget` messages.
+fn fold_reason(key: &BudgetKey, budget: u32) -> String {
+    let when = if key.urgent {
+        "sent by the next sweep"
+    } else {
+        "sent after the hour"
+    };
+    format!(
+        "the budget of {budget} messages per rule, account and hour is spent for account {} \
+         in the hour from {}: listed in that hour's digest ({when})",
+        key.account, key.hour
+    )
 }
 
 pub struct Detector<S> {
@@ -118,23 +147,46 @@ impl<S: CounterStore> Detector<S> {
     ) -> Result<Outcome, ProcessError> {
         let mut outcome = self.observe(observed, fallback_time).await?;
         for d in outcome.detections.iter_mut().filter(|d| d.notify()) {
-            let key = BudgetKey::new(&d.sighting.key.rule_id, d.sighting.event_time);
-            if self.spend(&key, &d.sighting).await? == Spend::Within {
-                let notice = Notice {
-                    finding: &d.finding,
-                    rule: &d.rule,
-                    policy: &self.policy,
-                };
-                notifier.notify(&notice).await?;
-            } else {
-                self.store
-                    .fold(&key, &d.sighting, &Folded::of(&d.finding))
-                    .await?;
-                d.folded = true;
+            if let Err(error) = self.send(notifier, d).await {
+                if error.is_transient() {
+                    return Err(error);
+                }
+                d.failed = true;
+                outcome.failed.push(Failed {
+                    rule: d.rule.clone(),
+                    error,
+                });
             }
-            self.store.mark_notified(&d.sighting).await?;
         }
         Ok(outcome)
+    }
+
+    /// Sends the notification `d` owes, or folds it into its digest past the
+    /// budget, and confirms it in the store.
+    async fn send<N: Notifier>(&self, notifier: &N, d: &mut Detection) -> Result<(), ProcessError> {
+        let key = BudgetKey::new(
+            &d.sighting.key.rule_id,
+            &d.finding.account,
+            d.sighting.event_time,
+        )
+        .urgent(d.rule.severity >= Severity::High);
+        if self.spend(&key, &d.sighting).await? == Spend::Within {
+            let notice = Notice {
+                finding: &d.finding,
+                rule: &d.rule,
+                policy: &self.policy,
+            };
+            notifier.notify(&notice).await?;
+        } else {
+            self.store
+                .fold(&key, &d.sighting, &Folded::of(&d.finding))
+                .await?;
+            d.folded = true;
+            d.finding.notify = false;
+            d.finding.folded = Some(fold_reason(&key, self.policy.budget_per_rule_hour));
+        }
+        self.store.mark_notified(&d.sighting).await?;
+        Ok(())
     }
 
     /// Spends from the rule-hour budget `key` (always within when the
@@ -190,7 +242,7 @@ impl<S: CounterStore> Detector<S> {
         &self,
         observed: &Observed<'_>,
         fallback_time: Timestamp,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome, ProcessError> {
         let mut outcome = Outcome {
             future_dated: observed.is_future_dated(fallback_time),
             ..Outcome::default()
@@ -219,15 +271,25 @@ impl<S: CounterStore> Detector<S> {
                 event_id: facts.event_id.clone(),
                 event_time: facts.event_time,
             };
-            let (counters, notify, redelivered) =
-                match self.store.record(&sighting, &self.policy).await? {
-                    Recorded::Counted { counters, notify } => (counters, notify, false),
-                    Recorded::Duplicate { pending: Some(p) } => (p.counters, Some(p.reason), true),
-                    Recorded::Duplicate { pending: None } => {
-                        outcome.duplicates.push(rule.meta.clone());
-                        continue;
-                    }
-                };
+            let recorded = match self.store.record(&sighting, &self.policy).await {
+                Ok(r) => r,
+                Err(e) if e.is_transient() => return Err(e.into()),
+                Err(e) => {
+                    outcome.failed.push(Failed {
+                        rule: rule.meta.clone(),
+                        error: e.into(),
+                    });
+                    continue;
+                }
+            };
+            let (counters, notify, redelivered) = match recorded {
+                Recorded::Counted { counters, notify } => (counters, notify, false),
+                Recorded::Duplicate { pending: Some(p) } => (p.counters, Some(p.reason), true),
+                Recorded::Duplicate { pending: None } => {
+                    outcome.duplicates.push(rule.meta.clone());
+                    continue;
+                }
+            };
             let finding = Finding::new(&rule, facts, &sighting.key, &counters, notify);
             outcome.detections.push(Detection {
                 rule: rule.meta.clone(),
@@ -235,6 +297,7 @@ impl<S: CounterStore> Detector<S> {
                 sighting,
                 redelivered,
                 folded: false,
+                failed: false,
             });
         }
         let matched: Vec<&Rule> = evaluation.matched.iter().map(|r| r.as_ref()).collect();
@@ -253,7 +316,17 @@ impl<S: CounterStore> Detector<S> {
                     event,
                 };
                 outcome.fed += 1;
-                let correlated = self.store.correlate(&feed, &self.policy).await?;
+                let correlated = match self.store.correlate(&feed, &self.policy).await {
+                    Ok(c) => c,
+                    Err(e) if e.is_transient() => return Err(e.into()),
+                    Err(e) => {
+                        outcome.failed.push(Failed {
+                            rule: c.meta.clone(),
+                            error: e.into(),
+                        });
+                        continue;
+                    }
+                };
                 if correlated.too_late {
                     outcome.too_late.push(c.meta.clone());
                 }
@@ -280,6 +353,7 @@ impl<S: CounterStore> Detector<S> {
                         sighting,
                         redelivered,
                         folded: false,
+                        failed: false,
                     });
                 }
             }
@@ -289,157 +363,4 @@ impl<S: CounterStore> Detector<S> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::adapters::counting_notifier::CountingNotifier;
-    use crate::adapters::memory_store::MemoryStore;
-    use crate::intake::decode::decode_record;
-
-    const DAY: i64 = 86_400_000;
-
-    fn failed_mfa(event_id: &str, time: &str) -> Vec<u8> {
-        let mut r = crate::test_support::sample_detail("rule1-failed-mfa-iam-user.json");
-        r["eventID"] = event_id.into();
-        r["eventTime"] = time.into();
-        serde_json::to_vec(&r).unwrap()
-    }
-
-    /// Processes `bytes` as read at `received`; whether it notified.
-    async fn notified(d: &Detector<MemoryStore>, bytes: &[u8], received: Timestamp) -> bool {
-        let o = decode_record(bytes).unwrap();
-        let outcome = d
-            .process(&CountingNotifier::new(), &o, received)
-            .await
-            .unwrap();
-        outcome
-            .detections
-            .iter()
-            .any(|x| x.notify() && x.rule.name == "failed-mfa")
-    }
-
-    #[tokio::test]
-    async fn a_record_dated_in_the_future_cannot_silence_its_group() {
-        let detector = Detector::new(
-            RuleSet::default(),
-            NotifyPolicy::default(),
-            MemoryStore::new(),
-        );
-        let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
-        let poison = failed_mfa("poison", "9999-12-31T23:59:59Z");
-        let o = decode_record(&poison).unwrap();
-        assert!(o.is_future_dated(t0));
-        assert_eq!(o.event_time(t0), t0, "counted at its receipt");
-        assert!(notified(&detector, &poison, t0).await);
-        let mut genuine = 0;
-        for day in 1..=4 {
-            let at = Timestamp::from_millis(t0.as_millis() + day * DAY);
-            let bytes = failed_mfa(&format!("genuine-{day}"), &at.to_string());
-            genuine += u32::from(notified(&detector, &bytes, at).await);
-        }
-        assert_eq!(genuine, 4, "each genuine sign-in a day apart notifies");
-    }
-
-    #[test]
-    fn a_time_within_the_tolerance_is_the_events_own() {
-        let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
-        let near = failed_mfa("near", "2026-11-20T09:04:00Z");
-        let o = decode_record(&near).unwrap();
-        assert!(!o.is_future_dated(t0));
-        assert_eq!(o.event_time(t0).to_string(), "2026-11-20T09:04:00Z");
-        for unreadable in [
-            "10000-01-01T00:00:00Z",
-            "+9999-01-01T00:00:00Z",
-            "-0001-01-01T00:00:00Z",
-        ] {
-            let bytes = failed_mfa("far", unreadable);
-            let o = decode_record(&bytes).unwrap();
-            assert_eq!(o.stated_time(), None, "{unreadable}");
-            assert_eq!(
-                o.event_time(t0),
-                t0,
-                "{unreadable}: the time of receipt stands in"
-            );
-        }
-    }
-
-    /// A federated sign-in without MFA by a freshly minted name: each one a
-    /// new group, so a first detection.
-    fn minted(i: usize, time: &str) -> Vec<u8> {
-        let mut r =
-            crate::test_support::sample_detail("rule2-federated-getsignintoken-no-mfa.json");
-        let name = format!("minted-{i}");
-        r["eventID"] = format!("flood-{i}").into();
-        r["eventTime"] = time.into();
-        r["userIdentity"]["principalId"] = format!("111122223333:{name}").into();
-        r["userIdentity"]["arn"] =
-            format!("arn:aws:sts::111122223333:federated-user/{name}").into();
-        serde_json::to_vec(&r).unwrap()
-    }
-
-    #[tokio::test]
-    async fn a_flood_of_new_groups_sends_the_budget_and_one_digest() {
-        let detector = Detector::new(
-            RuleSet::default(),
-            NotifyPolicy::default(),
-            MemoryStore::new(),
-        );
-        let notifier = CountingNotifier::new();
-        let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
-        let mut groups = std::collections::HashSet::new();
-        let mut folded = 0;
-        for i in 0..1000 {
-            let at = Timestamp::from_millis(t0.as_millis() + i as i64 * 3_000);
-            let bytes = minted(i, &at.to_string());
-            let o = decode_record(&bytes).unwrap();
-            let outcome = detector.process(&notifier, &o, at).await.unwrap();
-            for d in outcome.detections {
-                assert!(d.notify(), "each a first detection");
-                folded += u64::from(d.folded);
-                groups.insert(d.finding.group.clone());
-            }
-            // Redelivered: nothing more is sent or folded.
-            let again = detector.process(&notifier, &o, at).await.unwrap();
-            assert!(again.detections.is_empty());
-        }
-        assert_eq!(groups.len(), 1000);
-        assert_eq!(notifier.sent(), 20, "the budget");
-        assert_eq!(folded, 980);
-        let end = Timestamp::parse("2026-11-20T10:00:00Z").unwrap();
-        assert_eq!(
-            detector.send_digests(&notifier, end).await.unwrap(),
-            0,
-            "within the grace"
-        );
-        let later = Timestamp::parse("2026-11-20T10:15:00Z").unwrap();
-        assert_eq!(detector.send_digests(&notifier, later).await.unwrap(), 1);
-        assert_eq!(
-            detector.send_digests(&notifier, later).await.unwrap(),
-            0,
-            "sent once"
-        );
-        assert_eq!(notifier.sent() + notifier.digests(), 21);
-        for g in &groups {
-            let c = detector.store.counters(g).expect("every group counted");
-            assert_eq!(c.count, 1);
-        }
-    }
-
-    #[tokio::test]
-    async fn a_budget_of_zero_folds_nothing() {
-        let policy = NotifyPolicy {
-            budget_per_rule_hour: 0,
-            ..NotifyPolicy::default()
-        };
-        let detector = Detector::new(RuleSet::default(), policy, MemoryStore::new());
-        let notifier = CountingNotifier::new();
-        let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
-        for i in 0..50 {
-            let bytes = minted(i, &t0.to_string());
-            let o = decode_record(&bytes).unwrap();
-            detector.process(&notifier, &o, t0).await.unwrap();
-        }
-        assert_eq!(notifier.sent(), 50);
-        let later = Timestamp::parse("2026-11-21T00:00:00Z").unwrap();
-        assert_eq!(detector.send_digests(&notifier, later).await.unwrap(), 0);
-    }
-}
+mod tests;
