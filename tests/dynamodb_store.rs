@@ -63,6 +63,14 @@ async fn the_budget_folds_what_exceeds_it_into_one_digest() {
 }
 
 #[tokio::test]
+async fn a_digest_lists_the_earliest_and_counts_the_rest() {
+    if moto::unavailable("a_digest_lists_the_earliest_and_counts_the_rest") {
+        return;
+    }
+    contract::a_digest_lists_the_earliest_and_counts_the_rest(&store().await).await;
+}
+
+#[tokio::test]
 async fn items_follow_the_documented_layout() {
     if moto::unavailable("items_follow_the_documented_layout") {
         return;

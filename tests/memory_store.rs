@@ -97,3 +97,8 @@ mod correlations {
 async fn the_budget_folds_what_exceeds_it_into_one_digest() {
     contract::the_budget_folds_what_exceeds_it_into_one_digest(&MemoryStore::new()).await;
 }
+
+#[tokio::test]
+async fn a_digest_lists_the_earliest_and_counts_the_rest() {
+    contract::a_digest_lists_the_earliest_and_counts_the_rest(&MemoryStore::new()).await;
+}

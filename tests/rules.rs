@@ -399,3 +399,52 @@ fn the_example_filters_load_and_let_the_broker_pass() {
     assert_eq!(users, ["break-glass"]);
     assert!(text(&out).contains("1 allowlisted"), "{}", text(&out));
 }
+
+/// A user rule on a sign-in event the bus's pattern drops loads, and would
+/// never fire on the EventBridge path: `rules check` says so and names the
+/// parameter; `rules pattern` prints its value.
+#[test]
+fn a_rule_on_an_event_name_the_pattern_drops_says_which_parameter_to_set() {
+    let rule = GOOD
+        .replace("name: good", "name: check-mfa")
+        .replace("eventName: ConsoleLogin", "eventName: CheckMfa");
+    let dir = dir_with("check-mfa.yml", &rule);
+    let file = dir.path().join("check-mfa.yml").display().to_string();
+    let out = signin_watch(&["rules", "check", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains(
+            "warning: rule \"check-mfa\" matches CheckMfa, which the template's EventBridge pattern does not pass"
+        ) && said.contains("ExtraEventNames=CheckMfa"),
+        "{said}"
+    );
+    let out = signin_watch(&[
+        "rules",
+        "pattern",
+        "--rules",
+        &dir.path().display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let first = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(first, "ExtraEventNames=CheckMfa");
+    // The pack alone needs nothing beyond the template's pattern.
+    let out = signin_watch(&["rules", "pattern"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("ExtraEventNames=\n"),
+        "{}",
+        text(&out)
+    );
+    // A rule that names its event passes without a warning.
+    let good = dir_with("good.yml", GOOD);
+    let out = signin_watch(&[
+        "rules",
+        "check",
+        &good.path().join("good.yml").display().to_string(),
+    ]);
+    assert!(!text(&out).contains("warning"), "{}", text(&out));
+}

@@ -400,13 +400,20 @@ fn iam_grants_exactly_what_the_code_calls() {
         by_sid["Findings"].1,
         serde_json::json!({"Ref": "FindingsTopic"})
     );
-    // The two queues of failed events, nothing else.
+    // The queues of failed events (the trail's dead-letter queue too, with
+    // a trail bucket), nothing else.
+    let two = serde_json::json!([
+        {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]},
+        {"Fn::GetAtt": ["UndeliveredEventsQueue", "Arn"]}
+    ]);
+    let three = serde_json::json!([
+        {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]},
+        {"Fn::GetAtt": ["UndeliveredEventsQueue", "Arn"]},
+        {"Fn::GetAtt": ["TrailObjectsDeadLetterQueue", "Arn"]}
+    ]);
     assert_eq!(
         by_sid["Redrive"].1,
-        serde_json::json!([
-            {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]},
-            {"Fn::GetAtt": ["UndeliveredEventsQueue", "Arn"]}
-        ])
+        serde_json::json!({"Fn::If": ["HasTrailBucket", three, two]})
     );
     // Objects under the trail's prefix of the trail's bucket, nothing else.
     assert_eq!(
@@ -444,13 +451,72 @@ fn iam_grants_exactly_what_the_code_calls() {
     }
 }
 
+/// `pattern` with the `ExtraEventNames` parameter given as `names`.
+fn with_extra_event_names(pattern: &Value, names: &[&str]) -> Value {
+    match pattern {
+        Value::Object(m) if m.get("Ref") == Some(&Value::from("ExtraEventNames")) => {
+            serde_json::json!(names)
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), with_extra_event_names(v, names)))
+                .collect(),
+        ),
+        Value::Array(a) => {
+            Value::Array(a.iter().map(|v| with_extra_event_names(v, names)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// The event names the pattern passes are the ones the code checks user
+/// rules against (`rules check`, start-up, `rules pattern`), and a rule's
+/// own names go through `ExtraEventNames`.
+#[test]
+fn the_pattern_passes_the_event_names_the_code_knows() {
+    if moto::unavailable("the_pattern_passes_the_event_names_the_code_knows") {
+        return;
+    }
+    let t = template("template.yaml");
+    let pattern = &resource(&t, "SigninEventsRule")["Properties"]["EventPattern"];
+    let mut names = BTreeSet::new();
+    let mut extra = 0;
+    for branch in pattern["detail"]["$or"].as_array().expect("$or") {
+        match &branch["eventName"] {
+            Value::Array(values) => {
+                for v in values {
+                    names.insert(
+                        v["equals-ignore-case"]
+                            .as_str()
+                            .unwrap()
+                            .to_ascii_lowercase(),
+                    );
+                }
+            }
+            v if v == &serde_json::json!({"Ref": "ExtraEventNames"}) => extra += 1,
+            other => panic!("an eventName of another shape: {other}"),
+        }
+    }
+    assert_eq!(extra, 1, "one branch for ExtraEventNames");
+    let known: BTreeSet<String> = signin_watch::domain::rules::event_names::PATTERN_EVENT_NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    assert_eq!(names, known);
+}
+
 #[tokio::test]
 async fn the_eventbridge_pattern_passes_exactly_what_the_rules_could_match() {
     if moto::unavailable("the_eventbridge_pattern_passes_exactly_what_the_rules_could_match") {
         return;
     }
     let t = template("template.yaml");
-    let pattern = resource(&t, "SigninEventsRule")["Properties"]["EventPattern"].to_string();
+    // ExtraEventNames at its default.
+    let pattern = with_extra_event_names(
+        &resource(&t, "SigninEventsRule")["Properties"]["EventPattern"],
+        &[""],
+    )
+    .to_string();
     let sdk = moto::sdk().await;
     let events = aws_sdk_eventbridge::Client::new(&sdk);
     let rule = moto::unique("signin-events");
@@ -574,6 +640,85 @@ async fn the_eventbridge_pattern_passes_exactly_what_the_rules_could_match() {
     assert_eq!(
         arrived, expected,
         "events the pattern let through (left) vs those a rule matches (right)"
+    );
+}
+
+/// Each queue the function reads denies `sqs:SendMessage` to every
+/// principal but its AWS sender, whatever the principal's own policies
+/// grant: nobody in the account can plant a sign-in, spend a budget or break
+/// a group through a queue.
+#[test]
+fn only_their_senders_can_write_to_the_queues_the_function_reads() {
+    if moto::unavailable("only_their_senders_can_write_to_the_queues_the_function_reads") {
+        return;
+    }
+    let t = template("template.yaml");
+    let deny = |policy: &str, sid: &str| -> Value {
+        let statements = resource(&t, policy)["Properties"]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{policy}: statements"))
+            .clone();
+        let st = statements
+            .into_iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("{policy}: statement {sid}"));
+        assert_eq!(st["Effect"], "Deny", "{policy}");
+        assert_eq!(st["Principal"], "*", "{policy}");
+        assert_eq!(st["Action"], "sqs:SendMessage", "{policy}");
+        st["Condition"].clone()
+    };
+    let bucket = serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrailBucketName}"});
+    let trail = deny("TrailObjectsQueuePolicy", "OnlyTheTrailBucketSends");
+    let branches = trail["Fn::If"]
+        .as_array()
+        .expect("with and without backfill principals");
+    assert_eq!(branches[0], "HasBackfillPrincipals");
+    assert_eq!(branches[1]["ArnNotLike"]["aws:SourceArn"], bucket);
+    assert_eq!(
+        branches[1]["ArnNotEquals"]["aws:PrincipalArn"],
+        serde_json::json!({"Ref": "BackfillPrincipalArns"})
+    );
+    assert_eq!(branches[2]["ArnNotLike"]["aws:SourceArn"], bucket);
+    assert!(branches[2].get("ArnNotEquals").is_none());
+    assert_eq!(
+        deny("FailedEventsQueuePolicy", "OnlyTheFunctionSends")["ArnNotEquals"]["aws:PrincipalArn"],
+        serde_json::json!({"Fn::GetAtt": ["SigninWatchFunctionRole", "Arn"]})
+    );
+    assert_eq!(
+        deny("UndeliveredEventsQueuePolicy", "OnlyTheRulesSend")["ArnNotEquals"]["aws:SourceArn"],
+        serde_json::json!([
+            {"Fn::GetAtt": ["SigninEventsRule", "Arn"]},
+            {"Fn::GetAtt": ["BusSigninEventsRule", "Arn"]}
+        ])
+    );
+    assert_eq!(
+        deny("TrailObjectsDeadLetterQueuePolicy", "NoPrincipalSends")["Null"]["aws:PrincipalArn"],
+        "false"
+    );
+    // Every queue of the template has a policy that names it.
+    let queues: Vec<&String> = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::SQS::Queue")
+        .map(|(name, _)| name)
+        .collect();
+    for q in queues {
+        let guarded = t["Resources"].as_object().unwrap().values().any(|r| {
+            r["Type"] == "AWS::SQS::QueuePolicy"
+                && r["Properties"]["Queues"] == serde_json::json!([{"Ref": q}])
+        });
+        assert!(guarded, "{q} has no queue policy");
+    }
+    // The trail queue's messages are read as S3 notifications only.
+    let vars = &resource(&t, "SigninWatchFunction")["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        vars[signin_watch::lambda::config::TRAIL_QUEUE_ARN],
+        serde_json::json!({"Fn::If": ["HasTrailBucket", {"Fn::GetAtt": ["TrailObjectsQueue", "Arn"]}, ""]})
+    );
+    assert_eq!(
+        resource(&t, "SigninWatchFunction")["Properties"]["ReservedConcurrentExecutions"],
+        serde_json::json!({"Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]})
     );
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
-use crate::domain::budget::{BudgetKey, Digest, Folded, Spend};
+use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend, keep_earliest};
 use crate::domain::correlation::state::{self, GroupState};
 use crate::domain::correlation::{Alert, LATENESS_HORIZON_MS};
 use crate::domain::counter::{
@@ -178,24 +178,39 @@ impl CounterStore for MemoryStore {
         Ok(())
     }
 
-    async fn due_digests(&self, now: Timestamp) -> Result<Vec<Digest>, StoreError> {
+    async fn owed_digests(&self, now: Timestamp) -> Result<Vec<OwedDigest>, StoreError> {
         let inner = self.lock()?;
         Ok(inner
             .budgets
             .iter()
             .filter(|(k, b)| k.is_due(now) && b.folded.len() as u64 > b.listed)
-            .map(|(k, b)| Digest {
+            .map(|(k, b)| OwedDigest {
                 key: k.clone(),
-                folded: b.folded.values().cloned().collect(),
-                listed_before: b.listed,
+                folded: b.folded.len() as u64,
+                listed: b.listed,
             })
             .collect())
+    }
+
+    async fn digest(&self, owed: &OwedDigest, max_listed: usize) -> Result<Digest, StoreError> {
+        let inner = self.lock()?;
+        let mut folded = Vec::new();
+        let b = inner.budgets.get(&owed.key);
+        for f in b.into_iter().flat_map(|b| b.folded.values()) {
+            keep_earliest(&mut folded, f.clone(), max_listed);
+        }
+        Ok(Digest {
+            key: owed.key.clone(),
+            folded,
+            folded_count: b.map_or(0, |b| b.folded.len() as u64),
+            listed_before: owed.listed,
+        })
     }
 
     async fn mark_digest_sent(&self, digest: &Digest) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
         if let Some(b) = inner.budgets.get_mut(&digest.key) {
-            b.listed = b.listed.max(digest.folded.len() as u64);
+            b.listed = b.listed.max(digest.folded_count);
         }
         Ok(())
     }

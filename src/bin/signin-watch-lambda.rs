@@ -6,6 +6,7 @@
 #![recursion_limit = "256"]
 
 use signin_watch::adapters::sqs::SqsQueue;
+use signin_watch::domain::rules::event_names::Reach;
 use signin_watch::lambda::config::LambdaConfig;
 use signin_watch::lambda::runtime;
 
@@ -20,6 +21,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             std::process::exit(1);
         }
     };
+    // A rule the bus's pattern starves fires only on the bucket path: say so.
+    for rule in config.detector.rules.rules() {
+        if let Reach::Missing(names) = rule.reach() {
+            tracing::warn!(
+                rule = %rule.name,
+                event_names = ?names,
+                "the template's EventBridge pattern does not pass these event names: the rule fires on them only through the trail bucket (deploy with ExtraEventNames from `signin-watch rules pattern`)"
+            );
+        }
+    }
     let sdk = runtime::sdk_config(&config).await;
     let handler = runtime::handler(&config, &sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);

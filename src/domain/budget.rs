@@ -115,15 +115,45 @@ impl Folded {
     }
 }
 
-/// One rule-hour's digest: what was folded, as the store holds it.
+/// The most folded notifications a digest lists (the earliest by event
+/// time); it counts the rest. Reading a digest keeps no more than these in
+/// memory, however large the flood.
+pub const MAX_DIGEST_LISTED: usize = 100;
+
+/// A digest owed, as the sweep finds it: its key and counts only (small),
+/// so that the folded notifications are read one digest at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwedDigest {
+    pub key: BudgetKey,
+    /// Notifications folded in all.
+    pub folded: u64,
+    /// How many a digest sent before listed.
+    pub listed: u64,
+}
+
+/// One rule-account-hour's digest: what was folded, as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digest {
     pub key: BudgetKey,
-    /// Every folded notification, ordered by event time.
+    /// The earliest folded notifications by event time (then group and
+    /// eventID), at most the number asked for.
     pub folded: Vec<Folded>,
+    /// Notifications folded in all, listed or not.
+    pub folded_count: u64,
     /// How many a digest sent before listed (a later digest for the same
     /// hour exists only for events that arrived after its grace).
     pub listed_before: u64,
+}
+
+/// Keeps in `list` the `max` earliest of the folded notifications offered
+/// one at a time, in order: memory bounded by `max` whatever the stream.
+pub fn keep_earliest(list: &mut Vec<Folded>, item: Folded, max: usize) {
+    let key = |f: &Folded| (f.event_time, f.group.clone(), f.event_id.clone());
+    let at = list.partition_point(|f| key(f) < key(&item));
+    if at < max {
+        list.insert(at, item);
+        list.truncate(max);
+    }
 }
 
 #[cfg(test)]

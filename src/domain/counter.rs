@@ -10,7 +10,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
-use super::budget::{BudgetKey, Digest, Folded, Spend};
+use super::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend};
 use super::correlation::{Alert, Correlation, FedEvent};
 use super::time::Timestamp;
 
@@ -351,14 +351,23 @@ pub trait CounterStore {
         folded: &Folded,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The digests owed at `now`: rule-hours past their grace
-    /// ([`BudgetKey::is_due`]) with folds no digest listed yet.
-    fn due_digests(
+    /// The digests owed at `now`: rule-account-hours due
+    /// ([`BudgetKey::is_due`]) with folds no digest listed yet; their keys
+    /// and counts only.
+    fn owed_digests(
         &self,
         now: Timestamp,
-    ) -> impl Future<Output = Result<Vec<Digest>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<OwedDigest>, StoreError>> + Send;
 
-    /// Confirms that `digest` was sent, listing what it holds.
+    /// The digest `owed`, listing at most `max_listed` folded notifications
+    /// (the earliest), read with memory bounded by that number.
+    fn digest(
+        &self,
+        owed: &OwedDigest,
+        max_listed: usize,
+    ) -> impl Future<Output = Result<Digest, StoreError>> + Send;
+
+    /// Confirms that `digest` was sent: its `folded_count` is listed.
     fn mark_digest_sent(
         &self,
         digest: &Digest,

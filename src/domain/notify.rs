@@ -68,7 +68,7 @@ impl DigestNotice<'_> {
     /// later digest for the same hour (late events) is another message.
     pub fn digest_id(&self) -> String {
         let d = self.digest;
-        let n = d.folded.len().to_string();
+        let n = d.folded_count.to_string();
         let hour = d.key.hour.to_string();
         super::digest::sha256_hex(
             [

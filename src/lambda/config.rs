@@ -12,6 +12,7 @@ pub const AWS_ATTEMPT_TIMEOUT_MS: &str = "SIGNIN_WATCH_AWS_ATTEMPT_TIMEOUT_MS";
 pub const METRICS_NAMESPACE: &str = "SIGNIN_WATCH_METRICS_NAMESPACE";
 pub const ACCEPT_ANY_SHAPE: &str = "SIGNIN_WATCH_ACCEPT_ANY_SHAPE";
 pub const REDRIVE_QUEUE_URLS: &str = "SIGNIN_WATCH_REDRIVE_QUEUE_URLS";
+pub const TRAIL_QUEUE_ARN: &str = "SIGNIN_WATCH_TRAIL_QUEUE_ARN";
 
 #[derive(Debug, Clone)]
 pub struct LambdaConfig {
@@ -31,6 +32,9 @@ pub struct LambdaConfig {
     /// Queues of failed events the scheduled sweep redrives (the failure
     /// destination and EventBridge's dead-letter queue).
     pub redrive_queue_urls: Vec<String>,
+    /// The trail bucket's queue, whose messages are read as S3
+    /// notifications only.
+    pub trail_queue_arn: Option<String>,
     pub detector: DetectorConfig,
 }
 
@@ -113,8 +117,19 @@ impl LambdaConfig {
                 redrive_queue_urls.push(url);
             }
         }
+        let trail_queue_arn = get(TRAIL_QUEUE_ARN).filter(|v| !v.trim().is_empty());
+        if let Some(arn) = &trail_queue_arn
+            && (!arn.starts_with("arn:") || !arn.contains(":sqs:"))
+        {
+            return Err(ConfigError::new(
+                TRAIL_QUEUE_ARN,
+                arn,
+                "expected an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)",
+            ));
+        }
         Ok(LambdaConfig {
             accept_any_shape,
+            trail_queue_arn,
             redrive_queue_urls,
             table,
             topic_arn,

@@ -40,11 +40,15 @@ pub struct InvocationMetrics {
     pub unreadable_times: u64,
     /// Detections that failed for good (the record's others went on).
     pub failed_detections: u64,
+    /// SQS messages handed back for want of time before the deadline.
+    pub handed_back: u64,
     /// Trail objects read, and skipped (digests, objects that are not logs).
     pub objects_read: u64,
     pub objects_skipped: u64,
     /// Digests of folded notifications sent (by the scheduled sweep).
     pub digests_sent: u64,
+    /// Digests that failed and stay owed for the next sweep.
+    pub digests_failed: u64,
     pub rules: BTreeMap<String, RuleCounts>,
 }
 
@@ -89,9 +93,11 @@ impl InvocationMetrics {
                 ("FutureDatedRecords", self.future_dated),
                 ("UnreadableEventTimes", self.unreadable_times),
                 ("FailedDetections", self.failed_detections),
+                ("MessagesHandedBack", self.handed_back),
                 ("TrailObjectsRead", self.objects_read),
                 ("TrailObjectsSkipped", self.objects_skipped),
                 ("DigestsSent", self.digests_sent),
+                ("DigestsFailed", self.digests_failed),
             ],
             None,
         )];

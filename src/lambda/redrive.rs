@@ -41,9 +41,25 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         queue: &Q,
         max: usize,
     ) -> Result<RedriveSummary, QueueError> {
+        self.redrive_by(queue, max, None).await
+    }
+
+    /// [`redrive`](Self::redrive), taking no message once only the handler's
+    /// deadline reserve is left before `deadline` (the next sweep goes on).
+    pub async fn redrive_by<Q: FailedEvents>(
+        &self,
+        queue: &Q,
+        max: usize,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<RedriveSummary, QueueError> {
         let mut summary = RedriveSummary::default();
         let mut seen = std::collections::HashSet::new();
-        while seen.len() < max {
+        let time_left = || {
+            deadline.is_none_or(|d| {
+                d.saturating_duration_since(std::time::Instant::now()) > self.deadline_reserve()
+            })
+        };
+        while seen.len() < max && time_left() {
             let batch = queue.receive().await?;
             let fresh: Vec<_> = batch
                 .into_iter()
@@ -53,6 +69,9 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
                 break;
             }
             for m in fresh {
+                if !time_left() {
+                    break;
+                }
                 let (result, _) = self.redelivered(m.body.as_bytes()).await;
                 match result {
                     Ok(s) => {

@@ -64,6 +64,7 @@ pub fn handler(
     Handler::new(detector, publisher)
         .with_objects(objects)
         .accepting_any_shape(config.accept_any_shape)
+        .with_trail_queue(config.trail_queue_arn.clone())
 }
 
 /// Serves invocations until the runtime stops. A failed invocation returns
@@ -85,14 +86,18 @@ where
     let namespace = metrics_namespace.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
         let payload = event.payload.get().as_bytes();
-        let (mut result, metrics) = handler.handle(payload).await;
-        if let Ok(summary) = &mut result
-            && crate::intake::envelopes::is_scheduled_event(payload)
-        {
+        let deadline = deadline_of(event.context.deadline);
+        let (mut result, metrics) = handler.handle_by(payload, Some(deadline)).await;
+        // The redrive goes on whatever the digests did.
+        if crate::intake::envelopes::is_scheduled_event(payload) {
             for q in queues {
                 // A queue that cannot be read now is read by the next sweep.
-                match handler.redrive(q, MAX_REDRIVEN).await {
-                    Ok(r) => summary.redriven.push(r),
+                match handler.redrive_by(q, MAX_REDRIVEN, Some(deadline)).await {
+                    Ok(r) => {
+                        if let Ok(summary) = &mut result {
+                            summary.redriven.push(r);
+                        }
+                    }
                     Err(e) => tracing::error!(error = %e, "redrive failed"),
                 }
             }
@@ -110,4 +115,11 @@ where
         }
     }))
     .await
+}
+
+/// The invocation's deadline (milliseconds since the epoch, as Lambda gives
+/// it) on the monotonic clock.
+fn deadline_of(deadline_ms: u64) -> std::time::Instant {
+    let now_ms = u64::try_from(Timestamp::now().as_millis()).unwrap_or(0);
+    std::time::Instant::now() + std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }

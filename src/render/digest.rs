@@ -29,10 +29,10 @@ pub fn digest_json(notice: &DigestNotice<'_>, max_listed: usize) -> Value {
         "hour_start": d.key.hour,
         "hour_end": d.key.hour_end(),
         "budget_per_rule_hour": notice.policy.budget_per_rule_hour,
-        "folded_count": d.folded.len(),
+        "folded_count": d.folded_count,
         "listed_before": d.listed_before,
         "folded": listed,
-        "not_listed": d.folded.len() - listed.len(),
+        "not_listed": d.folded_count.saturating_sub(listed.len() as u64),
     })
 }
 
@@ -46,7 +46,7 @@ pub fn digest_text(notice: &DigestNotice<'_>, max_listed: usize) -> String {
         out,
         "signin-watch folded {} notifications of \"{}\" ({}) in account {} in the hour from {} to {} (UTC, event time): \
          more than its budget of {} messages per rule, account and hour.",
-        d.folded.len(),
+        d.folded_count,
         clean_line(&rule.title, 200),
         rule.name,
         clean_line(&d.key.account, 64),
@@ -62,8 +62,7 @@ pub fn digest_text(notice: &DigestNotice<'_>, max_listed: usize) -> String {
         let _ = writeln!(
             out,
             "An earlier digest for this hour listed {}; events delivered late since bring it to {}.",
-            d.listed_before,
-            d.folded.len()
+            d.listed_before, d.folded_count
         );
     }
     let _ = writeln!(
@@ -89,7 +88,9 @@ pub fn digest_text(notice: &DigestNotice<'_>, max_listed: usize) -> String {
             clean_line(&f.group, 256),
         );
     }
-    let rest = d.folded.len().saturating_sub(max_listed);
+    let rest = d
+        .folded_count
+        .saturating_sub(d.folded.len().min(max_listed) as u64);
     if rest > 0 {
         let _ = writeln!(
             out,
@@ -107,7 +108,7 @@ pub fn digest_subject(notice: &DigestNotice<'_>) -> String {
     let raw = format!(
         "[{}] Digest: {} more {} notifications, account {}, {} UTC",
         notice.rule.severity.as_str().to_uppercase(),
-        d.folded.len(),
+        d.folded_count,
         notice.rule.name,
         d.key.account,
         hour.get(..13).unwrap_or(&hour).replace('T', " ") + ":00",

@@ -135,7 +135,10 @@ pub fn write_email(out: &mut impl Write, notice: &Notice<'_>) -> fmt::Result {
     for r in &rule.references {
         writeln!(out, "  {r}")?;
     }
-    writeln!(out, "  {}", rule.source.url)?;
+    // The rule's own source, unless its references already name it.
+    if !rule.references.iter().any(|r| r == &rule.source.url) {
+        writeln!(out, "  {}", rule.source.url)?;
+    }
     writeln!(out)?;
     writeln!(out, "Finding {} (signin-watch, {})", f.finding_id, SCHEMA)
 }
@@ -204,6 +207,31 @@ mod tests {
             }
             self.written += s.len();
             Ok(())
+        }
+    }
+
+    #[test]
+    fn every_reference_is_listed_once() {
+        let finding = crate::render::tests::sample_finding("alice", "agent");
+        let policy = Default::default();
+        for rule in crate::domain::rules::pack::rules().unwrap() {
+            let notice = Notice {
+                finding: &finding,
+                rule: &rule.meta,
+                policy: &policy,
+            };
+            let text = email(&notice);
+            let block = text
+                .split("References\n")
+                .nth(1)
+                .and_then(|rest| rest.split("\n\n").next())
+                .unwrap_or_else(|| panic!("{}: no references", rule.meta.name));
+            let mut lines: Vec<&str> = block.lines().collect();
+            let listed = lines.len();
+            lines.sort_unstable();
+            lines.dedup();
+            assert_eq!(lines.len(), listed, "{}: {block}", rule.meta.name);
+            assert!(block.contains(&rule.meta.source.url), "{}", rule.meta.name);
         }
     }
 

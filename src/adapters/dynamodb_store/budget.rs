@@ -23,7 +23,7 @@ use super::{
     DynamoStore, Item, MAX_ATTEMPTS, backoff, call_failed, get_n, invalid, need_n, number_attr,
     partition_key, sort_key, string_attr,
 };
-use crate::domain::budget::{BudgetKey, Digest, Folded, Spend};
+use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend, keep_earliest};
 use crate::domain::counter::{Sighting, StoreError};
 use crate::domain::time::Timestamp;
 
@@ -215,9 +215,16 @@ impl DynamoStore {
         })
     }
 
-    /// Every item of partition `pk` whose sort key begins with `prefix`.
-    async fn query_all(&self, pk: &str, prefix: Option<&str>) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
+    /// Every item of partition `pk` whose sort key begins with `prefix`
+    /// (and that passes `filter`), a page at a time: `each` sees every item
+    /// and keeps what it needs, so memory stays bounded by a page.
+    async fn query_pages(
+        &self,
+        pk: &str,
+        prefix: Option<&str>,
+        filter: Option<&str>,
+        mut each: impl FnMut(Item) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut start = None;
         loop {
             let mut q = self
@@ -233,70 +240,94 @@ impl DynamoStore {
                     .expression_attribute_values(":prefix", string_attr(p)),
                 None => q.key_condition_expression("pk = :pk"),
             };
+            if let Some(f) = filter {
+                q = q.filter_expression(f);
+            }
             let out = q.send().await.map_err(call_failed("Query"))?;
-            items.extend(out.items.unwrap_or_default());
+            for item in out.items.unwrap_or_default() {
+                each(item)?;
+            }
             match out.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(items),
+                _ => return Ok(()),
             }
         }
     }
 
-    pub(super) async fn owed_digests(&self, now: Timestamp) -> Result<Vec<Digest>, StoreError> {
-        let mut digests = Vec::new();
-        for owed in self.query_all(DIGESTS_PK, None).await? {
-            let sk = match owed.get("sk") {
+    /// The owed items of the `DIGESTS` partition whose folds outnumber what
+    /// was listed (filtered by DynamoDB), and due at `now`.
+    pub(super) async fn digests_owed(&self, now: Timestamp) -> Result<Vec<OwedDigest>, StoreError> {
+        let mut owed = Vec::new();
+        self.query_pages(DIGESTS_PK, None, Some("folded > listed"), |item| {
+            let sk = match item.get("sk") {
                 Some(aws_sdk_dynamodb::types::AttributeValue::S(s)) => s.clone(),
                 _ => return Err(corrupt(DIGESTS_PK, "an item without a string sk")),
             };
-            let rule_id = match owed.get("rule_id") {
+            let rule_id = match item.get("rule_id") {
                 Some(aws_sdk_dynamodb::types::AttributeValue::S(s)) => s.clone(),
                 _ => return Err(corrupt(&sk, "rule_id is missing")),
             };
-            let account = match owed.get("account") {
+            let account = match item.get("account") {
                 Some(aws_sdk_dynamodb::types::AttributeValue::S(s)) => s.clone(),
                 _ => String::new(),
             };
             let urgent = matches!(
-                owed.get("urgent"),
+                item.get("urgent"),
                 Some(aws_sdk_dynamodb::types::AttributeValue::Bool(true))
             );
             let key = BudgetKey {
-                hour: Timestamp::from_millis(need_n(&owed, "hour_ms", &sk)?),
+                hour: Timestamp::from_millis(need_n(&item, "hour_ms", &sk)?),
                 rule_id,
                 account,
                 urgent,
             };
-            let folded = need_n(&owed, "folded", &sk)?;
-            let listed = get_n(&owed, "listed", &sk)?.unwrap_or(0);
-            if !key.is_due(now) || folded <= listed {
-                continue;
+            let folded = need_n(&item, "folded", &sk)?;
+            let listed = get_n(&item, "listed", &sk)?.unwrap_or(0);
+            if key.is_due(now) && folded > listed {
+                owed.push(OwedDigest {
+                    key,
+                    folded: u64::try_from(folded).unwrap_or(0),
+                    listed: u64::try_from(listed).unwrap_or(0),
+                });
             }
-            let pk = Self::budget_pk(&key);
-            let mut entries = Vec::new();
-            for item in self.query_all(&pk, Some("FOLDED#")).await? {
-                let entry: Folded = match item.get("entry") {
-                    Some(aws_sdk_dynamodb::types::AttributeValue::S(json)) => {
-                        serde_json::from_str(json).map_err(|e| corrupt(&pk, e.to_string()))?
-                    }
-                    _ => return Err(corrupt(&pk, "a folded item without its entry")),
-                };
-                entries.push(entry);
-            }
-            entries.sort_by(|a, b| {
-                (a.event_time, &a.group, &a.event_id).cmp(&(b.event_time, &b.group, &b.event_id))
-            });
-            digests.push(Digest {
-                key,
-                folded: entries,
-                listed_before: u64::try_from(listed).unwrap_or(0),
-            });
-        }
-        Ok(digests)
+            Ok(())
+        })
+        .await?;
+        Ok(owed)
+    }
+
+    /// The digest `owed`: its folded items read a page at a time, the
+    /// `max_listed` earliest kept.
+    pub(super) async fn digest_of(
+        &self,
+        owed: &OwedDigest,
+        max_listed: usize,
+    ) -> Result<Digest, StoreError> {
+        let pk = Self::budget_pk(&owed.key);
+        let mut folded = Vec::new();
+        let mut count = 0u64;
+        self.query_pages(&pk, Some("FOLDED#"), None, |item| {
+            let entry: Folded = match item.get("entry") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(json)) => {
+                    serde_json::from_str(json).map_err(|e| corrupt(&pk, e.to_string()))?
+                }
+                _ => return Err(corrupt(&pk, "a folded item without its entry")),
+            };
+            count += 1;
+            keep_earliest(&mut folded, entry, max_listed);
+            Ok(())
+        })
+        .await?;
+        Ok(Digest {
+            key: owed.key.clone(),
+            folded,
+            folded_count: count,
+            listed_before: owed.listed,
+        })
     }
 
     pub(super) async fn digest_sent(&self, digest: &Digest) -> Result<(), StoreError> {
-        let listed = digest.folded.len();
+        let listed = digest.folded_count;
         let result = self
             .client
             .update_item()

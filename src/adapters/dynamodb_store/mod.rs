@@ -29,7 +29,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
-use crate::domain::budget::{BudgetKey, Digest, Folded, Spend};
+use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend};
 use crate::domain::correlation::Alert;
 use crate::domain::counter::{
     Correlated, CounterStore, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification,
@@ -443,8 +443,12 @@ impl CounterStore for DynamoStore {
         self.fold_notification(key, sighting, folded).await
     }
 
-    async fn due_digests(&self, now: Timestamp) -> Result<Vec<Digest>, StoreError> {
-        self.owed_digests(now).await
+    async fn owed_digests(&self, now: Timestamp) -> Result<Vec<OwedDigest>, StoreError> {
+        self.digests_owed(now).await
+    }
+
+    async fn digest(&self, owed: &OwedDigest, max_listed: usize) -> Result<Digest, StoreError> {
+        self.digest_of(owed, max_listed).await
     }
 
     async fn mark_digest_sent(&self, digest: &Digest) -> Result<(), StoreError> {

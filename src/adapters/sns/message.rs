@@ -160,7 +160,7 @@ fn assemble_digest(notice: &DigestNotice<'_>, fifo: bool, max_listed: usize) -> 
         ),
         (
             "folded",
-            MessageAttribute::Number(notice.digest.folded.len().to_string()),
+            MessageAttribute::Number(notice.digest.folded_count.to_string()),
         ),
         (
             "mitre",

@@ -111,7 +111,7 @@ impl Notifier for SnsPublisher {
             digest_id = %id,
             rule_id = notice.digest.key.rule_id,
             hour = %notice.digest.key.hour,
-            folded = notice.digest.folded.len(),
+            folded = notice.digest.folded_count,
             message_id,
             "digest published"
         );

@@ -2,7 +2,7 @@
 //! in the store, notifications sent and confirmed, the outcome out. The
 //! Lambda and `replay` both call [`Detector::process`].
 
-use crate::domain::budget::{BudgetKey, Folded, Spend};
+use crate::domain::budget::{BudgetKey, Folded, MAX_DIGEST_LISTED, Spend};
 use crate::domain::correlation;
 use crate::domain::counter::{
     AlertRecorded, CounterStore, Feed, GroupKey, NotifyPolicy, Recorded, Sighting, StoreError,
@@ -68,6 +68,14 @@ pub struct Outcome {
     /// correlations went on. A transient failure fails the whole record
     /// instead, which is retried.
     pub failed: Vec<Failed>,
+}
+
+/// What a sweep's digests came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DigestsSent {
+    pub sent: usize,
+    /// Digests that failed and stay owed.
+    pub failed: usize,
 }
 
 /// One rule's work on a record that failed for good.
@@ -199,32 +207,51 @@ impl<S: CounterStore> Detector<S> {
         self.store.spend(key, sighting, budget).await
     }
 
-    /// Sends every digest owed at `now` (rule-hours past their grace with
-    /// folds no digest listed), confirming each in the store once sent; a
-    /// failure leaves it owed for the next sweep. Returns how many it sent.
+    /// Sends every digest owed at `now` (rule-account-hours due with folds
+    /// no digest listed), confirming each in the store once sent. One
+    /// digest that fails (read, sent or confirmed) is logged and left owed
+    /// for the next sweep; the others go on. Fails only when the owed
+    /// digests cannot be listed.
     pub async fn send_digests<N: Notifier>(
         &self,
         notifier: &N,
         now: Timestamp,
-    ) -> Result<usize, ProcessError> {
-        let mut sent = 0;
-        for digest in self.store.due_digests(now).await? {
-            let Some(rule) = self.meta(&digest.key.rule_id) else {
+    ) -> Result<DigestsSent, ProcessError> {
+        let mut done = DigestsSent::default();
+        for owed in self.store.owed_digests(now).await? {
+            let Some(rule) = self.meta(&owed.key.rule_id) else {
                 // A rule switched off since the fold: its digest stays owed
                 // (never lost) until the rule is back or the item expires.
-                tracing::warn!(rule_id = %digest.key.rule_id, "digest owed for a rule not loaded");
+                tracing::warn!(rule_id = %owed.key.rule_id, "digest owed for a rule not loaded");
                 continue;
             };
-            let notice = DigestNotice {
-                digest: &digest,
-                rule: &rule,
-                policy: &self.policy,
-            };
-            notifier.notify_digest(&notice).await?;
-            self.store.mark_digest_sent(&digest).await?;
-            sent += 1;
+            let result: Result<(), ProcessError> = async {
+                let digest = self.store.digest(&owed, MAX_DIGEST_LISTED).await?;
+                let notice = DigestNotice {
+                    digest: &digest,
+                    rule: &rule,
+                    policy: &self.policy,
+                };
+                notifier.notify_digest(&notice).await?;
+                self.store.mark_digest_sent(&digest).await?;
+                Ok(())
+            }
+            .await;
+            match result {
+                Ok(()) => done.sent += 1,
+                Err(error) => {
+                    tracing::error!(
+                        rule = %rule.name,
+                        account = %owed.key.account,
+                        hour = %owed.key.hour,
+                        error = %error,
+                        "a digest failed; it stays owed for the next sweep, the others go on"
+                    );
+                    done.failed += 1;
+                }
+            }
         }
-        Ok(sent)
+        Ok(done)
     }
 
     /// The metadata of the rule or correlation with Sigma id `id`.

@@ -114,14 +114,17 @@ async fn a_flood_of_new_groups_sends_the_budget_and_one_digest() {
     assert_eq!(folded, 980);
     let end = Timestamp::parse("2026-11-20T10:00:00Z").unwrap();
     assert_eq!(
-        detector.send_digests(&notifier, end).await.unwrap(),
+        detector.send_digests(&notifier, end).await.unwrap().sent,
         0,
         "within the grace"
     );
     let later = Timestamp::parse("2026-11-20T10:15:00Z").unwrap();
-    assert_eq!(detector.send_digests(&notifier, later).await.unwrap(), 1);
     assert_eq!(
-        detector.send_digests(&notifier, later).await.unwrap(),
+        detector.send_digests(&notifier, later).await.unwrap().sent,
+        1
+    );
+    assert_eq!(
+        detector.send_digests(&notifier, later).await.unwrap().sent,
         0,
         "sent once"
     );
@@ -204,8 +207,14 @@ async fn one_accounts_noise_never_folds_another_accounts_first_message() {
     // A high detection's digest does not wait for the hour's end: the
     // next sweep sends it.
     let sweep = Timestamp::from_millis(at.as_millis() + 15 * 60_000);
-    assert_eq!(detector.send_digests(&notifier, sweep).await.unwrap(), 1);
-    assert_eq!(detector.send_digests(&notifier, sweep).await.unwrap(), 0);
+    assert_eq!(
+        detector.send_digests(&notifier, sweep).await.unwrap().sent,
+        1
+    );
+    assert_eq!(
+        detector.send_digests(&notifier, sweep).await.unwrap().sent,
+        0
+    );
 }
 
 #[tokio::test]
@@ -224,17 +233,29 @@ async fn a_budget_of_zero_folds_nothing() {
     }
     assert_eq!(notifier.sent(), 50);
     let later = Timestamp::parse("2026-11-21T00:00:00Z").unwrap();
-    assert_eq!(detector.send_digests(&notifier, later).await.unwrap(), 0);
+    assert_eq!(
+        detector.send_digests(&notifier, later).await.unwrap().sent,
+        0
+    );
 }
 
-/// The in-memory store, refusing for good every request about `rule_id`.
+/// The in-memory store, refusing for good every request about `rule_id`
+/// (only its digests, with `digests_only`).
 struct Refusing {
     inner: MemoryStore,
     rule_id: String,
+    digests_only: bool,
 }
 
 impl Refusing {
     fn check(&self, rule_id: &str) -> Result<(), StoreError> {
+        if rule_id == self.rule_id && !self.digests_only {
+            return self.refuse(rule_id);
+        }
+        Ok(())
+    }
+
+    fn refuse(&self, rule_id: &str) -> Result<(), StoreError> {
         if rule_id == self.rule_id {
             return Err(StoreError::Rejected {
                 operation: "TransactWriteItems",
@@ -267,11 +288,19 @@ impl CounterStore for Refusing {
     async fn fold(&self, k: &BudgetKey, s: &Sighting, f: &Folded) -> Result<(), StoreError> {
         self.inner.fold(k, s, f).await
     }
-    async fn due_digests(
+    async fn owed_digests(
         &self,
         now: Timestamp,
-    ) -> Result<Vec<crate::domain::budget::Digest>, StoreError> {
-        self.inner.due_digests(now).await
+    ) -> Result<Vec<crate::domain::budget::OwedDigest>, StoreError> {
+        self.inner.owed_digests(now).await
+    }
+    async fn digest(
+        &self,
+        owed: &crate::domain::budget::OwedDigest,
+        max: usize,
+    ) -> Result<crate::domain::budget::Digest, StoreError> {
+        self.refuse(&owed.key.rule_id)?;
+        self.inner.digest(owed, max).await
     }
     async fn mark_digest_sent(&self, d: &crate::domain::budget::Digest) -> Result<(), StoreError> {
         self.inner.mark_digest_sent(d).await
@@ -295,6 +324,7 @@ async fn a_detection_refused_for_good_does_not_stop_the_records_others() {
         Refusing {
             inner: MemoryStore::new(),
             rule_id: refused,
+            digests_only: false,
         },
     );
     let notifier = CountingNotifier::new();
@@ -318,4 +348,50 @@ async fn a_detection_refused_for_good_does_not_stop_the_records_others() {
     }
     assert_eq!(failed, 3, "each record reports its refused detection");
     assert!(correlated >= 3, "the correlations were fed all the same");
+}
+
+#[tokio::test]
+async fn one_digest_that_fails_stays_owed_and_the_others_are_sent() {
+    let rules = RuleSet::default();
+    let federated = rules
+        .rules()
+        .find(|r| r.meta.name == "federated-single-factor")
+        .unwrap()
+        .id
+        .clone();
+    let detector = Detector::new(
+        rules,
+        NotifyPolicy::default(),
+        Refusing {
+            inner: MemoryStore::new(),
+            rule_id: federated,
+            digests_only: true,
+        },
+    );
+    let notifier = CountingNotifier::new();
+    let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
+    for i in 0..25 {
+        let at = Timestamp::from_millis(t0.as_millis() + i as i64 * 60_000);
+        for bytes in [
+            minted(i, &at.to_string()),
+            recovery(
+                i,
+                "999988887777",
+                &format!("203.0.113.{i}"),
+                &at.to_string(),
+            ),
+        ] {
+            let o = decode_record(&bytes).unwrap();
+            detector.process(&notifier, &o, at).await.unwrap();
+        }
+    }
+    let later = Timestamp::parse("2026-11-20T10:15:00Z").unwrap();
+    let done = detector.send_digests(&notifier, later).await.unwrap();
+    assert_eq!((done.sent, done.failed), (1, 1));
+    let again = detector.send_digests(&notifier, later).await.unwrap();
+    assert_eq!(
+        (again.sent, again.failed),
+        (0, 1),
+        "the failed one stays owed"
+    );
 }

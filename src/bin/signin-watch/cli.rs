@@ -52,6 +52,9 @@ pub enum RulesAction {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// The event names the enabled rules need beyond the template's
+    /// EventBridge pattern (the `ExtraEventNames` parameter), and the whole pattern.
+    Pattern(DetectorArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
             RulesAction::List(args) => rules::list(&args),
             RulesAction::Test(args) => rules::test(&args),
             RulesAction::Check { files } => rules::check(&files),
+            RulesAction::Pattern(args) => rules::pattern(&args),
         },
     }
 }

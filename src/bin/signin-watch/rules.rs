@@ -7,8 +7,11 @@ use std::process::ExitCode;
 
 use signin_watch::config::catalog::{Catalog, InlineTests};
 use signin_watch::domain::correlation::{Slot, simulate};
-use signin_watch::domain::rules::Origin;
+use std::collections::BTreeSet;
+
+use signin_watch::domain::rules::event_names::{PATTERN_EVENT_NAMES, Reach};
 use signin_watch::domain::rules::inline;
+use signin_watch::domain::rules::{Origin, Rule};
 
 use crate::cli::DetectorArgs;
 use crate::fail;
@@ -179,6 +182,11 @@ pub fn check(files: &[PathBuf]) -> ExitCode {
                     "{}: ok ({rules} rules, {correlations} correlations, {filters} filters)",
                     path.display()
                 );
+                for rule in catalog.rules.iter().filter(|r| r.origin == origin) {
+                    if let Some(warning) = reach_warning(rule) {
+                        println!("{}: warning: {warning}", path.display());
+                    }
+                }
             }
             ExitCode::SUCCESS
         }
@@ -186,5 +194,80 @@ pub fn check(files: &[PathBuf]) -> ExitCode {
             eprintln!("{e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// What a rule misses on the EventBridge path, when it misses anything.
+fn reach_warning(rule: &Rule) -> Option<String> {
+    match rule.reach() {
+        Reach::Passed => None,
+        Reach::Missing(names) => Some(format!(
+            "rule {:?} matches {}, which the template's EventBridge pattern does not pass: \
+             it fires on them only through the trail bucket and replay; deploy with \
+             ExtraEventNames={} (see `signin-watch rules pattern`)",
+            rule.name,
+            names.join(", "),
+            names.join(",")
+        )),
+        Reach::Unpinned => Some(format!(
+            "rule {:?} names no eventName: on the EventBridge path it sees only the event \
+             names the template's pattern passes ({}); name the event names it is for, \
+             and pass the others with ExtraEventNames",
+            rule.name,
+            PATTERN_EVENT_NAMES.join(", ")
+        )),
+    }
+}
+
+/// The event names the enabled rules need beyond the template's pattern,
+/// as the `ExtraEventNames` parameter takes them, then the whole pattern
+/// for a rule managed by hand.
+pub fn pattern(args: &DetectorArgs) -> ExitCode {
+    let config = match args.detector_config() {
+        Ok(c) => c,
+        Err(e) => return fail(&format!("invalid setting {e}")),
+    };
+    let mut extra: BTreeSet<String> = BTreeSet::new();
+    let mut unpinned = Vec::new();
+    for rule in config.rules.rules() {
+        match rule.reach() {
+            Reach::Passed => {}
+            Reach::Missing(names) => extra.extend(names),
+            Reach::Unpinned => unpinned.push(rule.name.clone()),
+        }
+    }
+    let extra: Vec<String> = extra.into_iter().collect();
+    let mut names: Vec<serde_json::Value> = PATTERN_EVENT_NAMES
+        .iter()
+        .copied()
+        .chain(extra.iter().map(String::as_str))
+        .map(|n| serde_json::json!({"equals-ignore-case": n}))
+        .collect();
+    names.dedup();
+    let whole = serde_json::json!({
+        "source": ["aws.signin"],
+        "detail": {
+            "eventSource": [{"equals-ignore-case": "signin.amazonaws.com"}],
+            "eventName": names,
+        }
+    });
+    let write = || -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        writeln!(out, "ExtraEventNames={}", extra.join(","))?;
+        for name in &unpinned {
+            writeln!(
+                out,
+                "# rule {name:?} names no eventName: it sees only what the pattern passes"
+            )?;
+        }
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&whole).unwrap_or_default()
+        )
+    };
+    match write() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("writing the pattern: {e}")),
     }
 }

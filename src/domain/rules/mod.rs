@@ -14,6 +14,7 @@
 
 pub mod allowlist;
 mod attack;
+pub mod event_names;
 mod filter_trust;
 pub mod inline;
 pub mod load;
@@ -205,6 +206,16 @@ impl Rule {
     /// The rule's own check, without filters.
     pub fn matches(&self, record: &CloudTrailRecord<'_>) -> bool {
         self.matcher.matches(record)
+    }
+
+    /// What the template's EventBridge pattern lets this rule see.
+    pub fn reach(&self) -> event_names::Reach {
+        event_names::reach(self.matcher.event_names())
+    }
+
+    /// The event names every match has, when the rule pins them.
+    pub fn event_names(&self) -> Option<&std::collections::BTreeSet<String>> {
+        self.matcher.event_names()
     }
 }
 

@@ -48,6 +48,8 @@ impl Event for RecordView<'_, '_> {
 pub(crate) struct Matcher {
     detections: HashMap<String, CompiledDetection>,
     conditions: Vec<ConditionExpr>,
+    /// The event names every match has, when the detection pins them.
+    event_names: Option<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -73,7 +75,12 @@ impl Matcher {
         Ok(Matcher {
             detections,
             conditions: detection.conditions.clone(),
+            event_names: super::event_names::event_names(detection),
         })
+    }
+
+    pub(crate) fn event_names(&self) -> Option<&std::collections::BTreeSet<String>> {
+        self.event_names.as_ref()
     }
 
     pub(crate) fn matches(&self, record: &CloudTrailRecord<'_>) -> bool {

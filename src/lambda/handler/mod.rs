@@ -16,6 +16,8 @@
 //! is a no-op. In an SQS batch each message succeeds or fails on its own
 //! (`batchItemFailures`); a batch whose every message failed fails.
 
+use std::time::{Duration, Instant};
+
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde::Serialize;
 
@@ -35,6 +37,7 @@ use crate::render::clean_line;
 
 use super::metrics::{InvocationMetrics, RuleCounts};
 
+mod batch;
 mod error;
 pub use error::HandlerError;
 
@@ -129,6 +132,10 @@ pub struct Handler<S, N, O = NoObjects> {
     objects: O,
     /// Reads bare records, log files and custom events too (local tests).
     accept_any_shape: bool,
+    /// The trail bucket's queue: its messages are read as S3 notifications only.
+    trail_queue_arn: Option<String>,
+    /// Time kept back before the invocation's deadline (see [`batch`]).
+    deadline_reserve: Duration,
 }
 
 /// Pieces of an object in flight between the blocking scan and the detector.
@@ -141,6 +148,8 @@ impl<S, N> Handler<S, N> {
             notifier,
             objects: NoObjects,
             accept_any_shape: false,
+            trail_queue_arn: None,
+            deadline_reserve: batch::DEADLINE_RESERVE,
         }
     }
 }
@@ -153,7 +162,27 @@ impl<S, N, O> Handler<S, N, O> {
             notifier: self.notifier,
             objects,
             accept_any_shape: self.accept_any_shape,
+            trail_queue_arn: self.trail_queue_arn,
+            deadline_reserve: self.deadline_reserve,
         }
+    }
+
+    /// With the trail bucket's queue: a message from it that is not an S3
+    /// notification is not read (`SIGNIN_WATCH_TRAIL_QUEUE_ARN`).
+    pub fn with_trail_queue(mut self, arn: Option<String>) -> Self {
+        self.trail_queue_arn = arn.filter(|a| !a.is_empty());
+        self
+    }
+
+    /// The time kept back before each invocation's deadline.
+    pub fn deadline_reserve(&self) -> Duration {
+        self.deadline_reserve
+    }
+
+    /// With `reserve` kept back before each invocation's deadline.
+    pub fn with_deadline_reserve(mut self, reserve: Duration) -> Self {
+        self.deadline_reserve = reserve;
+        self
     }
 
     /// Whether to read what AWS did not write: bare CloudTrail records, log
@@ -166,10 +195,20 @@ impl<S, N, O> Handler<S, N, O> {
 }
 
 impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
-    /// Handles one invocation's payload.
+    /// Handles one invocation's payload, with no deadline (tests, replay).
     pub async fn handle(
         &self,
         payload: &[u8],
+    ) -> (Result<InvocationSummary, HandlerError>, InvocationMetrics) {
+        self.handle_by(payload, None).await
+    }
+
+    /// Handles one invocation's payload before `deadline`: an SQS batch
+    /// hands back the messages it has no time left for (see [`batch`]).
+    pub async fn handle_by(
+        &self,
+        payload: &[u8],
+        deadline: Option<Instant>,
     ) -> (Result<InvocationSummary, HandlerError>, InvocationMetrics) {
         let mut detections = Vec::new();
         let mut metrics = InvocationMetrics::default();
@@ -180,32 +219,10 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
             return (result, metrics);
         }
         let result = match sqs_event(payload) {
-            Some(event) => {
-                let mut response = SqsBatchResponse::default();
-                let mut first_error = None;
-                let messages = event.records.len();
-                for m in event.records {
-                    let id = m.message_id.unwrap_or_default();
-                    let body = m.body.unwrap_or_default();
-                    if let Err(e) = self
-                        .event(body.as_bytes(), &mut detections, &mut metrics)
-                        .await
-                    {
-                        tracing::error!(message_id = %id, error_type = e.error_type(), error = %e, "SQS message failed; it stays on the queue");
-                        response.add_failure(id);
-                        first_error.get_or_insert(e);
-                    }
-                }
-                match first_error {
-                    // Every message failed: the invocation fails, so that
-                    // the mapping backs off and the error shows as one.
-                    Some(e) if response.batch_item_failures.len() == messages => Err(e),
-                    _ => {
-                        batch = Some(response);
-                        Ok(())
-                    }
-                }
-            }
+            Some(event) => self
+                .batch(event, deadline, &mut detections, &mut metrics)
+                .await
+                .map(|response| batch = Some(response)),
             None => self.event(payload, &mut detections, &mut metrics).await,
         };
         let result = result.map(|()| InvocationSummary::new(&metrics, detections, batch));
@@ -226,15 +243,21 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         (result, metrics)
     }
 
-    /// The scheduled sweep: sends every digest owed (rule-hours past their
-    /// grace whose folded notifications no digest listed yet).
+    /// The scheduled sweep: sends every digest owed (rule-account-hours due
+    /// whose folded notifications no digest listed yet); one that fails
+    /// stays owed and the others go on.
     async fn sweep(&self, metrics: &mut InvocationMetrics) -> Result<(), HandlerError> {
-        let sent = self
+        let done = self
             .detector
             .send_digests(&self.notifier, Timestamp::now())
             .await?;
-        metrics.digests_sent += sent as u64;
-        tracing::info!(digests_sent = sent, "sweep");
+        metrics.digests_sent += done.sent as u64;
+        metrics.digests_failed += done.failed as u64;
+        tracing::info!(
+            digests_sent = done.sent,
+            digests_failed = done.failed,
+            "sweep"
+        );
         Ok(())
     }
 

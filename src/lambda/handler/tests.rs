@@ -9,6 +9,7 @@ use crate::domain::notify::{DigestNotice, Notice};
 use crate::domain::rules::RuleSet;
 use lambda_runtime::Diagnostic;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Records what was published; fails the first `fail` calls.
 #[derive(Default)]
@@ -343,4 +344,118 @@ async fn a_failed_sweeps_record_redriven_is_acknowledged() {
     let (r, _) = h.redelivered(record.as_bytes()).await;
     let s = r.expect("acknowledged");
     assert_eq!((s.records, s.detections.len()), (0, 0));
+}
+
+/// Objects from a directory; those whose key names `slow` take `delay` to open.
+struct SlowObjects {
+    inner: crate::intake::objects::DirObjects,
+    delay: Duration,
+}
+
+impl ObjectSource for SlowObjects {
+    async fn open(&self, object: &ObjectRef) -> Result<Box<dyn std::io::Read + Send>, ObjectError> {
+        if object.key.contains("slow") {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.inner.open(object).await
+    }
+}
+
+/// An SQS batch of S3 notifications, one message per `(key, size)`, from
+/// the queue `queue_arn`.
+fn notifications(queue_arn: &str, objects: &[(&str, u64)]) -> Vec<u8> {
+    let records: Vec<serde_json::Value> = objects
+        .iter()
+        .map(|(key, size)| {
+            let body = serde_json::json!({"Records": [{
+                "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": "trail"}, "object": {"key": key, "size": size}}
+            }]});
+            serde_json::json!({
+                "messageId": key, "receiptHandle": key, "body": body.to_string(),
+                "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap()
+}
+
+const TRAIL_QUEUE: &str = "arn:aws:sqs:us-east-1:111122223333:trail-objects";
+
+/// A log file with one failed MFA sign-in, at `key` under `root/trail/`.
+fn log_file(root: &std::path::Path, key: &str, event_id: &str) {
+    let mut record = crate::test_support::sample_detail("rule1-failed-mfa-iam-user.json");
+    record["eventID"] = event_id.into();
+    record["userIdentity"]["userName"] = event_id.into();
+    let path = root.join("trail").join(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, serde_json::json!({ "Records": [record] }).to_string()).unwrap();
+}
+
+fn key(name: &str) -> String {
+    format!(
+        "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20/111122223333_CloudTrail_us-east-1_20261120T1005Z_{name}.json"
+    )
+}
+
+#[tokio::test]
+async fn a_slow_object_is_handed_back_before_the_deadline_and_the_rest_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (slow, fast1, fast2) = (key("slow"), key("fast1"), key("fast2"));
+    for (k, id) in [(&slow, "slow"), (&fast1, "fast1"), (&fast2, "fast2")] {
+        log_file(dir.path(), k, id);
+    }
+    let h = handler(0)
+        .with_objects(SlowObjects {
+            inner: crate::intake::objects::DirObjects {
+                root: dir.path().to_path_buf(),
+            },
+            delay: Duration::from_secs(30),
+        })
+        .with_trail_queue(Some(TRAIL_QUEUE.into()))
+        .with_deadline_reserve(Duration::from_millis(100));
+    // The slow object first in the batch, and the largest: read last.
+    let batch = notifications(
+        TRAIL_QUEUE,
+        &[(&slow, 90_000_000), (&fast1, 2_000), (&fast2, 3_000)],
+    );
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(600);
+    let (result, metrics) = h.handle_by(&batch, Some(deadline)).await;
+    let summary = result.expect("a batch whose slow message is handed back succeeds");
+    assert!(Instant::now() < deadline, "answered before the deadline");
+    assert_eq!(summary.failed_messages(), [slow.as_str()]);
+    assert_eq!(metrics.handed_back, 1);
+    let users: Vec<&str> = summary.detections.iter().map(|d| d.user.as_str()).collect();
+    assert_eq!(users, ["fast1", "fast2"], "the healthy objects were read");
+
+    // With no time left, nothing is started: all is handed back.
+    let (result, metrics) = h.handle_by(&batch, Some(Instant::now())).await;
+    assert_eq!(result.unwrap().failed_messages().len(), 3);
+    assert_eq!(metrics.handed_back, 3);
+}
+
+#[tokio::test]
+async fn the_trail_queue_carries_s3_notifications_only() {
+    let h = handler(0).with_trail_queue(Some(TRAIL_QUEUE.into()));
+    let event = String::from_utf8(sample("rule1-failed-mfa-root.json")).unwrap();
+    let planted = |queue: &str| {
+        serde_json::to_vec(&serde_json::json!({"Records": [{
+            "messageId": "planted", "receiptHandle": "r", "body": event,
+            "eventSource": "aws:sqs", "eventSourceARN": queue,
+        }]}))
+        .unwrap()
+    };
+    let (result, metrics) = h.handle(&planted(TRAIL_QUEUE)).await;
+    let summary = result.unwrap();
+    assert!(
+        summary.detections.is_empty(),
+        "a planted sign-in is not read"
+    );
+    assert!(summary.failed_messages().is_empty(), "and not retried");
+    assert_eq!(metrics.untrusted, 1);
+    // The same event from another queue (EventBridge to SQS) is read.
+    let other = "arn:aws:sqs:us-east-1:111122223333:signin-events";
+    let (result, _) = h.handle(&planted(other)).await;
+    assert_eq!(result.unwrap().detections.len(), 1);
 }

@@ -1,0 +1,116 @@
+//! An SQS batch: each message handled on its own, answered with
+//! `batchItemFailures` so that only the failed ones are retried, and within
+//! the invocation's deadline.
+//!
+//! A trail object can be too large to read in one invocation (anyone who
+//! knows an account ID can flood it with failed sign-ins). Without a
+//! deadline it timed the whole batch out, and after five receives the
+//! healthy objects of other accounts landed in the dead-letter queue with
+//! it. So the messages are handled smallest object first, no message is
+//! started with less than the reserve left, and one still running when only
+//! the reserve is left is stopped: each is handed back in
+//! `batchItemFailures`, never lost to a timeout. What a stopped message had
+//! counted stays counted (each eventID once), and its retry goes on.
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+
+use super::{Handler, HandlerError, InvocationMetrics};
+use crate::domain::counter::CounterStore;
+use crate::domain::finding::Finding;
+use crate::domain::notify::Notifier;
+use crate::intake::notification;
+use crate::intake::objects::ObjectSource;
+
+/// Time kept back before the invocation's deadline: the reply, the metrics
+/// and the runtime's own work fit in it, and a DynamoDB or SNS call started
+/// just before it still ends inside the function's timeout (each is bounded
+/// at 5 s by `SIGNIN_WATCH_AWS_TIMEOUT_MS`).
+pub const DEADLINE_RESERVE: Duration = Duration::from_secs(10);
+
+/// The bytes of the objects an S3 notification names (0 for any other
+/// message): the batch is handled smallest first.
+fn object_bytes(m: &SqsMessage) -> u64 {
+    let body = m.body.as_deref().unwrap_or_default().as_bytes();
+    match notification::objects(body) {
+        Some(Ok(objects)) => objects.iter().filter_map(|o| o.size).sum(),
+        _ => 0,
+    }
+}
+
+impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
+    pub(super) async fn batch(
+        &self,
+        event: SqsEvent,
+        deadline: Option<Instant>,
+        detections: &mut Vec<Finding>,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<SqsBatchResponse, HandlerError> {
+        let mut response = SqsBatchResponse::default();
+        let mut first_error = None;
+        let messages = event.records.len();
+        let mut records = event.records;
+        records.sort_by_cached_key(object_bytes);
+        for m in records {
+            let id = m.message_id.clone().unwrap_or_default();
+            let time_left = deadline.map(|d| {
+                d.saturating_duration_since(Instant::now())
+                    .saturating_sub(self.deadline_reserve)
+            });
+            if time_left == Some(Duration::ZERO) {
+                metrics.handed_back += 1;
+                tracing::warn!(message_id = %id, "too little time left: handed back, not started");
+                response.add_failure(id);
+                continue;
+            }
+            let handled = self.message(&m, detections, metrics);
+            let result = match time_left {
+                Some(left) => match tokio::time::timeout(left, handled).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        metrics.handed_back += 1;
+                        tracing::warn!(message_id = %id, "the deadline came first: handed back; what it counted stays counted");
+                        response.add_failure(id);
+                        continue;
+                    }
+                },
+                None => handled.await,
+            };
+            if let Err(e) = result {
+                tracing::error!(message_id = %id, error_type = e.error_type(), error = %e, "SQS message failed; it stays on the queue");
+                response.add_failure(id);
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            // Every message failed: the invocation fails, so that the
+            // mapping backs off and the error shows as one.
+            Some(e) if response.batch_item_failures.len() == messages => Err(e),
+            _ => Ok(response),
+        }
+    }
+
+    /// One message: from the trail bucket's queue, an S3 notification
+    /// only (its queue policy admits only S3 and the backfill's principals);
+    /// from any other queue, an event as the function reads it.
+    async fn message(
+        &self,
+        m: &SqsMessage,
+        detections: &mut Vec<Finding>,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<(), HandlerError> {
+        let body = m.body.as_deref().unwrap_or_default().as_bytes();
+        let from_trail_queue = self.trail_queue_arn.is_some()
+            && m.event_source_arn.as_deref() == self.trail_queue_arn.as_deref();
+        if from_trail_queue && notification::objects(body).is_none() {
+            metrics.untrusted += 1;
+            tracing::warn!(
+                message_id = m.message_id.as_deref().unwrap_or_default(),
+                "a message on the trail queue that is not an S3 notification: not read"
+            );
+            return Ok(());
+        }
+        self.event(body, detections, metrics).await
+    }
+}
