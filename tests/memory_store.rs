@@ -37,6 +37,12 @@ mod correlations {
     use common::correlation_contract as cc;
 
     #[tokio::test]
+    async fn a_late_event_completing_many_sequences_counts_each_once() {
+        cc::a_late_event_completing_many_sequences_counts_each_once(&MemoryStore::new(), "many")
+            .await;
+    }
+
+    #[tokio::test]
     async fn a_window_alerts_once_and_owes_its_notification() {
         cc::a_window_alerts_once_and_owes_its_notification(&MemoryStore::new(), "w").await;
     }

@@ -45,6 +45,14 @@ pub fn trail_object(key: &str) -> TrailObject {
     }
 }
 
+/// The account a CloudTrail key is for: `AWSLogs/[o-org/]ACCOUNT/CloudTrail/...`.
+pub fn key_account(key: &str) -> Option<&str> {
+    let parts: Vec<&str> = key.split('/').collect();
+    let at = parts.iter().position(|p| *p == "CloudTrail")?;
+    let account = *parts.get(at.checked_sub(1)?)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+}
+
 #[derive(Deserialize)]
 struct Probe<'a> {
     #[serde(borrow, default, rename = "Records")]
@@ -233,6 +241,18 @@ mod tests {
     use super::*;
 
     const KEY: &str = "AWSLogs/o-abc123defg/111122223333/CloudTrail/eu-west-1/2026/11/20/111122223333_CloudTrail_eu-west-1_20261120T0905Z_abcDEF123.json.gz";
+
+    #[test]
+    fn a_keys_account_is_the_one_before_cloudtrail() {
+        assert_eq!(key_account(KEY), Some("111122223333"));
+        assert_eq!(
+            key_account("AWSLogs/444455556666/CloudTrail/us-east-1/2026/11/20/x.json.gz"),
+            Some("444455556666")
+        );
+        assert_eq!(key_account("AWSLogs/CloudTrail/x.json.gz"), None);
+        assert_eq!(key_account("CloudTrail/x"), None);
+        assert_eq!(key_account("elsewhere/x.json"), None);
+    }
 
     #[test]
     fn an_s3_notification_names_its_objects() {

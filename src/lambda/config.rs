@@ -13,6 +13,7 @@ pub const METRICS_NAMESPACE: &str = "SIGNIN_WATCH_METRICS_NAMESPACE";
 pub const ACCEPT_ANY_SHAPE: &str = "SIGNIN_WATCH_ACCEPT_ANY_SHAPE";
 pub const REDRIVE_QUEUE_URLS: &str = "SIGNIN_WATCH_REDRIVE_QUEUE_URLS";
 pub const TRAIL_QUEUE_ARN: &str = "SIGNIN_WATCH_TRAIL_QUEUE_ARN";
+pub const MAX_OBJECT_MB: &str = "SIGNIN_WATCH_MAX_OBJECT_MB";
 
 #[derive(Debug, Clone)]
 pub struct LambdaConfig {
@@ -35,6 +36,8 @@ pub struct LambdaConfig {
     /// The trail bucket's queue, whose messages are read as S3
     /// notifications only.
     pub trail_queue_arn: Option<String>,
+    /// The most a trail object may hold decompressed, in MiB.
+    pub max_object_mb: u64,
     pub detector: DetectorConfig,
 }
 
@@ -127,9 +130,20 @@ impl LambdaConfig {
                 "expected an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)",
             ));
         }
+        let max_object_mb = match get(MAX_OBJECT_MB) {
+            Some(v) => {
+                let mb: u64 = parse_number(MAX_OBJECT_MB, &v, "whole MiB")?;
+                if mb == 0 || mb > 1 << 20 {
+                    return Err(ConfigError::new(MAX_OBJECT_MB, &v, "from 1 to 1048576 MiB"));
+                }
+                mb
+            }
+            None => crate::lambda::handler::DEFAULT_MAX_OBJECT_MB,
+        };
         Ok(LambdaConfig {
             accept_any_shape,
             trail_queue_arn,
+            max_object_mb,
             redrive_queue_urls,
             table,
             topic_arn,

@@ -42,6 +42,8 @@ pub struct InvocationMetrics {
     pub failed_detections: u64,
     /// SQS messages handed back for want of time before the deadline.
     pub handed_back: u64,
+    /// Records of a trail object whose account is not the object key's.
+    pub foreign_account_records: u64,
     /// Trail objects read, and skipped (digests, objects that are not logs).
     pub objects_read: u64,
     pub objects_skipped: u64,
@@ -94,6 +96,7 @@ impl InvocationMetrics {
                 ("UnreadableEventTimes", self.unreadable_times),
                 ("FailedDetections", self.failed_detections),
                 ("MessagesHandedBack", self.handed_back),
+                ("ForeignAccountRecords", self.foreign_account_records),
                 ("TrailObjectsRead", self.objects_read),
                 ("TrailObjectsSkipped", self.objects_skipped),
                 ("DigestsSent", self.digests_sent),

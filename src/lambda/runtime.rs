@@ -65,6 +65,7 @@ pub fn handler(
         .with_objects(objects)
         .accepting_any_shape(config.accept_any_shape)
         .with_trail_queue(config.trail_queue_arn.clone())
+        .with_max_object_bytes(config.max_object_mb << 20)
 }
 
 /// Serves invocations until the runtime stops. A failed invocation returns

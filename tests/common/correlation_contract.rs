@@ -285,6 +285,35 @@ pub async fn a_late_failure_completes_a_sequence<S: CounterStore>(store: &S, gro
     assert!(feed_all(store, c, group, &[stale]).await.is_empty());
 }
 
+/// A late failure completes every success after it in the timespan: 150
+/// alerts from one feed (more than one DynamoDB transaction holds), each
+/// counted once, and the feed delivered again counts none.
+pub async fn a_late_event_completing_many_sequences_counts_each_once<S: CounterStore>(
+    store: &S,
+    group: &str,
+) {
+    let c = &every_kind()[3];
+    let successes: Vec<FedEvent> = (0..150)
+        .map(|i| {
+            event(
+                &format!("{group}-ok-{i:03}"),
+                10.0 + f64::from(i) * 0.1,
+                1,
+                "a",
+            )
+        })
+        .collect();
+    assert!(feed_all(store, c, group, &successes).await.is_empty());
+    let failure = event(&format!("{group}-fail"), 9.0, 0, "b");
+    let out = feed_all(store, c, group, std::slice::from_ref(&failure)).await;
+    let mut got = counted(&out);
+    got.sort();
+    let want: Vec<String> = successes.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(got, want, "each success completed once");
+    let again = feed_all(store, c, group, &[failure]).await;
+    assert!(counted(&again).is_empty(), "nothing counted twice");
+}
+
 /// Events just inside a window's end count in it; just outside do not.
 pub async fn window_edges_are_exact<S: CounterStore>(store: &S, group: &str) {
     let c = correlation(

@@ -15,33 +15,17 @@
 //! small `DIGESTS` partition (one item per flooded rule-hour) and, for a
 //! due one, its folded items.
 
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 
 use super::{
-    DynamoStore, Item, MAX_ATTEMPTS, backoff, call_failed, get_n, invalid, need_n, number_attr,
-    partition_key, sort_key, string_attr,
+    DynamoStore, Item, MAX_ATTEMPTS, backoff, call_failed, cancellation_codes, get_n, invalid,
+    need_n, number_attr, partition_key, sort_key, string_attr,
 };
 use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend, keep_earliest};
 use crate::domain::counter::{Sighting, StoreError};
 use crate::domain::time::Timestamp;
 
 const DIGESTS_PK: &str = "DIGESTS";
-
-/// The code DynamoDB gave for each item of a cancelled transaction
-/// (`None` when it was not cancelled: another failure).
-fn cancellation_codes(err: &SdkError<TransactWriteItemsError>) -> Option<Vec<String>> {
-    let TransactWriteItemsError::TransactionCanceledException(e) = err.as_service_error()? else {
-        return None;
-    };
-    Some(
-        e.cancellation_reasons()
-            .iter()
-            .map(|r| r.code().unwrap_or("None").to_owned())
-            .collect(),
-    )
-}
 
 fn failed(codes: &[String], i: usize) -> bool {
     codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed")

@@ -13,6 +13,10 @@
 //! (a redelivery) costs the read alone, plus one `GetItem` per alert it
 //! decided before, to hand back any notification still owed.
 
+use std::collections::HashSet;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 
 use super::{
@@ -25,6 +29,11 @@ use crate::domain::counter::{
     AlertRecorded, Correlated, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification,
     Recorded, StoreError, advance,
 };
+
+/// The most items DynamoDB takes in one transaction.
+const MAX_TRANSACT_ITEMS: usize = 100;
+/// Alerts that fit beside the state and the counter in one transaction.
+const MAX_ALERTS_WITH_STATE: usize = MAX_TRANSACT_ITEMS - 2;
 
 fn corrupt(key: &str, message: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
@@ -178,7 +187,12 @@ impl DynamoStore {
     ) -> Result<Correlated, StoreError> {
         let state_pk = Self::state_pk(feed);
         let group_pk = partition_key(format!("GROUP#{}", feed.key.id()));
-        for attempt in 0..MAX_ATTEMPTS {
+        // Alerts whose event item a cancelled transaction found: counted
+        // before (a lost state, or an earlier part of this feed). They are
+        // handed back, never retried as if another writer had moved first.
+        let mut recorded_before: HashSet<String> = HashSet::new();
+        let mut attempt = 0;
+        while attempt < MAX_ATTEMPTS {
             let (state_item, counter_item) = self.read_both(&state_pk, &group_pk).await?;
             let (before, version) = Self::state_of(state_item.as_ref(), &state_pk)?;
             let counter = counter_item
@@ -196,52 +210,132 @@ impl DynamoStore {
                     too_late: tr.too_late,
                 });
             }
-            let mut items = vec![self.state_put(&state_pk, &tr.state, version)?];
+            let (known, fresh): (Vec<&Alert>, Vec<&Alert>) = tr
+                .alerts
+                .iter()
+                .partition(|a| recorded_before.contains(&a.identity));
+            for a in known {
+                out.extend(self.decided_before(feed, &a.identity).await?);
+            }
             let mut counters: Option<Counters> = counter.map(|(c, _)| c);
+            let mut counter_version = counter.map(|(_, v)| v);
             let mut decided = Vec::new();
-            for alert in &tr.alerts {
-                let sighting = feed.sighting(alert);
-                let (next, notify) = advance(counters.as_ref(), &sighting, policy);
-                let pending = notify.map(|reason| PendingNotification {
-                    counters: next,
-                    reason,
-                });
-                items.push(self.event_put(&sighting, pending.as_ref(), Some(alert))?);
-                counters = Some(next);
-                decided.push(AlertRecorded {
-                    alert: alert.clone(),
-                    sighting,
-                    recorded: Recorded::Counted {
-                        counters: next,
-                        notify,
-                    },
-                });
-            }
-            if let (Some(last), Some(c)) = (decided.last(), counters.as_ref())
-                && !decided.is_empty()
-            {
-                items.push(self.counter_put(&last.sighting, c, counter.map(|(_, v)| v))?);
-            }
-            let mut request = self.client.transact_write_items();
-            for put in items {
-                request = request.transact_items(TransactWriteItem::builder().put(put).build());
-            }
-            match request.send().await {
-                Ok(_) => {
-                    out.extend(decided);
-                    return Ok(Correlated {
-                        alerts: out,
-                        too_late: false,
-                    });
+            // One transaction holds 100 items: the state, the counter and up
+            // to 98 alerts. Alerts past those are counted first, 99 at a
+            // time with the counter; the last transaction moves the state.
+            // Were it to fail, the retry finds the earlier ones counted.
+            let split = fresh.len().saturating_sub(MAX_ALERTS_WITH_STATE);
+            let mut cancelled = None;
+            for chunk in fresh[..split].chunks(MAX_TRANSACT_ITEMS - 1) {
+                let mut items = Vec::new();
+                let first = decided.len();
+                for alert in chunk {
+                    let (put, recorded) = self.alert_put(feed, alert, &mut counters, policy)?;
+                    items.push(put);
+                    decided.push(recorded);
                 }
-                // Another writer moved the state or the counter first: read again.
-                Err(e) if super::is_cancelled(&e) => backoff(attempt).await,
-                Err(e) => return Err(call_failed("TransactWriteItems correlation")(e)),
+                let last = &decided[decided.len() - 1].sighting;
+                if let Some(c) = counters.as_ref() {
+                    items.push(self.counter_put(last, c, counter_version)?);
+                }
+                match self.transact(items).await {
+                    Ok(()) => counter_version = Some(counter_version.map_or(1, |v| v + 1)),
+                    Err(e) => {
+                        cancelled = Some((e, first, chunk.len(), 0));
+                        break;
+                    }
+                }
             }
+            if cancelled.is_none() {
+                let mut items = vec![self.state_put(&state_pk, &tr.state, version)?];
+                let first = decided.len();
+                for alert in &fresh[split..] {
+                    let (put, recorded) = self.alert_put(feed, alert, &mut counters, policy)?;
+                    items.push(put);
+                    decided.push(recorded);
+                }
+                if decided.len() > first
+                    && let (Some(last), Some(c)) = (decided.last(), counters.as_ref())
+                {
+                    items.push(self.counter_put(&last.sighting, c, counter_version)?);
+                }
+                match self.transact(items).await {
+                    Ok(()) => {
+                        out.extend(decided);
+                        return Ok(Correlated {
+                            alerts: out,
+                            too_late: false,
+                        });
+                    }
+                    Err(e) => cancelled = Some((e, first, fresh.len() - split, 1)),
+                }
+            }
+            let Some((err, first, alerts, offset)) = cancelled else {
+                continue;
+            };
+            let Some(codes) = super::cancellation_codes(&err) else {
+                return Err(call_failed("TransactWriteItems correlation")(err));
+            };
+            // An alert's item already there: counted before. Hand it back
+            // on the next attempt, at once (no writer to wait for).
+            let mut found = false;
+            for i in 0..alerts {
+                if codes
+                    .get(offset + i)
+                    .is_some_and(|c| c == "ConditionalCheckFailed")
+                {
+                    recorded_before.insert(decided[first + i].alert.identity.clone());
+                    found = true;
+                }
+            }
+            if !found {
+                // Another writer moved the state or the counter first: read again.
+                backoff(attempt).await;
+            }
+            attempt += 1;
         }
         Err(StoreError::Contention {
             group: state_pk,
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    /// The event item of `alert` and what it records, the group's counters
+    /// advanced by it.
+    fn alert_put(
+        &self,
+        feed: &Feed<'_>,
+        alert: &Alert,
+        counters: &mut Option<Counters>,
+        policy: &NotifyPolicy,
+    ) -> Result<(Put, AlertRecorded), StoreError> {
+        let sighting = feed.sighting(alert);
+        let (next, notify) = advance(counters.as_ref(), &sighting, policy);
+        let pending = notify.map(|reason| PendingNotification {
+            counters: next,
+            reason,
+        });
+        let put = self.event_put(&sighting, pending.as_ref(), Some(alert))?;
+        *counters = Some(next);
+        Ok((
+            put,
+            AlertRecorded {
+                alert: alert.clone(),
+                sighting,
+                recorded: Recorded::Counted {
+                    counters: next,
+                    notify,
+                },
+            },
+        ))
+    }
+
+    /// One transaction of `items`.
+    async fn transact(&self, items: Vec<Put>) -> Result<(), SdkError<TransactWriteItemsError>> {
+        let mut request = self.client.transact_write_items();
+        for put in items {
+            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        request.send().await.map(drop)
     }
 }

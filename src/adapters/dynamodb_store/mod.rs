@@ -333,14 +333,6 @@ enum Cancelled {
     Retry,
 }
 
-/// Whether a transaction was cancelled (a condition failed, or a conflict).
-fn is_cancelled(err: &SdkError<TransactWriteItemsError>) -> bool {
-    matches!(
-        err.as_service_error(),
-        Some(TransactWriteItemsError::TransactionCanceledException(_))
-    )
-}
-
 fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Cancelled> {
     let TransactWriteItemsError::TransactionCanceledException(e) = err.as_service_error()? else {
         return None;
@@ -352,6 +344,20 @@ fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Cancelled> {
         return Some(Cancelled::Duplicate(item));
     }
     Some(Cancelled::Retry)
+}
+
+/// The code DynamoDB gave for each item of a cancelled transaction
+/// (`None` when it was not cancelled: another failure).
+pub(super) fn cancellation_codes(err: &SdkError<TransactWriteItemsError>) -> Option<Vec<String>> {
+    let TransactWriteItemsError::TransactionCanceledException(e) = err.as_service_error()? else {
+        return None;
+    };
+    Some(
+        e.cancellation_reasons()
+            .iter()
+            .map(|r| r.code().unwrap_or("None").to_owned())
+            .collect(),
+    )
 }
 
 mod budget;

@@ -27,18 +27,17 @@ use crate::domain::finding::Finding;
 use crate::domain::notify::Notifier;
 use crate::domain::observed::Observed;
 use crate::domain::time::Timestamp;
-use crate::intake::candidates::{self, Piece};
 use crate::intake::envelopes;
-use crate::intake::notification::{self, ObjectRef, TrailObject};
-use crate::intake::objects::{NoObjects, ObjectError, ObjectSource};
-use crate::intake::source::delivered_by;
-use crate::intake::{Decoded, ItemKind, decode, decode_document, decode_record};
+use crate::intake::notification;
+use crate::intake::objects::{NoObjects, ObjectSource};
+use crate::intake::{Decoded, decode, decode_document};
 use crate::render::clean_line;
 
 use super::metrics::{InvocationMetrics, RuleCounts};
 
 mod batch;
 mod error;
+mod object;
 pub use error::HandlerError;
 
 /// What an invocation did; returned to the caller (`cargo lambda invoke`
@@ -136,7 +135,14 @@ pub struct Handler<S, N, O = NoObjects> {
     trail_queue_arn: Option<String>,
     /// Time kept back before the invocation's deadline (see [`batch`]).
     deadline_reserve: Duration,
+    /// The most bytes a trail object may hold decompressed.
+    max_object_bytes: u64,
 }
+
+/// The most a trail object may hold decompressed, by default: CloudTrail
+/// delivers a file every five minutes per account and region, far smaller.
+pub const DEFAULT_MAX_OBJECT_MB: u64 = 2048;
+const MAX_OBJECT_MB: &str = crate::lambda::config::MAX_OBJECT_MB;
 
 /// Pieces of an object in flight between the blocking scan and the detector.
 const OBJECT_PIECES_IN_FLIGHT: usize = 64;
@@ -150,6 +156,7 @@ impl<S, N> Handler<S, N> {
             accept_any_shape: false,
             trail_queue_arn: None,
             deadline_reserve: batch::DEADLINE_RESERVE,
+            max_object_bytes: DEFAULT_MAX_OBJECT_MB << 20,
         }
     }
 }
@@ -164,7 +171,15 @@ impl<S, N, O> Handler<S, N, O> {
             accept_any_shape: self.accept_any_shape,
             trail_queue_arn: self.trail_queue_arn,
             deadline_reserve: self.deadline_reserve,
+            max_object_bytes: self.max_object_bytes,
         }
+    }
+
+    /// With trail objects read up to `bytes` decompressed (past it, the
+    /// object is unreadable: its message fails, for good).
+    pub fn with_max_object_bytes(mut self, bytes: u64) -> Self {
+        self.max_object_bytes = bytes;
+        self
     }
 
     /// With the trail bucket's queue: a message from it that is not an S3
@@ -341,143 +356,6 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         Ok(())
     }
 
-    /// Streams one trail object through the intake (on a blocking thread)
-    /// and each record a rule wants through the detector, in order. Digest
-    /// files and objects that are not CloudTrail log files are skipped, with
-    /// a line in the log.
-    async fn object(
-        &self,
-        object: &ObjectRef,
-        detections: &mut Vec<Finding>,
-        metrics: &mut InvocationMetrics,
-    ) -> Result<(), HandlerError> {
-        match notification::trail_object(&object.key) {
-            TrailObject::Log => {}
-            TrailObject::Digest => {
-                metrics.objects_skipped += 1;
-                tracing::debug!(bucket = %object.bucket, key = %object.key, "digest file skipped");
-                return Ok(());
-            }
-            TrailObject::Other => {
-                metrics.objects_skipped += 1;
-                tracing::warn!(bucket = %object.bucket, key = %object.key, "not a CloudTrail log file: skipped");
-                return Ok(());
-            }
-        }
-        // An object backfilled long after its delivery is read by the time
-        // its name says it was delivered (see `app::replay::clock`).
-        let now = Timestamp::now();
-        let received = delivered_by(&object.key).map_or(now, |d| d.min(now));
-        let reader = self.objects.open(object).await?;
-        let rules = self.detector.rules().clone();
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(OBJECT_PIECES_IN_FLIGHT);
-        let scan = tokio::task::spawn_blocking(move || {
-            let reader = StopWhenClosed {
-                inner: reader,
-                tx: tx.clone(),
-            };
-            let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let reader = match crate::intake::source::decompressing(reader, progress) {
-                Ok(r) => r,
-                Err(e) => return (candidates::Totals::default(), Err(e)),
-            };
-            let (totals, result) = candidates::scan(
-                reader,
-                Vec::new(),
-                |record| rules.any_match(record),
-                |piece| {
-                    // A closed channel: the detector stopped; the reader stops next.
-                    let _ = tx.blocking_send(piece);
-                },
-            );
-            (totals, result.map(drop))
-        });
-        // A record that fails for good does not stop the rest of the object:
-        // the message fails at the end (it is retried, then lands in the
-        // dead-letter queue), and the rest is counted once by then.
-        let mut failed_for_good = None;
-        while let Some(piece) = rx.recv().await {
-            match piece {
-                Piece::Candidate(c) => {
-                    match self
-                        .candidate(&c.bytes, c.kind, received, detections, metrics)
-                        .await
-                    {
-                        Err(e) if !e.is_transient() => {
-                            failed_for_good.get_or_insert(e);
-                        }
-                        other => other?,
-                    }
-                }
-                Piece::Bad(bad) => {
-                    metrics.malformed += 1;
-                    tracing::warn!(
-                        bucket = %object.bucket,
-                        key = %object.key,
-                        line = bad.line,
-                        record = bad.index,
-                        error = %bad.message,
-                        "a record of the object cannot be read; the rest is read"
-                    );
-                }
-            }
-        }
-        let unreadable =
-            |source: Box<dyn std::error::Error + Send + Sync>| ObjectError::Unreadable {
-                bucket: object.bucket.clone(),
-                key: object.key.clone(),
-                source,
-            };
-        let (totals, result) = scan.await.map_err(|e| unreadable(Box::new(e)))?;
-        metrics.records += totals.records;
-        metrics.signin_records += totals.signin_records;
-        metrics.objects_read += 1;
-        result.map_err(|e| {
-            if fetch_was_transient(&e) {
-                // A later range failed for now: the message is retried.
-                ObjectError::Unavailable {
-                    bucket: object.bucket.clone(),
-                    key: object.key.clone(),
-                    source: Box::new(e),
-                }
-            } else {
-                unreadable(Box::new(e))
-            }
-        })?;
-        failed_for_good.map_or(Ok(()), Err)
-    }
-
-    /// One candidate of an object: the records in it, through the detector
-    /// (the scan counted them already).
-    async fn candidate(
-        &self,
-        bytes: &[u8],
-        kind: ItemKind,
-        received: Timestamp,
-        detections: &mut Vec<Finding>,
-        metrics: &mut InvocationMetrics,
-    ) -> Result<(), HandlerError> {
-        if kind == ItemKind::Record {
-            let o = decode_record(bytes)?;
-            return self.detect(&o, received, detections, metrics).await;
-        }
-        match decode(bytes)? {
-            Decoded::Records(records) => {
-                for o in &records {
-                    self.detect(o, received, detections, metrics).await?;
-                }
-            }
-            Decoded::Documents(docs) => {
-                for text in &docs {
-                    for o in &decode_document(text)? {
-                        self.detect(o, received, detections, metrics).await?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     async fn record(
         &self,
         o: &Observed<'_>,
@@ -576,39 +454,6 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         // The event fails with the first, named: it lands in the failure
         // destination (nothing lost), and its retries count nothing twice.
         failed_for_good.map_or(Ok(()), |f| Err(f.error.into()))
-    }
-}
-
-/// Whether a read failed because the object source could not fetch the
-/// next part for now (its error travels inside an `io::Error`).
-fn fetch_was_transient(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(e);
-    while let Some(e) = next {
-        let inner = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|i| i.downcast_ref::<ObjectError>());
-        if let Some(o) = inner {
-            return o.is_transient();
-        }
-        next = e.source();
-    }
-    false
-}
-
-/// An object's reader that fails once the detector has stopped listening,
-/// so that a failed invocation does not read the rest of a large object.
-struct StopWhenClosed<R> {
-    inner: R,
-    tx: tokio::sync::mpsc::Sender<Piece>,
-}
-
-impl<R: std::io::Read> std::io::Read for StopWhenClosed<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.tx.is_closed() {
-            return Err(std::io::Error::other("the invocation stopped"));
-        }
-        self.inner.read(buf)
     }
 }
 

@@ -11,6 +11,9 @@ use lambda_runtime::Diagnostic;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::intake::notification::ObjectRef;
+use crate::intake::objects::ObjectError;
+
 /// Records what was published; fails the first `fail` calls.
 #[derive(Default)]
 struct FakeNotifier {
@@ -458,4 +461,45 @@ async fn the_trail_queue_carries_s3_notifications_only() {
     let other = "arn:aws:sqs:us-east-1:111122223333:signin-events";
     let (result, _) = h.handle(&planted(other)).await;
     assert_eq!(result.unwrap().detections.len(), 1);
+}
+
+#[tokio::test]
+async fn another_accounts_records_in_an_object_are_read_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key("foreign");
+    let mut record = crate::test_support::sample_detail("rule1-failed-mfa-iam-user.json");
+    record["recipientAccountId"] = "999988887777".into();
+    record["userIdentity"]["accountId"] = "999988887777".into();
+    let path = dir.path().join("trail").join(&k);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        serde_json::json!({ "Records": [record] }).to_string(),
+    )
+    .unwrap();
+    let h = handler(0).with_objects(crate::intake::objects::DirObjects {
+        root: dir.path().to_path_buf(),
+    });
+    let (result, metrics) = h.handle(&notifications(TRAIL_QUEUE, &[(&k, 10)])).await;
+    assert_eq!(result.unwrap().detections.len(), 1, "read all the same");
+    assert_eq!(metrics.foreign_account_records, 1);
+}
+
+#[tokio::test]
+async fn an_object_past_the_decompressed_cap_is_refused_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key("bomb");
+    log_file(dir.path(), &k, "bomb");
+    let h = handler(0)
+        .with_objects(crate::intake::objects::DirObjects {
+            root: dir.path().to_path_buf(),
+        })
+        .with_max_object_bytes(100);
+    let (result, _) = h.handle(&notifications(TRAIL_QUEUE, &[(&k, 10)])).await;
+    let e = result.map(|_| ()).unwrap_err();
+    assert_eq!(e.error_type(), "SigninWatch.ObjectUnreadable", "{e}");
+    assert!(
+        e.to_string().contains("larger than 100 bytes decompressed"),
+        "{e}"
+    );
 }

@@ -1,0 +1,246 @@
+//! The trail bucket's path: an object named by an S3 notification,
+//! streamed through the intake on a blocking thread, each record a rule
+//! wants through the detector.
+
+use super::{Handler, HandlerError, InvocationMetrics, MAX_OBJECT_MB, OBJECT_PIECES_IN_FLIGHT};
+use crate::domain::counter::CounterStore;
+use crate::domain::finding::Finding;
+use crate::domain::notify::Notifier;
+use crate::domain::observed::Observed;
+use crate::domain::time::Timestamp;
+use crate::intake::candidates::{self, Piece};
+use crate::intake::notification::{self, ObjectRef, TrailObject};
+use crate::intake::objects::{ObjectError, ObjectSource};
+use crate::intake::source::delivered_by;
+use crate::intake::{Decoded, ItemKind, decode, decode_document, decode_record};
+use crate::render::clean_line;
+
+impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
+    /// Streams one trail object through the intake (on a blocking thread)
+    /// and each record a rule wants through the detector, in order. Digest
+    /// files and objects that are not CloudTrail log files are skipped, with
+    /// a line in the log.
+    pub(super) async fn object(
+        &self,
+        object: &ObjectRef,
+        detections: &mut Vec<Finding>,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<(), HandlerError> {
+        match notification::trail_object(&object.key) {
+            TrailObject::Log => {}
+            TrailObject::Digest => {
+                metrics.objects_skipped += 1;
+                tracing::debug!(bucket = %object.bucket, key = %object.key, "digest file skipped");
+                return Ok(());
+            }
+            TrailObject::Other => {
+                metrics.objects_skipped += 1;
+                tracing::warn!(bucket = %object.bucket, key = %object.key, "not a CloudTrail log file: skipped");
+                return Ok(());
+            }
+        }
+        // An object backfilled long after its delivery is read by the time
+        // its name says it was delivered (see `app::replay::clock`).
+        let now = Timestamp::now();
+        let received = delivered_by(&object.key).map_or(now, |d| d.min(now));
+        let reader = self.objects.open(object).await?;
+        let rules = self.detector.rules().clone();
+        let max_bytes = self.max_object_bytes;
+        let key_account = notification::key_account(&object.key);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(OBJECT_PIECES_IN_FLIGHT);
+        let scan = tokio::task::spawn_blocking(move || {
+            let reader = StopWhenClosed {
+                inner: reader,
+                tx: tx.clone(),
+            };
+            let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let reader = match crate::intake::source::decompressing(reader, progress) {
+                Ok(r) => Capped {
+                    inner: r,
+                    cap: max_bytes,
+                    read: 0,
+                },
+                Err(e) => return (candidates::Totals::default(), Err(e)),
+            };
+            let (totals, result) = candidates::scan(
+                reader,
+                Vec::new(),
+                |record| rules.any_match(record),
+                |piece| {
+                    // A closed channel: the detector stopped; the reader stops next.
+                    let _ = tx.blocking_send(piece);
+                },
+            );
+            (totals, result.map(drop))
+        });
+        // A record that fails for good does not stop the rest of the object:
+        // the message fails at the end (it is retried, then lands in the
+        // dead-letter queue), and the rest is counted once by then.
+        let mut failed_for_good = None;
+        while let Some(piece) = rx.recv().await {
+            match piece {
+                Piece::Candidate(c) => {
+                    match self
+                        .candidate(&c.bytes, c.kind, received, key_account, detections, metrics)
+                        .await
+                    {
+                        Err(e) if !e.is_transient() => {
+                            failed_for_good.get_or_insert(e);
+                        }
+                        other => other?,
+                    }
+                }
+                Piece::Bad(bad) => {
+                    metrics.malformed += 1;
+                    tracing::warn!(
+                        bucket = %object.bucket,
+                        key = %object.key,
+                        line = bad.line,
+                        record = bad.index,
+                        error = %bad.message,
+                        "a record of the object cannot be read; the rest is read"
+                    );
+                }
+            }
+        }
+        let unreadable =
+            |source: Box<dyn std::error::Error + Send + Sync>| ObjectError::Unreadable {
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                source,
+            };
+        let (totals, result) = scan.await.map_err(|e| unreadable(Box::new(e)))?;
+        metrics.records += totals.records;
+        metrics.signin_records += totals.signin_records;
+        metrics.objects_read += 1;
+        result.map_err(|e| {
+            if fetch_was_transient(&e) {
+                // A later range failed for now: the message is retried.
+                ObjectError::Unavailable {
+                    bucket: object.bucket.clone(),
+                    key: object.key.clone(),
+                    source: Box::new(e),
+                }
+            } else {
+                unreadable(Box::new(e))
+            }
+        })?;
+        failed_for_good.map_or(Ok(()), Err)
+    }
+
+    /// One candidate of an object: the records in it, through the detector
+    /// (the scan counted them already).
+    async fn candidate(
+        &self,
+        bytes: &[u8],
+        kind: ItemKind,
+        received: Timestamp,
+        key_account: Option<&str>,
+        detections: &mut Vec<Finding>,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<(), HandlerError> {
+        if kind == ItemKind::Record {
+            let o = decode_record(bytes)?;
+            return self
+                .object_record(&o, received, key_account, detections, metrics)
+                .await;
+        }
+        match decode(bytes)? {
+            Decoded::Records(records) => {
+                for o in &records {
+                    self.object_record(o, received, key_account, detections, metrics)
+                        .await?;
+                }
+            }
+            Decoded::Documents(docs) => {
+                for text in &docs {
+                    for o in &decode_document(text)? {
+                        self.object_record(o, received, key_account, detections, metrics)
+                            .await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One record of a trail object. CloudTrail writes an account's records
+    /// under its own prefix: a record of another account there is read,
+    /// and reported.
+    async fn object_record(
+        &self,
+        o: &Observed<'_>,
+        received: Timestamp,
+        key_account: Option<&str>,
+        detections: &mut Vec<Finding>,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<(), HandlerError> {
+        if let Some(expected) = key_account
+            && o.account() != expected
+        {
+            metrics.foreign_account_records += 1;
+            tracing::warn!(
+                event_id = %o.event_id(),
+                account = %clean_line(&o.account(), 64),
+                key_account = expected,
+                "a record of another account than the object key's"
+            );
+        }
+        self.detect(o, received, detections, metrics).await
+    }
+}
+
+/// Whether a read failed because the object source could not fetch the
+/// next part for now (its error travels inside an `io::Error`).
+fn fetch_was_transient(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|i| i.downcast_ref::<ObjectError>());
+        if let Some(o) = inner {
+            return o.is_transient();
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// A decompressed object's reader that fails past `cap` bytes: a gzip
+/// bomb, or an object that is no CloudTrail log file, stops there.
+struct Capped<R> {
+    inner: R,
+    cap: u64,
+    read: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read = self.read.saturating_add(n as u64);
+        if self.read > self.cap {
+            return Err(std::io::Error::other(format!(
+                "larger than {} bytes decompressed: not read further ({MAX_OBJECT_MB})",
+                self.cap
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// An object's reader that fails once the detector has stopped listening,
+/// so that a failed invocation does not read the rest of a large object.
+struct StopWhenClosed<R> {
+    inner: R,
+    tx: tokio::sync::mpsc::Sender<Piece>,
+}
+
+impl<R: std::io::Read> std::io::Read for StopWhenClosed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.tx.is_closed() {
+            return Err(std::io::Error::other("the invocation stopped"));
+        }
+        self.inner.read(buf)
+    }
+}
