@@ -110,9 +110,10 @@ check: ## The fast loop, with cargo alone: formatting, clippy, and the tests (em
 	$(CARGO) clippy --all-features --all-targets -- -D warnings
 	$(CARGO) test --all-features --lib --bins --tests
 
-lint: ## Formatting and clippy, warnings as errors
+lint: ## Formatting and clippy, warnings as errors; the replay CLI without the SDK (what make demo builds) compiles
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-features --all-targets -- -D warnings
+	$(CARGO) check --no-default-features --bins
 
 build: venv ## Release arm64 function with cargo-lambda: target/lambda/signin-watch-lambda/bootstrap.zip
 	rustup target add aarch64-unknown-linux-gnu 2>/dev/null || true

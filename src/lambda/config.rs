@@ -15,6 +15,10 @@ pub const REDRIVE_QUEUE_URLS: &str = "SIGNIN_WATCH_REDRIVE_QUEUE_URLS";
 pub const TRAIL_QUEUE_ARN: &str = "SIGNIN_WATCH_TRAIL_QUEUE_ARN";
 pub const MAX_OBJECT_MB: &str = "SIGNIN_WATCH_MAX_OBJECT_MB";
 
+/// The most a trail object may hold decompressed, by default: CloudTrail
+/// delivers a file every five minutes per account and region, far smaller.
+pub const DEFAULT_MAX_OBJECT_MB: u64 = 2048;
+
 #[derive(Debug, Clone)]
 pub struct LambdaConfig {
     pub table: String,
@@ -138,7 +142,7 @@ impl LambdaConfig {
                 }
                 mb
             }
-            None => crate::lambda::handler::DEFAULT_MAX_OBJECT_MB,
+            None => DEFAULT_MAX_OBJECT_MB,
         };
         Ok(LambdaConfig {
             accept_any_shape,

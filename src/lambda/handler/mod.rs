@@ -31,6 +31,7 @@ use crate::intake::envelopes;
 use crate::intake::notification;
 use crate::intake::objects::{NoObjects, ObjectSource};
 use crate::intake::{Decoded, decode, decode_document};
+use crate::lambda::config::{DEFAULT_MAX_OBJECT_MB, MAX_OBJECT_MB};
 use crate::render::clean_line;
 
 use super::metrics::{InvocationMetrics, RuleCounts};
@@ -138,11 +139,6 @@ pub struct Handler<S, N, O = NoObjects> {
     /// The most bytes a trail object may hold decompressed.
     max_object_bytes: u64,
 }
-
-/// The most a trail object may hold decompressed, by default: CloudTrail
-/// delivers a file every five minutes per account and region, far smaller.
-pub const DEFAULT_MAX_OBJECT_MB: u64 = 2048;
-const MAX_OBJECT_MB: &str = crate::lambda::config::MAX_OBJECT_MB;
 
 /// Pieces of an object in flight between the blocking scan and the detector.
 const OBJECT_PIECES_IN_FLIGHT: usize = 64;
