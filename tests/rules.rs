@@ -277,6 +277,32 @@ fn a_broken_rule_file_stops_start_up_naming_file_line_and_reason() {
             "userAgent, which whoever signs in chooses",
         ),
         (
+            // Every user agent but the one named lets a match pass.
+            "filter-inverted.yml",
+            "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  browser: {userAgent|contains: Mozilla}\n  condition: browser\n".into(),
+            Some(3),
+            "userAgent, which whoever signs in chooses",
+        ),
+        (
+            // A network that holds for anyone pins nothing.
+            "filter-any-network.yml",
+            "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  net: {sourceIPAddress|cidr: 0.0.0.0/0}\n  ua: {userAgent: broker/1}\n  condition: not (net and ua)\n".into(),
+            Some(3),
+            "userAgent, which whoever signs in chooses",
+        ),
+        (
+            "filter-network-exists.yml",
+            "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  net: {sourceIPAddress|exists: true}\n  ua: {userAgent: broker/1}\n  condition: not (net and ua)\n".into(),
+            Some(3),
+            "userAgent, which whoever signs in chooses",
+        ),
+        (
+            "filter-login-to.yml",
+            "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  to: {additionalEventData.LoginTo|startswith: 'https://console.aws.amazon.com/ec2'}\n  condition: not to\n".into(),
+            Some(3),
+            "additionalEventData.LoginTo, which whoever signs in chooses",
+        ),
+        (
             "filter-keywords.yml",
             "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  words: [console-broker]\n  condition: not words\n".into(),
             Some(3),

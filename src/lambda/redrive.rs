@@ -54,11 +54,14 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
     ) -> Result<RedriveSummary, QueueError> {
         let mut summary = RedriveSummary::default();
         let mut seen = std::collections::HashSet::new();
-        let time_left = || {
-            deadline.is_none_or(|d| {
-                d.saturating_duration_since(std::time::Instant::now()) > self.deadline_reserve()
+        // What is left before the reserve (unbounded without a deadline).
+        let left = || {
+            deadline.map(|d| {
+                d.saturating_duration_since(std::time::Instant::now())
+                    .saturating_sub(self.deadline_reserve())
             })
         };
+        let time_left = || left() != Some(std::time::Duration::ZERO);
         while seen.len() < max && time_left() {
             let batch = queue.receive().await?;
             let fresh: Vec<_> = batch
@@ -72,7 +75,20 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
                 if !time_left() {
                     break;
                 }
-                let (result, _) = self.redelivered(m.body.as_bytes()).await;
+                // A message still running at the reserve is stopped: it stays
+                // on its queue, and what it counted stays counted.
+                let handled = self.redelivered(m.body.as_bytes());
+                let result = match left() {
+                    Some(left) => match tokio::time::timeout(left, handled).await {
+                        Ok((result, _)) => result,
+                        Err(_) => {
+                            summary.failed += 1;
+                            tracing::warn!(queue = queue.name(), message_id = %m.message_id, "the deadline came first; it stays on the queue");
+                            break;
+                        }
+                    },
+                    None => handled.await.0,
+                };
                 match result {
                     Ok(s) => {
                         queue.delete(&m).await?;

@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 
 use super::{
     DynamoStore, Item, MAX_ATTEMPTS, backoff, call_failed, cancellation_codes, get_n, invalid,
-    need_n, number_attr, partition_key, sort_key, string_attr,
+    need_n, number_attr, partition_key, refused, sort_key, string_attr,
 };
 use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend, keep_earliest};
 use crate::domain::counter::{Sighting, StoreError};
@@ -119,6 +119,9 @@ impl DynamoStore {
             let Some(codes) = cancellation_codes(&err) else {
                 return Err(call_failed("TransactWriteItems budget")(err));
             };
+            if let Some(e) = refused(&codes, "TransactWriteItems budget") {
+                return Err(e);
+            }
             if failed(&codes, 0) {
                 // Sent before: a redelivery whose confirmation was lost.
                 return Ok(Spend::Within);
@@ -188,6 +191,9 @@ impl DynamoStore {
             let Some(codes) = cancellation_codes(&err) else {
                 return Err(call_failed("TransactWriteItems fold")(err));
             };
+            if let Some(e) = refused(&codes, "TransactWriteItems fold") {
+                return Err(e);
+            }
             if failed(&codes, 0) {
                 return Ok(()); // folded before
             }

@@ -271,11 +271,18 @@ impl DynamoStore {
                 }
             }
             let Some((err, first, alerts, offset)) = cancelled else {
+                // Unreachable: the final transaction returned or set it.
+                attempt += 1;
                 continue;
             };
             let Some(codes) = super::cancellation_codes(&err) else {
                 return Err(call_failed("TransactWriteItems correlation")(err));
             };
+            // An item or the transaction past DynamoDB's size limits is
+            // refused again on every attempt: permanent, not contention.
+            if let Some(e) = super::refused(&codes, "TransactWriteItems correlation") {
+                return Err(e);
+            }
             // An alert's item already there: counted before. Hand it back
             // on the next attempt, at once (no writer to wait for).
             let mut found = false;

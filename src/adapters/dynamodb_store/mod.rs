@@ -331,6 +331,21 @@ enum Cancelled {
     Duplicate(Option<Item>),
     /// Someone else moved the counter first, or a transaction conflict: try again.
     Retry,
+    /// An item refused as invalid: the codes of every item.
+    Refused(Vec<String>),
+}
+
+/// A cancelled transaction one of whose items DynamoDB refused as invalid
+/// (`ValidationError`: an item or the transaction past its size limits):
+/// refused again on every attempt, so permanent.
+fn refused(codes: &[String], operation: &'static str) -> Option<StoreError> {
+    codes
+        .iter()
+        .any(|c| c == "ValidationError")
+        .then(|| StoreError::Rejected {
+            operation,
+            message: format!("cancellation reasons {codes:?}"),
+        })
 }
 
 fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Cancelled> {
@@ -339,6 +354,14 @@ fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Cancelled> {
     };
     let reasons = e.cancellation_reasons();
     let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+    if reasons.iter().any(|r| r.code() == Some("ValidationError")) {
+        return Some(Cancelled::Refused(
+            reasons
+                .iter()
+                .map(|r| r.code().unwrap_or("None").to_owned())
+                .collect(),
+        ));
+    }
     if code(0) == "ConditionalCheckFailed" {
         let item = reasons.first().and_then(|r| r.item().cloned());
         return Some(Cancelled::Duplicate(item));
@@ -413,6 +436,12 @@ impl CounterStore for DynamoStore {
                         return Ok(Recorded::Duplicate { pending });
                     }
                     Some(Cancelled::Retry) => backoff(attempt).await,
+                    Some(Cancelled::Refused(codes)) => {
+                        return Err(StoreError::Rejected {
+                            operation: "TransactWriteItems detection",
+                            message: format!("cancellation reasons {codes:?}"),
+                        });
+                    }
                     None => return Err(call_failed("TransactWriteItems")(err)),
                 },
             }

@@ -14,15 +14,25 @@
 //!   latest genuine time the archive stated before it; before any, it
 //!   waits for the archive's end and is counted at the latest genuine time
 //!   of the whole archive (the detector's answer depends on event times,
-//!   not on the order it reads them in).
+//!   not on the order it reads them in). Past what may wait (records and
+//!   bytes), it is counted at the epoch: that moves no group's times
+//!   forward and blinds no correlation.
+//!
+//! A file without a delivery time can still hold a forged time before the
+//! wall clock: nothing tells it from a genuine one (decision 0008).
 
 use crate::domain::observed::Observed;
 use crate::domain::time::Timestamp;
 
-/// The most records that wait for the archive's clock: past it, a record is
-/// counted at the wall clock (as the function would), so that an archive
-/// of nothing but forged times cannot hold the replay's memory.
+/// The most records, and bytes of the items holding them, that wait for
+/// the archive's clock: an archive of nothing but forged times cannot hold
+/// replay's memory.
 pub(super) const MAX_WAITING: usize = 10_000;
+pub(super) const MAX_WAITING_BYTES: usize = 64 << 20;
+
+/// Where a record that cannot wait is counted: the epoch, before every
+/// genuine time, so that it moves nothing forward.
+pub(super) const OVERFLOW: Timestamp = Timestamp::from_millis(0);
 
 /// When to count a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +51,7 @@ pub(super) struct ArchiveClock {
     /// The latest time a record stated that was not itself in the future.
     latest: Option<Timestamp>,
     waiting: usize,
+    waiting_bytes: usize,
 }
 
 impl ArchiveClock {
@@ -49,15 +60,22 @@ impl ArchiveClock {
             wall,
             latest: None,
             waiting: 0,
+            waiting_bytes: 0,
         }
     }
 
     /// When to count `o`, read from a file delivered by `delivered` (when
-    /// its name says so).
-    pub(super) fn receipt(&mut self, o: &Observed<'_>, delivered: Option<Timestamp>) -> Receipt {
+    /// its name says so; never later than the wall clock). Should it wait,
+    /// `item_bytes` more bytes would be kept for it.
+    pub(super) fn receipt(
+        &mut self,
+        o: &Observed<'_>,
+        delivered: Option<Timestamp>,
+        item_bytes: usize,
+    ) -> Receipt {
+        let delivered = delivered.map(|d| d.min(self.wall));
         let received = delivered.unwrap_or(self.wall);
-        let stated = o.stated_time();
-        match stated {
+        match o.stated_time() {
             Some(t) if !o.is_future_dated(received) => {
                 self.latest = Some(self.latest.map_or(t, |l| l.max(t)));
                 return Receipt::At(received);
@@ -65,13 +83,15 @@ impl ArchiveClock {
             _ if delivered.is_some() => return Receipt::At(received),
             _ => {}
         }
-        match self.latest {
-            Some(latest) => Receipt::At(latest),
-            None if self.waiting < MAX_WAITING => {
-                self.waiting += 1;
-                Receipt::Wait
-            }
-            None => Receipt::At(self.wall),
+        if let Some(latest) = self.latest {
+            return Receipt::At(latest);
+        }
+        if self.waiting < MAX_WAITING && self.waiting_bytes + item_bytes <= MAX_WAITING_BYTES {
+            self.waiting += 1;
+            self.waiting_bytes += item_bytes;
+            Receipt::Wait
+        } else {
+            Receipt::At(OVERFLOW)
         }
     }
 
@@ -103,24 +123,24 @@ mod tests {
         let genuine = at("2026-11-02T10:00:00Z");
         let forged = decode_record(forged.as_bytes()).unwrap();
         let genuine = decode_record(genuine.as_bytes()).unwrap();
-        assert_eq!(clock.receipt(&forged, None), Receipt::Wait);
-        assert_eq!(clock.receipt(&genuine, None), Receipt::At(wall));
+        assert_eq!(clock.receipt(&forged, None, 10), Receipt::Wait);
+        assert_eq!(clock.receipt(&genuine, None, 10), Receipt::At(wall));
         // Once the archive has a time, a forged one is counted there.
         assert_eq!(
-            clock.receipt(&forged, None),
+            clock.receipt(&forged, None, 10),
             Receipt::At(t("2026-11-02T10:00:00Z"))
         );
         assert_eq!(clock.end(), t("2026-11-02T10:00:00Z"));
         // A log file's delivery time is its clock.
         let delivered = t("2026-11-01T00:05:00Z");
         assert_eq!(
-            clock.receipt(&forged, Some(delivered)),
+            clock.receipt(&forged, Some(delivered), 10),
             Receipt::At(delivered)
         );
         let unreadable = at("2026-10-06T12:01:90Z");
         let unreadable = decode_record(unreadable.as_bytes()).unwrap();
         assert_eq!(
-            clock.receipt(&unreadable, None),
+            clock.receipt(&unreadable, None, 10),
             Receipt::At(t("2026-11-02T10:00:00Z"))
         );
     }
@@ -132,9 +152,38 @@ mod tests {
         let forged = at("9999-12-31T23:59:59Z");
         let forged = decode_record(forged.as_bytes()).unwrap();
         for _ in 0..MAX_WAITING {
-            assert_eq!(clock.receipt(&forged, None), Receipt::Wait);
+            assert_eq!(clock.receipt(&forged, None, 10), Receipt::Wait);
         }
-        assert_eq!(clock.receipt(&forged, None), Receipt::At(wall));
+        // Past the bound: the epoch, never the wall clock (which would
+        // silence the archive's genuine sign-ins after it).
+        assert_eq!(clock.receipt(&forged, None, 10), Receipt::At(OVERFLOW));
         assert_eq!(clock.end(), wall);
+        let mut clock = ArchiveClock::new(wall);
+        assert_eq!(
+            clock.receipt(&forged, None, MAX_WAITING_BYTES),
+            Receipt::Wait
+        );
+        assert_eq!(
+            clock.receipt(&forged, None, 1),
+            Receipt::At(OVERFLOW),
+            "bytes bound"
+        );
+        assert_eq!(
+            clock.receipt(&forged, None, 0),
+            Receipt::Wait,
+            "its item waits already"
+        );
+    }
+
+    #[test]
+    fn a_delivery_time_past_the_wall_clock_is_the_wall_clock() {
+        let wall = t("2026-12-07T00:00:00Z");
+        let mut clock = ArchiveClock::new(wall);
+        let forged = at("9999-12-31T23:59:59Z");
+        let forged = decode_record(forged.as_bytes()).unwrap();
+        assert_eq!(
+            clock.receipt(&forged, Some(t("9999-12-31T23:59:00Z")), 10),
+            Receipt::At(wall)
+        );
     }
 }

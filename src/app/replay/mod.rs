@@ -310,11 +310,11 @@ impl Replay {
     }
 }
 
-/// A record that waits for the archive's clock ([`clock`]): the item it
-/// is in, and which of the item's records it is.
+/// Records that wait for the archive's clock ([`clock`]): the item they
+/// are in, kept once, and which of its records they are.
 struct Waiting {
-    candidate: Candidate,
-    nth: usize,
+    candidate: Arc<Candidate>,
+    nths: Vec<usize>,
 }
 
 /// The single thread that counts, notifies and writes.
@@ -388,6 +388,7 @@ impl<S: CounterStore> Output<'_, S> {
             &mut self.clock,
         );
         let mut nth = 0;
+        let item_bytes = candidate.bytes.len();
         // The worker decoded these bytes once already, so this succeeds; were
         // it to fail, the worker has reported the record.
         let _ = decode_item(&candidate.bytes, candidate.kind, &mut |o| {
@@ -400,7 +401,8 @@ impl<S: CounterStore> Output<'_, S> {
                     render::clean_line(stated, 64)
                 );
             }
-            match clock.receipt(&o, delivered) {
+            let bytes = if waiting.is_empty() { item_bytes } else { 0 };
+            match clock.receipt(&o, delivered, bytes) {
                 Receipt::At(received) => {
                     outcomes.push(runtime.block_on(detector.process(notifier, &o, received)))
                 }
@@ -408,10 +410,10 @@ impl<S: CounterStore> Output<'_, S> {
             }
             nth += 1;
         });
-        for nth in waiting {
+        if !waiting.is_empty() {
             self.waiting.push(Waiting {
-                candidate: candidate.clone(),
-                nth,
+                candidate: Arc::new(candidate),
+                nths: waiting,
             });
         }
         for outcome in outcomes {
@@ -428,19 +430,17 @@ impl<S: CounterStore> Output<'_, S> {
     ) -> Result<(), ReplayError> {
         let at = self.clock.end();
         for w in std::mem::take(&mut self.waiting) {
-            let mut outcome = None;
+            // Each item decoded once, its waiting records counted in order.
+            let mut outcomes = Vec::new();
             let mut i = 0;
+            let (runtime, detector, notifier) = (&self.runtime, self.detector, &self.notifier);
             let _ = decode_item(&w.candidate.bytes, w.candidate.kind, &mut |o| {
-                if i == w.nth {
-                    outcome = Some(self.runtime.block_on(self.detector.process(
-                        &self.notifier,
-                        &o,
-                        at,
-                    )));
+                if w.nths.binary_search(&i).is_ok() {
+                    outcomes.push(runtime.block_on(detector.process(notifier, &o, at)));
                 }
                 i += 1;
             });
-            if let Some(outcome) = outcome {
+            for outcome in outcomes {
                 self.write(outcome?, summary, err)?;
             }
         }

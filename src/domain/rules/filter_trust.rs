@@ -3,33 +3,60 @@
 //! A filter lets a match pass when its condition does not hold. Naming an
 //! anchor (the session issuer, the source network) somewhere in the filter
 //! is not enough: `condition: not agent and not network` lets a match pass
-//! on the user agent alone. So the check asks the condition itself: with
-//! every selection that pins an anchor false (the signer cannot make it
-//! true), can the selections the signer steers (those naming a field the
-//! signer chooses, and keywords, which match the user agent too) still
-//! decide that a match passes? Every assignment of the other selections is
-//! tried; a filter has a handful.
+//! on the user agent alone, and `condition: browser` over a user agent lets
+//! every other user agent pass. So the check asks the condition itself:
+//! with every selection that firmly pins an anchor taken as false (the
+//! signer cannot make it true), the outcome must not depend on the
+//! selections the signer steers (those naming a field the signer chooses,
+//! and keywords, which match the user agent too). Every assignment of the
+//! selections is tried; a filter has a handful.
+//!
+//! An anchor pins only with exact values or CIDR networks of 8 bits or
+//! more: `sourceIPAddress|exists`, `|re: .*`, `|contains` or `0.0.0.0/0`
+//! hold for anyone, so they pin nothing.
 
-use rsigma_parser::{ConditionExpr, Detection, Detections, Quantifier};
+use rsigma_parser::{
+    ConditionExpr, Detection, DetectionItem, Detections, Modifier, Quantifier, SigmaValue,
+};
 
 use super::sigma::{ANCHORS, CHOSEN_BY_THE_SIGNER};
 
 /// The most selections a filter's trust is checked over (2^n assignments).
 const MAX_SELECTIONS: usize = 12;
 
+/// Whether `item` pins an anchor: an anchor field, exact values (or
+/// `cased`), or CIDR networks with a prefix of 8 bits or more.
+fn pins(item: &DetectionItem) -> bool {
+    let Some(field) = item.field.name.as_deref() else {
+        return false;
+    };
+    if !ANCHORS.contains(&field) || item.values.is_empty() {
+        return false;
+    }
+    let modifiers = &item.field.modifiers;
+    let cidr = modifiers.contains(&Modifier::Cidr);
+    let plain = modifiers
+        .iter()
+        .all(|m| matches!(m, Modifier::Cased | Modifier::Cidr));
+    plain
+        && item.values.iter().all(|v| match v {
+            SigmaValue::String(s) => s.as_plain().is_some_and(|p| {
+                !p.is_empty()
+                    && (!cidr || p.parse::<ipnet::IpNet>().is_ok_and(|n| n.prefix_len() >= 8))
+            }),
+            _ => false,
+        })
+}
+
 /// Whether every way `d` can match pins an anchor.
 fn anchored(d: &Detection) -> bool {
     match d {
-        Detection::AllOf(items) => items.iter().any(|i| {
-            i.field
-                .name
-                .as_deref()
-                .is_some_and(|f| ANCHORS.contains(&f))
-        }),
+        Detection::AllOf(items) => items.iter().any(pins),
         Detection::AnyOf(ds) => !ds.is_empty() && ds.iter().all(anchored),
         Detection::And(ds) => ds.iter().any(anchored),
-        Detection::ArrayMatch { field, .. } => ANCHORS.contains(&field.as_str()),
-        Detection::Keywords(_) | Detection::Conditional { .. } => false,
+        Detection::ArrayMatch { .. } | Detection::Keywords(_) | Detection::Conditional { .. } => {
+            false
+        }
     }
 }
 
@@ -121,28 +148,32 @@ pub(crate) fn check_filter_trust(detection: &Detections) -> Result<(), String> {
         .map(|n| anchored(&detection.named[*n]))
         .collect();
     let keeps = |value: &[bool]| detection.conditions.iter().any(|c| holds(c, &names, value));
-    let free: Vec<usize> = (0..names.len()).filter(|&i| !pinned[i]).collect();
-    for mask in 0u32..(1 << free.len()) {
+    let free = (0..names.len()).filter(|&i| !pinned[i]);
+    let steered: Vec<usize> = free.clone().filter(|&i| !steering[i].is_empty()).collect();
+    let others: Vec<usize> = free.filter(|&i| steering[i].is_empty()).collect();
+    // For every setting of the selections the signer does not steer (the
+    // anchors false), every setting of those it steers gives one outcome.
+    for other in 0u32..(1 << others.len()) {
         let mut value = vec![false; names.len()];
-        for (bit, &i) in free.iter().enumerate() {
-            value[i] = mask & (1 << bit) != 0;
+        for (bit, &i) in others.iter().enumerate() {
+            value[i] = other & (1 << bit) != 0;
         }
-        if keeps(&value) {
-            continue;
-        }
-        // The match passes here; would it without what the signer steers?
-        let mut unsteered = value.clone();
-        for &i in &free {
-            if !steering[i].is_empty() {
-                unsteered[i] = false;
+        let baseline = keeps(&value);
+        for mask in 1u32..(1 << steered.len()) {
+            let mut v = value.clone();
+            for (bit, &i) in steered.iter().enumerate() {
+                v[i] = mask & (1 << bit) != 0;
             }
-        }
-        if keeps(&unsteered) {
-            let mut fields: Vec<&str> = free
+            if keeps(&v) == baseline {
+                continue;
+            }
+            let mut fields: Vec<&str> = steered
                 .iter()
-                .filter(|&&i| value[i])
-                .flat_map(|&i| steering[i].iter().map(String::as_str))
+                .enumerate()
+                .filter(|(bit, _)| mask & (1 << bit) != 0)
+                .flat_map(|(_, &i)| steering[i].iter().map(String::as_str))
                 .collect();
+            fields.sort_unstable();
             fields.dedup();
             return Err(format!(
                 "the filter lets matches pass on {}, which whoever signs in chooses; name the session issuer \

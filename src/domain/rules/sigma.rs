@@ -264,13 +264,16 @@ fn item_requires(item: &DetectionItem) -> bool {
 
 /// Fields whoever signs in chooses: their own user agent, the federated
 /// user's or role session's name (in `principalId`, `arn`, `userName`), the
-/// sign-in endpoint they call.
+/// sign-in endpoint they call and so the region, and where the console
+/// sends them afterwards (`LoginTo`).
 pub(crate) const CHOSEN_BY_THE_SIGNER: &[&str] = &[
     "userAgent",
     "userIdentity.principalId",
     "userIdentity.arn",
     "userIdentity.userName",
     "tlsDetails.clientProvidedHostHeader",
+    "awsRegion",
+    "additionalEventData.LoginTo",
 ];
 
 /// Fields the signer cannot choose that pin a sign-in to a known broker: the

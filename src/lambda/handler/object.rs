@@ -175,13 +175,19 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         detections: &mut Vec<Finding>,
         metrics: &mut InvocationMetrics,
     ) -> Result<(), HandlerError> {
+        // The account CloudTrail delivered the record for: its recipient.
+        let recipient = o
+            .record
+            .recipient_account_id
+            .as_deref()
+            .map_or_else(|| o.account(), str::to_owned);
         if let Some(expected) = key_account
-            && o.account() != expected
+            && recipient != expected
         {
             metrics.foreign_account_records += 1;
             tracing::warn!(
                 event_id = %o.event_id(),
-                account = %clean_line(&o.account(), 64),
+                account = %clean_line(&recipient, 64),
                 key_account = expected,
                 "a record of another account than the object key's"
             );
