@@ -315,6 +315,19 @@ fn a_broken_rule_file_stops_start_up_naming_file_line_and_reason() {
             "count: 2000000 is more than the 10000 records an inline test step may make",
         ),
         (
+            // Two tests of 6,000 records each: past the file's 10,000.
+            "test-file-budget.yml",
+            format!("{CORRELATION}      steps:\n        - {{event: rule1-failed-mfa-iam-user.json, count: 6000}}\n      alerts: 1\n    - case: positive\n      steps:\n        - {{event: rule1-failed-mfa-iam-user.json, count: 6000}}\n      alerts: 1\n"),
+            None,
+            "more than the 10000 records a file's tests may make",
+        ),
+        (
+            "test-record-size.yml",
+            format!("{GOOD}signin_watch:\n  tests:\n    - {{case: positive, record: {{eventSource: signin.amazonaws.com, eventName: ConsoleLogin, userAgent: {}}}}}\n", "x".repeat(70_000)),
+            None,
+            "is more than the 65536 a record may have",
+        ),
+        (
             "test-every.yml",
             format!("{CORRELATION}      steps:\n        - {{event: rule1-failed-mfa-iam-user.json, count: 3, every: 99999999999d}}\n      alerts: 1\n"),
             None,
@@ -465,6 +478,39 @@ fn a_rule_on_an_event_name_the_pattern_drops_says_which_parameter_to_set() {
         "{}",
         text(&out)
     );
+    // Sigma matches in any case; ExtraEventNames as CloudTrail spells it.
+    let lower = dir_with(
+        "lower.yml",
+        &rule.replace("eventName: CheckMfa", "eventName: checkmfa"),
+    );
+    let out = signin_watch(&[
+        "rules",
+        "pattern",
+        "--rules",
+        &lower.path().display().to_string(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("ExtraEventNames=CheckMfa\n"),
+        "{}",
+        text(&out)
+    );
+    // A pattern's event name, but a case the pattern's other fields drop:
+    // the rule's own positive example says so.
+    let role = GOOD.replace("name: good", "name: role-token").replace(
+        "eventName: ConsoleLogin",
+        "eventName: GetSigninToken\n    userIdentity.type: AssumedRole",
+    ) + "signin_watch:\n  tests:\n    - case: positive\n      record: {eventSource: signin.amazonaws.com, eventName: GetSigninToken, userIdentity: {type: AssumedRole, principalId: 'AROA:alice'}}\n";
+    let dir = dir_with("role-token.yml", &role);
+    let out = signin_watch(&[
+        "rules",
+        "check",
+        &dir.path().join("role-token.yml").display().to_string(),
+    ]);
+    assert!(
+        text(&out).contains("warning: rule \"role-token\" matches GetSigninToken"),
+        "{}",
+        text(&out)
+    );
     // A rule that names its event passes without a warning.
     let good = dir_with("good.yml", GOOD);
     let out = signin_watch(&[
@@ -473,4 +519,35 @@ fn a_rule_on_an_event_name_the_pattern_drops_says_which_parameter_to_set() {
         &good.path().join("good.yml").display().to_string(),
     ]);
     assert!(!text(&out).contains("warning"), "{}", text(&out));
+}
+
+/// Every cold start runs the inline tests: a rules directory's tests make
+/// at most 20,000 records, whatever the number of files.
+#[test]
+fn a_rules_directory_whose_tests_make_too_many_records_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        let body = CORRELATION
+            .replace("name: many", &format!("name: many-{i}"))
+            .replace("666666666666", &format!("66666666666{i}"))
+            + "      steps:\n        - {event: rule1-failed-mfa-iam-user.json, count: 8000, every: 1s}\n      alerts: 1\n";
+        std::fs::write(dir.path().join(format!("many-{i}.yml")), body).unwrap();
+    }
+    let out = signin_watch(&[
+        "replay",
+        "--rules",
+        &dir.path().display().to_string(),
+        &common::sample_path("rule1-failed-mfa-root.json")
+            .display()
+            .to_string(),
+    ]);
+    let message = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    assert!(
+        message.contains("many-2.yml")
+            && message.contains(
+                "the inline tests of the rules directory make more than the 20000 records"
+            ),
+        "{message}"
+    );
 }

@@ -498,6 +498,16 @@ fn the_pattern_passes_the_event_names_the_code_knows() {
         }
     }
     assert_eq!(extra, 1, "one branch for ExtraEventNames");
+    // The whole pattern, that branch aside, is the one the code judges
+    // rules against (`rules check`, `rules pattern`, start-up).
+    let mut detail = pattern["detail"].clone();
+    detail["$or"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|b| b["eventName"] != serde_json::json!({"Ref": "ExtraEventNames"}));
+    let code: Value =
+        serde_json::from_str(signin_watch::domain::rules::event_names::DETAIL_PATTERN).unwrap();
+    assert_eq!(detail, code);
     let known: BTreeSet<String> = signin_watch::domain::rules::event_names::PATTERN_EVENT_NAMES
         .iter()
         .map(|n| n.to_string())

@@ -168,8 +168,21 @@ impl Catalog {
         };
         let mut specs = pack.correlations;
         let mut custom_correlations = Vec::new();
+        let mut test_records = 0;
         for path in files {
             let loaded = load_file_with(path, tests)?;
+            // Every cold start runs the inline tests: the directory's bound.
+            test_records += loaded.test_records();
+            if test_records > load::MAX_CATALOGUE_TEST_RECORDS {
+                return Err(RuleError {
+                    origin: Origin::File(path.display().to_string()),
+                    line: None,
+                    reason: format!(
+                        "with this file the inline tests of the rules directory make more than the {} records they may make",
+                        load::MAX_CATALOGUE_TEST_RECORDS
+                    ),
+                });
+            }
             for rule in loaded.rules {
                 catalog.add(rule)?;
             }

@@ -202,9 +202,9 @@ fn reach_warning(rule: &Rule) -> Option<String> {
     match rule.reach() {
         Reach::Passed => None,
         Reach::Missing(names) => Some(format!(
-            "rule {:?} matches {}, which the template's EventBridge pattern does not pass: \
-             it fires on them only through the trail bucket and replay; deploy with \
-             ExtraEventNames={} (see `signin-watch rules pattern`)",
+            "rule {:?} matches {}, which the template's EventBridge pattern does not pass \
+             (or not as the rule's positive tests show them): it fires on them only through \
+             the trail bucket and replay; deploy with ExtraEventNames={} (see `signin-watch rules pattern`)",
             rule.name,
             names.join(", "),
             names.join(",")

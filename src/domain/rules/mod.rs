@@ -210,7 +210,12 @@ impl Rule {
 
     /// What the template's EventBridge pattern lets this rule see.
     pub fn reach(&self) -> event_names::Reach {
-        event_names::reach(self.matcher.event_names())
+        let positives = self
+            .tests
+            .iter()
+            .filter(|t| t.case == inline::Case::Positive)
+            .map(|t| t.record.as_str());
+        event_names::reach(self.matcher.event_names(), positives)
     }
 
     /// The event names every match has, when the rule pins them.

@@ -67,7 +67,7 @@ const TEST_START: &str = "2026-11-20T09:00:00Z";
 /// cold start runs the tests in milliseconds.
 pub const MAX_STEP_RECORDS: usize = 10_000;
 /// The most records one inline test makes, all steps together.
-pub const MAX_TEST_RECORDS: usize = 20_000;
+pub const MAX_TEST_RECORDS: usize = 10_000;
 /// The longest `at` and `every`, and the longest an inline test may span.
 pub const MAX_TEST_SPAN_DAYS: i64 = 366;
 const MAX_TEST_SPAN_MS: i64 = MAX_TEST_SPAN_DAYS * 86_400_000;
@@ -376,7 +376,9 @@ impl Context<'_> {
                             .to_owned();
                         set_path(&mut r, path, format!("{was}-{i}").into());
                     }
-                    records.push(r.to_string());
+                    let r = r.to_string();
+                    self.count_test_record(title, r.len())?;
+                    records.push(r);
                     next = t.as_millis() + every;
                 }
             }

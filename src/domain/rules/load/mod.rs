@@ -50,6 +50,27 @@ pub struct Loaded {
     pub correlations: Vec<CorrelationSpec>,
 }
 
+impl Loaded {
+    /// The records its inline tests make, all kinds together.
+    pub fn test_records(&self) -> usize {
+        self.rules.iter().map(|r| r.tests.len()).sum::<usize>()
+            + self.filters.iter().map(|f| f.tests.len()).sum::<usize>()
+            + self
+                .correlations
+                .iter()
+                .flat_map(|c| &c.tests)
+                .map(|t| t.records.len())
+                .sum::<usize>()
+    }
+}
+
+/// The most records the inline tests of one file make, all tests together,
+/// and of all files of a rules directory: every cold start runs them.
+pub const MAX_FILE_TEST_RECORDS: usize = 10_000;
+pub const MAX_CATALOGUE_TEST_RECORDS: usize = 20_000;
+/// The most bytes one inline test record may have, as JSON.
+pub const MAX_TEST_RECORD_BYTES: usize = 64 << 10;
+
 /// Where the events an inline test names (`event: FILE`) are read from.
 pub trait EventFiles {
     /// The bytes of the event file `name`, as the test names it.
@@ -173,6 +194,7 @@ pub fn parse(origin: Origin, text: &str, events: &dyn EventFiles) -> Result<Load
         origin: &origin,
         text,
         events,
+        test_records: std::cell::Cell::new(0),
     };
     let mut loaded = Loaded::default();
     for rule in &collection.rules {
@@ -191,9 +213,35 @@ pub(super) struct Context<'a> {
     origin: &'a Origin,
     text: &'a str,
     events: &'a dyn EventFiles,
+    /// Records the file's inline tests made so far.
+    test_records: std::cell::Cell<usize>,
 }
 
 impl Context<'_> {
+    /// Counts one more inline test record of `bytes` bytes against the
+    /// file's bounds.
+    pub(super) fn count_test_record(&self, title: &str, bytes: usize) -> Result<(), RuleError> {
+        if bytes > MAX_TEST_RECORD_BYTES {
+            return Err(self.error(
+                Some("tests:"),
+                format!(
+                    "{title:?}: an inline test record of {bytes} bytes is more than the {MAX_TEST_RECORD_BYTES} a record may have"
+                ),
+            ));
+        }
+        let n = self.test_records.get() + 1;
+        if n > MAX_FILE_TEST_RECORDS {
+            return Err(self.error(
+                Some("tests:"),
+                format!(
+                    "{title:?}: the file's inline tests make more than the {MAX_FILE_TEST_RECORDS} records a file's tests may make"
+                ),
+            ));
+        }
+        self.test_records.set(n);
+        Ok(())
+    }
+
     pub(super) fn error(&self, near: Option<&str>, reason: impl Into<String>) -> RuleError {
         RuleError {
             origin: self.origin.clone(),
@@ -302,10 +350,12 @@ impl Context<'_> {
                     ));
                 }
             };
+            let record = json.to_string();
+            self.count_test_record(title, record.len())?;
             out.push(InlineTest {
                 case: spec.case,
                 label,
-                record: json.to_string(),
+                record,
             });
         }
         Ok(out)
