@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
-use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend, keep_earliest};
+use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend, keep, lists_latest};
 use crate::domain::correlation::state::{self, GroupState};
 use crate::domain::correlation::{Alert, LATENESS_HORIZON_MS};
 use crate::domain::counter::{
@@ -52,6 +52,8 @@ struct Budget {
     spent: HashSet<SightingId>,
     folded: BTreeMap<(i64, SightingId), Folded>,
     listed: u64,
+    /// The folds a sent digest listed, by (group, eventID).
+    listed_folds: HashSet<SightingId>,
 }
 
 fn sighting_id(s: &Sighting) -> SightingId {
@@ -196,8 +198,13 @@ impl CounterStore for MemoryStore {
         let inner = self.lock()?;
         let mut folded = Vec::new();
         let b = inner.budgets.get(&owed.key);
-        for f in b.into_iter().flat_map(|b| b.folded.values()) {
-            keep_earliest(&mut folded, f.clone(), max_listed);
+        let latest = lists_latest(owed.listed);
+        for (_, f) in b.into_iter().flat_map(|b| {
+            b.folded
+                .iter()
+                .filter(|((_, id), _)| !b.listed_folds.contains(id))
+        }) {
+            keep(&mut folded, f.clone(), max_listed, latest);
         }
         Ok(Digest {
             key: owed.key.clone(),
@@ -211,6 +218,12 @@ impl CounterStore for MemoryStore {
         let mut inner = self.lock()?;
         if let Some(b) = inner.budgets.get_mut(&digest.key) {
             b.listed = b.listed.max(digest.folded_count);
+            b.listed_folds.extend(
+                digest
+                    .folded
+                    .iter()
+                    .map(|f| (f.group.clone(), f.event_id.clone())),
+            );
         }
         Ok(())
     }

@@ -135,8 +135,9 @@ pub struct OwedDigest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Digest {
     pub key: BudgetKey,
-    /// The earliest folded notifications by event time (then group and
-    /// eventID), at most the number asked for.
+    /// Folded notifications no digest listed before, ordered by event time
+    /// (then group and eventID), at most the number asked for: the earliest
+    /// for an hour's first digest, the latest for a later one.
     pub folded: Vec<Folded>,
     /// Notifications folded in all, listed or not.
     pub folded_count: u64,
@@ -145,15 +146,30 @@ pub struct Digest {
     pub listed_before: u64,
 }
 
-/// Keeps in `list` the `max` earliest of the folded notifications offered
-/// one at a time, in order: memory bounded by `max` whatever the stream.
-pub fn keep_earliest(list: &mut Vec<Folded>, item: Folded, max: usize) {
+/// Keeps in `list`, ordered by event time, the `max` earliest (or, with
+/// `latest`, the `max` latest) of the folded notifications offered one at
+/// a time: memory bounded by `max` whatever the stream.
+pub fn keep(list: &mut Vec<Folded>, item: Folded, max: usize, latest: bool) {
     let key = |f: &Folded| (f.event_time, f.group.clone(), f.event_id.clone());
     let at = list.partition_point(|f| key(f) < key(&item));
-    if at < max {
+    if !latest {
+        if at < max {
+            list.insert(at, item);
+            list.truncate(max);
+        }
+    } else if list.len() < max {
         list.insert(at, item);
-        list.truncate(max);
+    } else if at > 0 {
+        list.insert(at, item);
+        list.remove(0);
     }
+}
+
+/// Which folds a digest lists: those no digest listed before, the earliest
+/// for an hour's first digest, the latest for a later one (the news of a
+/// flood still going on, or of late events).
+pub fn lists_latest(listed_before: u64) -> bool {
+    listed_before > 0
 }
 
 #[cfg(test)]

@@ -360,14 +360,16 @@ pub trait CounterStore {
     ) -> impl Future<Output = Result<Vec<OwedDigest>, StoreError>> + Send;
 
     /// The digest `owed`, listing at most `max_listed` folded notifications
-    /// (the earliest), read with memory bounded by that number.
+    /// no digest listed before ([`Digest::folded`]), read with memory
+    /// bounded by that number.
     fn digest(
         &self,
         owed: &OwedDigest,
         max_listed: usize,
     ) -> impl Future<Output = Result<Digest, StoreError>> + Send;
 
-    /// Confirms that `digest` was sent: its `folded_count` is listed.
+    /// Confirms that `digest` was sent: its `folded_count` is counted as
+    /// listed, and each notification it lists as listed.
     fn mark_digest_sent(
         &self,
         digest: &Digest,

@@ -21,7 +21,7 @@ use super::{
     DynamoStore, Item, MAX_ATTEMPTS, backoff, call_failed, cancellation_codes, get_n, invalid,
     need_n, number_attr, partition_key, refused, sort_key, string_attr,
 };
-use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend, keep_earliest};
+use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend, keep, lists_latest};
 use crate::domain::counter::{Sighting, StoreError};
 use crate::domain::time::Timestamp;
 
@@ -286,37 +286,73 @@ impl DynamoStore {
         Ok(owed)
     }
 
-    /// The digest `owed`: its folded items read a page at a time, the
-    /// `max_listed` earliest kept.
+    /// The digest `owed`: its folded items no digest listed read a page at
+    /// a time, the `max_listed` earliest (a first digest) or latest (a
+    /// later one) kept.
     pub(super) async fn digest_of(
         &self,
         owed: &OwedDigest,
         max_listed: usize,
     ) -> Result<Digest, StoreError> {
         let pk = Self::budget_pk(&owed.key);
+        let latest = lists_latest(owed.listed);
         let mut folded = Vec::new();
-        let mut count = 0u64;
-        self.query_pages(&pk, Some("FOLDED#"), None, |item| {
-            let entry: Folded = match item.get("entry") {
-                Some(aws_sdk_dynamodb::types::AttributeValue::S(json)) => {
-                    serde_json::from_str(json).map_err(|e| corrupt(&pk, e.to_string()))?
-                }
-                _ => return Err(corrupt(&pk, "a folded item without its entry")),
-            };
-            count += 1;
-            keep_earliest(&mut folded, entry, max_listed);
-            Ok(())
-        })
+        self.query_pages(
+            &pk,
+            Some("FOLDED#"),
+            Some("attribute_not_exists(listed_in)"),
+            |item| {
+                let entry: Folded = match item.get("entry") {
+                    Some(aws_sdk_dynamodb::types::AttributeValue::S(json)) => {
+                        serde_json::from_str(json).map_err(|e| corrupt(&pk, e.to_string()))?
+                    }
+                    _ => return Err(corrupt(&pk, "a folded item without its entry")),
+                };
+                keep(&mut folded, entry, max_listed, latest);
+                Ok(())
+            },
+        )
         .await?;
         Ok(Digest {
             key: owed.key.clone(),
             folded,
-            folded_count: count,
+            folded_count: owed.folded,
             listed_before: owed.listed,
         })
     }
 
+    /// Marks each folded item `digest` lists as listed, so that a later
+    /// digest of the hour lists others.
+    async fn mark_listed(&self, digest: &Digest) -> Result<(), StoreError> {
+        let pk = Self::budget_pk(&digest.key);
+        let id = format!("{}#{}", digest.key.hour, digest.folded_count);
+        for f in &digest.folded {
+            let sk = sort_key(format!("FOLDED#{}#{}", f.group, f.event_id));
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", string_attr(&pk))
+                .key("sk", string_attr(sk))
+                .update_expression("SET listed_in = :d")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":d", string_attr(&id))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                // Gone (its TTL): nothing to mark.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(call_failed("UpdateItem folded listed")(e)),
+            }
+        }
+        Ok(())
+    }
+
     pub(super) async fn digest_sent(&self, digest: &Digest) -> Result<(), StoreError> {
+        self.mark_listed(digest).await?;
         let listed = digest.folded_count;
         let result = self
             .client
