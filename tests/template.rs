@@ -758,6 +758,14 @@ fn the_bucket_path_retries_only_what_failed_and_admits_only_the_bucket() {
         serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrailBucketName}"})
     );
     assert!(st["Condition"]["StringEquals"]["aws:SourceAccount"].is_object());
+    // Hand-backs at the deadline count as receives: room for an object read
+    // over several invocations before the dead-letter queue.
+    assert!(
+        resource(&t, "TrailObjectsQueue")["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+            .as_u64()
+            .unwrap()
+            >= 20
+    );
     // Six times the function's timeout, so that a message is not seen twice
     // while an invocation still reads its object.
     let timeout = resource(&t, "SigninWatchFunction")["Properties"]["Timeout"]

@@ -12,6 +12,8 @@ use crate::domain::counter::{
     Recorded, Sighting, StoreError, advance,
 };
 use crate::domain::time::Timestamp;
+use crate::intake::notification::ObjectRef;
+use crate::intake::objects::ObjectProgress;
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -40,6 +42,8 @@ struct Inner {
     feeds: u32,
     /// Each rule-hour's notification budget and digest.
     budgets: BTreeMap<BudgetKey, Budget>,
+    /// How far each trail object was read (`bucket/key` → candidates done).
+    objects: HashMap<String, u64>,
 }
 
 /// A sighting's identity: its group and eventID.
@@ -271,5 +275,20 @@ impl CounterStore for MemoryStore {
             alerts: out,
             too_late: tr.too_late,
         })
+    }
+}
+
+impl ObjectProgress for MemoryStore {
+    async fn progress(&self, object: &ObjectRef) -> Result<u64, StoreError> {
+        let key = format!("{}/{}", object.bucket, object.key);
+        Ok(self.lock()?.objects.get(&key).copied().unwrap_or(0))
+    }
+
+    async fn save_progress(&self, object: &ObjectRef, done: u64) -> Result<(), StoreError> {
+        let key = format!("{}/{}", object.bucket, object.key);
+        let mut inner = self.lock()?;
+        let at = inner.objects.entry(key).or_default();
+        *at = (*at).max(done);
+        Ok(())
     }
 }

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io::Read;
 
 use super::notification::ObjectRef;
+use crate::domain::counter::StoreError;
 
 type Source = Box<dyn std::error::Error + Send + Sync>;
 
@@ -45,6 +46,23 @@ pub trait ObjectSource {
         &self,
         object: &ObjectRef,
     ) -> impl Future<Output = Result<Box<dyn Read + Send>, ObjectError>> + Send;
+}
+
+/// How far a trail object was read: the first `done` candidates (the items
+/// some rule wants, in the object's order, which is the same on every
+/// read) are counted, so that a retry of an object too large for one
+/// invocation skips them instead of starting over. Counting stays exact
+/// without it (each eventID counts once); it saves the time.
+pub trait ObjectProgress {
+    fn progress(&self, object: &ObjectRef) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Records that the first `done` candidates are counted (never less
+    /// than recorded before).
+    fn save_progress(
+        &self,
+        object: &ObjectRef,
+        done: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// No object source: every open fails, saying so.

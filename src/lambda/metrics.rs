@@ -44,6 +44,8 @@ pub struct InvocationMetrics {
     pub handed_back: u64,
     /// Records of a trail object whose account is not the object key's.
     pub foreign_account_records: u64,
+    /// Candidates of a trail object an earlier invocation counted, skipped.
+    pub candidates_skipped: u64,
     /// Trail objects read, and skipped (digests, objects that are not logs).
     pub objects_read: u64,
     pub objects_skipped: u64,
@@ -97,6 +99,7 @@ impl InvocationMetrics {
                 ("FailedDetections", self.failed_detections),
                 ("MessagesHandedBack", self.handed_back),
                 ("ForeignAccountRecords", self.foreign_account_records),
+                ("TrailRecordsSkippedAsDone", self.candidates_skipped),
                 ("TrailObjectsRead", self.objects_read),
                 ("TrailObjectsSkipped", self.objects_skipped),
                 ("DigestsSent", self.digests_sent),

@@ -14,7 +14,7 @@ use super::handler::Handler;
 use crate::domain::counter::CounterStore;
 use crate::domain::notify::Notifier;
 use crate::intake::failed_events::{FailedEvents, QueueError};
-use crate::intake::objects::ObjectSource;
+use crate::intake::objects::{ObjectProgress, ObjectSource};
 
 /// What a redrive did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,7 +33,7 @@ pub struct RedriveSummary {
 /// function's timeout; the next sweep goes on.
 pub const MAX_REDRIVEN: usize = 200;
 
-impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
+impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, N, O> {
     /// Handles what `queue` holds, up to `max` messages (each received once
     /// in this redrive: a message that fails again is not read twice).
     pub async fn redrive<Q: FailedEvents>(

@@ -18,7 +18,7 @@ use crate::domain::counter::CounterStore;
 use crate::domain::notify::Notifier;
 use crate::domain::time::Timestamp;
 use crate::intake::failed_events::FailedEvents;
-use crate::intake::objects::ObjectSource;
+use crate::intake::objects::{ObjectProgress, ObjectSource};
 
 /// The SDK configuration: region and credentials from the environment,
 /// endpoints from `AWS_ENDPOINT_URL` when set (a local emulator), timeouts
@@ -77,7 +77,7 @@ pub async fn run<S, N, O, Q>(
     metrics_namespace: String,
 ) -> Result<(), lambda_runtime::Error>
 where
-    S: CounterStore + Sync,
+    S: CounterStore + ObjectProgress + Sync,
     N: Notifier + Sync,
     O: ObjectSource + Sync,
     Q: FailedEvents + Sync,

@@ -385,6 +385,7 @@ pub(super) fn cancellation_codes(err: &SdkError<TransactWriteItemsError>) -> Opt
 
 mod budget;
 mod correlate;
+mod progress;
 
 impl CounterStore for DynamoStore {
     async fn record(

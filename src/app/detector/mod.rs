@@ -142,6 +142,11 @@ impl<S: CounterStore> Detector<S> {
         &self.policy
     }
 
+    /// The store it counts in (the bucket path records its progress there).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
     /// Evaluates every rule on `observed`, counts each match once and sends
     /// every notification it owes, confirming each in the store only after
     /// it was sent: a failure leaves it owed, and the retried event sends it

@@ -6,11 +6,13 @@
 //! knows an account ID can flood it with failed sign-ins). Without a
 //! deadline it timed the whole batch out, and after five receives the
 //! healthy objects of other accounts landed in the dead-letter queue with
-//! it. So the messages are handled smallest object first, no message is
-//! started with less than the reserve left, and one still running when only
-//! the reserve is left is stopped: each is handed back in
+//! it. So the messages are handled smallest object first, each with its
+//! share of the time left (what one does not use goes to the next), no
+//! message is started with less than the reserve left, and one still
+//! running at the end of its share is stopped: each is handed back in
 //! `batchItemFailures`, never lost to a timeout. What a stopped message had
-//! counted stays counted (each eventID once), and its retry goes on.
+//! counted stays counted (each eventID once), the bucket path records how
+//! far it read, and its retry goes on from there.
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +23,7 @@ use crate::domain::counter::CounterStore;
 use crate::domain::finding::Finding;
 use crate::domain::notify::Notifier;
 use crate::intake::notification;
-use crate::intake::objects::ObjectSource;
+use crate::intake::objects::{ObjectProgress, ObjectSource};
 
 /// Time kept back before the invocation's deadline: the reply, the metrics
 /// and the runtime's own work fit in it, and a DynamoDB or SNS call started
@@ -39,7 +41,7 @@ fn object_bytes(m: &SqsMessage) -> u64 {
     }
 }
 
-impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
+impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, N, O> {
     pub(super) async fn batch(
         &self,
         event: SqsEvent,
@@ -52,11 +54,16 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         let messages = event.records.len();
         let mut records = event.records;
         records.sort_by_cached_key(object_bytes);
-        for m in records {
+        for (i, m) in records.into_iter().enumerate() {
             let id = m.message_id.clone().unwrap_or_default();
+            // Each message gets its share of what is left; what one does not
+            // use goes to the next. A dense object stopped at its share keeps
+            // its progress (the bucket path records it) and is handed back.
+            let remaining = u32::try_from(messages - i).unwrap_or(u32::MAX).max(1);
             let time_left = deadline.map(|d| {
                 d.saturating_duration_since(Instant::now())
                     .saturating_sub(self.deadline_reserve)
+                    / remaining
             });
             if time_left == Some(Duration::ZERO) {
                 metrics.handed_back += 1;

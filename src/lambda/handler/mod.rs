@@ -29,7 +29,7 @@ use crate::domain::observed::Observed;
 use crate::domain::time::Timestamp;
 use crate::intake::envelopes;
 use crate::intake::notification;
-use crate::intake::objects::{NoObjects, ObjectSource};
+use crate::intake::objects::{NoObjects, ObjectProgress, ObjectSource};
 use crate::intake::{Decoded, decode, decode_document};
 use crate::lambda::config::{DEFAULT_MAX_OBJECT_MB, MAX_OBJECT_MB};
 use crate::render::clean_line;
@@ -138,7 +138,13 @@ pub struct Handler<S, N, O = NoObjects> {
     deadline_reserve: Duration,
     /// The most bytes a trail object may hold decompressed.
     max_object_bytes: u64,
+    /// How often the progress through an object is recorded: what an
+    /// invocation stopped at its deadline reads again at most.
+    progress_every: Duration,
 }
+
+/// How often the progress through a trail object is recorded, by default.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 /// Pieces of an object in flight between the blocking scan and the detector.
 const OBJECT_PIECES_IN_FLIGHT: usize = 64;
@@ -153,6 +159,7 @@ impl<S, N> Handler<S, N> {
             trail_queue_arn: None,
             deadline_reserve: batch::DEADLINE_RESERVE,
             max_object_bytes: DEFAULT_MAX_OBJECT_MB << 20,
+            progress_every: PROGRESS_EVERY,
         }
     }
 }
@@ -168,7 +175,14 @@ impl<S, N, O> Handler<S, N, O> {
             trail_queue_arn: self.trail_queue_arn,
             deadline_reserve: self.deadline_reserve,
             max_object_bytes: self.max_object_bytes,
+            progress_every: self.progress_every,
         }
+    }
+
+    /// With the progress through an object recorded every `every`.
+    pub fn with_progress_every(mut self, every: Duration) -> Self {
+        self.progress_every = every;
+        self
     }
 
     /// With trail objects read up to `bytes` decompressed (past it, the
@@ -205,7 +219,7 @@ impl<S, N, O> Handler<S, N, O> {
     }
 }
 
-impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
+impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, N, O> {
     /// Handles one invocation's payload, with no deadline (tests, replay).
     pub async fn handle(
         &self,

@@ -10,12 +10,15 @@ use crate::domain::observed::Observed;
 use crate::domain::time::Timestamp;
 use crate::intake::candidates::{self, Piece};
 use crate::intake::notification::{self, ObjectRef, TrailObject};
-use crate::intake::objects::{ObjectError, ObjectSource};
+use std::time::Instant;
+
+use crate::app::detector::ProcessError;
+use crate::intake::objects::{ObjectError, ObjectProgress, ObjectSource};
 use crate::intake::source::delivered_by;
 use crate::intake::{Decoded, ItemKind, decode, decode_document, decode_record};
 use crate::render::clean_line;
 
-impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
+impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, N, O> {
     /// Streams one trail object through the intake (on a blocking thread)
     /// and each record a rule wants through the detector, in order. Digest
     /// files and objects that are not CloudTrail log files are skipped, with
@@ -77,9 +80,19 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
         // the message fails at the end (it is retried, then lands in the
         // dead-letter queue), and the rest is counted once by then.
         let mut failed_for_good = None;
+        // How far an earlier invocation read it: those candidates are
+        // counted, and skipped (still scanned, which is fast).
+        let store = self.detector.store();
+        let done_before = store.progress(object).await.map_err(ProcessError::from)?;
+        let (mut index, mut saved_at) = (0u64, Instant::now());
         while let Some(piece) = rx.recv().await {
             match piece {
                 Piece::Candidate(c) => {
+                    index += 1;
+                    if index <= done_before {
+                        metrics.candidates_skipped += 1;
+                        continue;
+                    }
                     match self
                         .candidate(&c.bytes, c.kind, received, key_account, detections, metrics)
                         .await
@@ -88,6 +101,15 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
                             failed_for_good.get_or_insert(e);
                         }
                         other => other?,
+                    }
+                    // Progress never passes a record that failed for good:
+                    // the retry reads it again.
+                    if failed_for_good.is_none() && saved_at.elapsed() >= self.progress_every {
+                        store
+                            .save_progress(object, index)
+                            .await
+                            .map_err(ProcessError::from)?;
+                        saved_at = Instant::now();
                     }
                 }
                 Piece::Bad(bad) => {
@@ -125,6 +147,13 @@ impl<S: CounterStore, N: Notifier, O: ObjectSource> Handler<S, N, O> {
                 unreadable(Box::new(e))
             }
         })?;
+        if failed_for_good.is_none() && index > done_before {
+            // A duplicate notification of the object skips it all.
+            store
+                .save_progress(object, index)
+                .await
+                .map_err(ProcessError::from)?;
+        }
         failed_for_good.map_or(Ok(()), Err)
     }
 

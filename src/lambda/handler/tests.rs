@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::intake::notification::ObjectRef;
-use crate::intake::objects::ObjectError;
+use crate::intake::objects::{ObjectError, ObjectProgress};
 
 /// Records what was published; fails the first `fail` calls.
 #[derive(Default)]
@@ -501,5 +501,89 @@ async fn an_object_past_the_decompressed_cap_is_refused_naming_the_limit() {
     assert!(
         e.to_string().contains("larger than 100 bytes decompressed"),
         "{e}"
+    );
+}
+
+/// Sends nothing, slowly: each notification takes `delay`.
+struct SlowNotifier {
+    delay: Duration,
+}
+
+impl Notifier for SlowNotifier {
+    async fn notify(&self, _: &Notice<'_>) -> Result<(), NotifyError> {
+        tokio::time::sleep(self.delay).await;
+        Ok(())
+    }
+
+    async fn notify_digest(&self, _: &DigestNotice<'_>) -> Result<(), NotifyError> {
+        Ok(())
+    }
+}
+
+/// An object too slow to read in one invocation is handed back with its
+/// progress recorded; the retry skips what was counted and reads the rest:
+/// every record counted once, across the two.
+#[tokio::test]
+async fn an_object_handed_back_goes_on_from_where_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key("dense");
+    let records: Vec<serde_json::Value> = (0..40)
+        .map(|i| {
+            let mut r = crate::test_support::sample_detail("rule1-failed-mfa-iam-user.json");
+            r["eventID"] = format!("dense-{i}").into();
+            r["userIdentity"]["userName"] = format!("user-{i}").into();
+            r
+        })
+        .collect();
+    let path = dir.path().join("trail").join(&k);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, serde_json::json!({ "Records": records }).to_string()).unwrap();
+    let store = MemoryStore::new();
+    let h = Handler::new(
+        Detector::new(RuleSet::default(), NotifyPolicy::default(), store),
+        SlowNotifier {
+            delay: Duration::from_millis(25),
+        },
+    )
+    .with_objects(crate::intake::objects::DirObjects {
+        root: dir.path().to_path_buf(),
+    })
+    .with_deadline_reserve(Duration::from_millis(50))
+    .with_progress_every(Duration::ZERO);
+    let batch = notifications(TRAIL_QUEUE, &[(&k, 10)]);
+    let (first, m1) = h
+        .handle_by(&batch, Some(Instant::now() + Duration::from_millis(350)))
+        .await;
+    let first = first.unwrap();
+    assert_eq!(first.failed_messages(), [k.as_str()], "handed back");
+    let object = ObjectRef {
+        bucket: "trail".into(),
+        key: k.clone(),
+        size: None,
+    };
+    let done = h.detector.store().progress(&object).await.unwrap();
+    assert!(done > 0 && done < 40, "progress recorded: {done}");
+    let (second, m2) = h.handle(&batch).await;
+    let second = second.unwrap();
+    assert!(second.failed_messages().is_empty());
+    assert_eq!(m2.candidates_skipped, done, "what was counted is skipped");
+    let mut counted: Vec<&str> = first
+        .detections
+        .iter()
+        .chain(&second.detections)
+        .filter(|d| d.rule == "failed-mfa")
+        .map(|d| d.event_id.as_str())
+        .collect();
+    let listed = counted.len();
+    counted.sort_unstable();
+    counted.dedup();
+    assert_eq!(
+        (listed, counted.len()),
+        (40, 40),
+        "every record counted, once, across the two"
+    );
+    assert!(
+        m1.handed_back == 1 && second.duplicates <= 1,
+        "{m1:?} {second:?}"
     );
 }

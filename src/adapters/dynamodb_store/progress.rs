@@ -1,0 +1,54 @@
+//! How far each trail object was read, in DynamoDB.
+//!
+//! | item | pk | sk | attributes |
+//! |---|---|---|---|
+//! | object progress | `OBJECT#<bucket>/<key>` | `PROGRESS` | `done`, `expires_at` |
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{DynamoStore, call_failed, get_n, number_attr, partition_key, string_attr};
+use crate::domain::counter::StoreError;
+use crate::intake::notification::ObjectRef;
+use crate::intake::objects::ObjectProgress;
+
+fn object_pk(object: &ObjectRef) -> String {
+    partition_key(format!("OBJECT#{}/{}", object.bucket, object.key))
+}
+
+impl ObjectProgress for DynamoStore {
+    async fn progress(&self, object: &ObjectRef) -> Result<u64, StoreError> {
+        let pk = object_pk(object);
+        let item = self.get(&pk, "PROGRESS", "GetItem object progress").await?;
+        let done = match item {
+            Some(item) => get_n(&item, "done", &pk)?.unwrap_or(0),
+            None => 0,
+        };
+        Ok(u64::try_from(done).unwrap_or(0))
+    }
+
+    async fn save_progress(&self, object: &ObjectRef, done: u64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", string_attr(object_pk(object)))
+            .item("sk", string_attr("PROGRESS"))
+            .item("done", number_attr(done))
+            .item("expires_at", self.expires_at())
+            .condition_expression("attribute_not_exists(done) OR done < :d")
+            .expression_attribute_values(":d", AttributeValue::N(done.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Another invocation recorded as much or more first.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(call_failed("PutItem object progress")(e)),
+        }
+    }
+}
