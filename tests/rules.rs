@@ -291,6 +291,19 @@ fn a_broken_rule_file_stops_start_up_naming_file_line_and_reason() {
             "userAgent, which whoever signs in chooses",
         ),
         (
+            // A /8 of the public address space holds whole clouds.
+            "filter-cloud-network.yml",
+            "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  net: {sourceIPAddress|cidr: 3.0.0.0/8}\n  ua: {userAgent: broker/1}\n  condition: not (net and ua)\n".into(),
+            Some(3),
+            "userAgent, which whoever signs in chooses",
+        ),
+        (
+            "filter-mobile.yml",
+            "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  mobile: {additionalEventData.MobileVersion: 'Yes'}\n  condition: not mobile\n".into(),
+            Some(3),
+            "additionalEventData.MobileVersion, which whoever signs in chooses",
+        ),
+        (
             "filter-network-exists.yml",
             "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  net: {sourceIPAddress|exists: true}\n  ua: {userAgent: broker/1}\n  condition: not (net and ua)\n".into(),
             Some(3),

@@ -13,7 +13,7 @@ use crate::domain::counter::{
 };
 use crate::domain::time::Timestamp;
 use crate::intake::notification::ObjectRef;
-use crate::intake::objects::ObjectProgress;
+use crate::intake::objects::{ObjectProgress, progress_key};
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -279,13 +279,18 @@ impl CounterStore for MemoryStore {
 }
 
 impl ObjectProgress for MemoryStore {
-    async fn progress(&self, object: &ObjectRef) -> Result<u64, StoreError> {
-        let key = format!("{}/{}", object.bucket, object.key);
+    async fn progress(&self, object: &ObjectRef, rules: &str) -> Result<u64, StoreError> {
+        let key = progress_key(object, rules);
         Ok(self.lock()?.objects.get(&key).copied().unwrap_or(0))
     }
 
-    async fn save_progress(&self, object: &ObjectRef, done: u64) -> Result<(), StoreError> {
-        let key = format!("{}/{}", object.bucket, object.key);
+    async fn save_progress(
+        &self,
+        object: &ObjectRef,
+        rules: &str,
+        done: u64,
+    ) -> Result<(), StoreError> {
+        let key = progress_key(object, rules);
         let mut inner = self.lock()?;
         let at = inner.objects.entry(key).or_default();
         *at = (*at).max(done);

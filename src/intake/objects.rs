@@ -48,21 +48,37 @@ pub trait ObjectSource {
     ) -> impl Future<Output = Result<Box<dyn Read + Send>, ObjectError>> + Send;
 }
 
-/// How far a trail object was read: the first `done` candidates (the items
-/// some rule wants, in the object's order, which is the same on every
-/// read) are counted, so that a retry of an object too large for one
-/// invocation skips them instead of starting over. Counting stays exact
-/// without it (each eventID counts once); it saves the time.
+/// How far a trail object was read: the items before a position in the
+/// object (its items' order, the same on every read) are counted, so that a
+/// retry of an object too large for one invocation skips them instead of
+/// starting over. Counting stays exact without it (each eventID counts
+/// once); it saves the time.
 pub trait ObjectProgress {
-    fn progress(&self, object: &ObjectRef) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// How far `object` was read with the rule set `rules` (its
+    /// fingerprint): the items before this position are counted.
+    fn progress(
+        &self,
+        object: &ObjectRef,
+        rules: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Records that the first `done` candidates are counted (never less
-    /// than recorded before).
+    /// Records that the items before `done` are counted (never less than
+    /// recorded before).
     fn save_progress(
         &self,
         object: &ObjectRef,
+        rules: &str,
         done: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What progress is kept under: the object (its size too, so that an
+/// object written again under its key is read anew) and the rule set.
+pub fn progress_key(object: &ObjectRef, rules: &str) -> String {
+    let size = object
+        .size
+        .map_or_else(|| "?".to_owned(), |s| s.to_string());
+    format!("{}/{}#{size}#{rules}", object.bucket, object.key)
 }
 
 /// No object source: every open fails, saying so.

@@ -46,6 +46,8 @@ pub struct InvocationMetrics {
     pub foreign_account_records: u64,
     /// Candidates of a trail object an earlier invocation counted, skipped.
     pub candidates_skipped: u64,
+    /// Progress through a trail object that could not be read or recorded.
+    pub progress_failures: u64,
     /// Trail objects read, and skipped (digests, objects that are not logs).
     pub objects_read: u64,
     pub objects_skipped: u64,
@@ -100,6 +102,7 @@ impl InvocationMetrics {
                 ("MessagesHandedBack", self.handed_back),
                 ("ForeignAccountRecords", self.foreign_account_records),
                 ("TrailRecordsSkippedAsDone", self.candidates_skipped),
+                ("ObjectProgressFailures", self.progress_failures),
                 ("TrailObjectsRead", self.objects_read),
                 ("TrailObjectsSkipped", self.objects_skipped),
                 ("DigestsSent", self.digests_sent),

@@ -2,22 +2,22 @@
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|
-//! | object progress | `OBJECT#<bucket>/<key>` | `PROGRESS` | `done`, `expires_at` |
+//! | object progress | `OBJECT#<bucket>/<key>#<size>#<rule set>` | `PROGRESS` | `done`, `expires_at` |
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{DynamoStore, call_failed, get_n, number_attr, partition_key, string_attr};
 use crate::domain::counter::StoreError;
 use crate::intake::notification::ObjectRef;
-use crate::intake::objects::ObjectProgress;
+use crate::intake::objects::{ObjectProgress, progress_key};
 
-fn object_pk(object: &ObjectRef) -> String {
-    partition_key(format!("OBJECT#{}/{}", object.bucket, object.key))
+fn object_pk(object: &ObjectRef, rules: &str) -> String {
+    partition_key(format!("OBJECT#{}", progress_key(object, rules)))
 }
 
 impl ObjectProgress for DynamoStore {
-    async fn progress(&self, object: &ObjectRef) -> Result<u64, StoreError> {
-        let pk = object_pk(object);
+    async fn progress(&self, object: &ObjectRef, rules: &str) -> Result<u64, StoreError> {
+        let pk = object_pk(object, rules);
         let item = self.get(&pk, "PROGRESS", "GetItem object progress").await?;
         let done = match item {
             Some(item) => get_n(&item, "done", &pk)?.unwrap_or(0),
@@ -26,12 +26,17 @@ impl ObjectProgress for DynamoStore {
         Ok(u64::try_from(done).unwrap_or(0))
     }
 
-    async fn save_progress(&self, object: &ObjectRef, done: u64) -> Result<(), StoreError> {
+    async fn save_progress(
+        &self,
+        object: &ObjectRef,
+        rules: &str,
+        done: u64,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", string_attr(object_pk(object)))
+            .item("pk", string_attr(object_pk(object, rules)))
             .item("sk", string_attr("PROGRESS"))
             .item("done", number_attr(done))
             .item("expires_at", self.expires_at())

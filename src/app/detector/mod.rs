@@ -230,20 +230,25 @@ impl<S: CounterStore> Detector<S> {
                 tracing::warn!(rule_id = %owed.key.rule_id, "digest owed for a rule not loaded");
                 continue;
             };
-            let result: Result<(), ProcessError> = async {
+            let result: Result<bool, ProcessError> = async {
                 let digest = self.store.digest(&owed, MAX_DIGEST_LISTED).await?;
-                let notice = DigestNotice {
-                    digest: &digest,
-                    rule: &rule,
-                    policy: &self.policy,
-                };
-                notifier.notify_digest(&notice).await?;
+                // Nothing left to list (a fold listed by the last digest
+                // while it was being sent): settled without a message.
+                let send = !digest.folded.is_empty();
+                if send {
+                    let notice = DigestNotice {
+                        digest: &digest,
+                        rule: &rule,
+                        policy: &self.policy,
+                    };
+                    notifier.notify_digest(&notice).await?;
+                }
                 self.store.mark_digest_sent(&digest).await?;
-                Ok(())
+                Ok(send)
             }
             .await;
             match result {
-                Ok(()) => done.sent += 1,
+                Ok(sent) => done.sent += usize::from(sent),
                 Err(error) => {
                     tracing::error!(
                         rule = %rule.name,

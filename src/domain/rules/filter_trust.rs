@@ -11,9 +11,9 @@
 //! and keywords, which match the user agent too). Every assignment of the
 //! selections is tried; a filter has a handful.
 //!
-//! An anchor pins only with exact values or CIDR networks of 8 bits or
-//! more: `sourceIPAddress|exists`, `|re: .*`, `|contains` or `0.0.0.0/0`
-//! hold for anyone, so they pin nothing.
+//! An anchor pins only with exact values or CIDR networks of an IPv4 /16 or
+//! an IPv6 /32 at least: `sourceIPAddress|exists`, `|re: .*`, `|contains`
+//! or `0.0.0.0/0` hold for anyone, and a /8 holds whole clouds.
 
 use rsigma_parser::{
     ConditionExpr, Detection, DetectionItem, Detections, Modifier, Quantifier, SigmaValue,
@@ -24,8 +24,24 @@ use super::sigma::{ANCHORS, CHOSEN_BY_THE_SIGNER};
 /// The most selections a filter's trust is checked over (2^n assignments).
 const MAX_SELECTIONS: usize = 12;
 
+/// Whether a network is narrow enough to pin anyone down: an IPv4 /16 or
+/// an IPv6 /32 at least (a /8 holds whole clouds: 3.0.0.0/8 is mostly
+/// Amazon's, 2600::/8 all of ARIN's IPv6), or inside a private range (your
+/// own network, reached through your VPC endpoints).
+fn narrow(net: ipnet::IpNet) -> bool {
+    match net {
+        ipnet::IpNet::V4(n) => {
+            n.prefix_len() >= 16 || (n.prefix_len() >= 8 && n.addr().is_private())
+        }
+        ipnet::IpNet::V6(n) => {
+            n.prefix_len() >= 32
+                || (n.prefix_len() >= 7 && (n.addr().segments()[0] & 0xfe00) == 0xfc00)
+        }
+    }
+}
+
 /// Whether `item` pins an anchor: an anchor field, exact values (or
-/// `cased`), or CIDR networks with a prefix of 8 bits or more.
+/// `cased`), or [narrow](narrow) CIDR networks.
 fn pins(item: &DetectionItem) -> bool {
     let Some(field) = item.field.name.as_deref() else {
         return false;
@@ -41,8 +57,7 @@ fn pins(item: &DetectionItem) -> bool {
     plain
         && item.values.iter().all(|v| match v {
             SigmaValue::String(s) => s.as_plain().is_some_and(|p| {
-                !p.is_empty()
-                    && (!cidr || p.parse::<ipnet::IpNet>().is_ok_and(|n| n.prefix_len() >= 8))
+                !p.is_empty() && (!cidr || p.parse::<ipnet::IpNet>().is_ok_and(narrow))
             }),
             _ => false,
         })
@@ -60,6 +75,17 @@ fn anchored(d: &Detection) -> bool {
     }
 }
 
+/// Whether the signer chooses `field`: the listed fields, and every key of
+/// `additionalEventData` but those AWS decides (whether MFA was used, and
+/// with which device), since the client sends the rest (`LoginTo`,
+/// `MobileVersion`, ...).
+fn chosen_by_the_signer(field: &str) -> bool {
+    CHOSEN_BY_THE_SIGNER.contains(&field)
+        || field
+            .strip_prefix("additionalEventData.")
+            .is_some_and(|key| !["MFAUsed", "MFAIdentifier"].contains(&key))
+}
+
 /// What in `d` the signer steers: the chosen fields it names, and
 /// `keywords` for a keyword search.
 fn steered(d: &Detection, out: &mut Vec<String>) {
@@ -72,7 +98,7 @@ fn steered(d: &Detection, out: &mut Vec<String>) {
         Detection::AllOf(items) => {
             for i in items {
                 match i.field.name.as_deref() {
-                    Some(f) if CHOSEN_BY_THE_SIGNER.contains(&f) => add(f),
+                    Some(f) if chosen_by_the_signer(f) => add(f),
                     Some(_) => {}
                     None => add("keywords"),
                 }
@@ -81,7 +107,7 @@ fn steered(d: &Detection, out: &mut Vec<String>) {
         Detection::AnyOf(ds) | Detection::And(ds) => ds.iter().for_each(|d| steered(d, out)),
         Detection::Keywords(_) => add("keywords"),
         Detection::ArrayMatch { field, .. } => {
-            if CHOSEN_BY_THE_SIGNER.contains(&field.as_str()) {
+            if chosen_by_the_signer(field) {
                 add(field);
             }
         }

@@ -427,6 +427,33 @@ impl RuleSet {
         out
     }
 
+    /// A short id of the rules loaded (ids, names, origins, whether on):
+    /// progress through a trail object is kept per rule set, since which
+    /// records are candidates depends on it.
+    pub fn fingerprint(&self) -> String {
+        let mut parts: Vec<String> = self
+            .entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+                    e.rule.id,
+                    e.rule.name,
+                    e.rule.origin,
+                    e.enabled,
+                    e.rule.tests.len()
+                )
+            })
+            .chain(
+                self.correlations
+                    .iter()
+                    .map(|c| format!("{}\u{0}{}", c.id, c.name)),
+            )
+            .collect();
+        parts.sort();
+        crate::domain::digest::sha256_hex(parts.iter().map(|p| p.as_bytes()), 8)
+    }
+
     /// Whether any rule matches `record`, filters aside.
     pub fn any_match(&self, record: &CloudTrailRecord<'_>) -> bool {
         self.entries.iter().any(|e| e.rule.matches(record))

@@ -12,11 +12,13 @@ use crate::intake::candidates::{self, Piece};
 use crate::intake::notification::{self, ObjectRef, TrailObject};
 use std::time::Instant;
 
-use crate::app::detector::ProcessError;
 use crate::intake::objects::{ObjectError, ObjectProgress, ObjectSource};
 use crate::intake::source::delivered_by;
 use crate::intake::{Decoded, ItemKind, decode, decode_document, decode_record};
 use crate::render::clean_line;
+
+/// Candidates between two records of progress at most (besides the time).
+const PROGRESS_CANDIDATES: u32 = 100;
 
 impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, N, O> {
     /// Streams one trail object through the intake (on a blocking thread)
@@ -80,16 +82,26 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
         // the message fails at the end (it is retried, then lands in the
         // dead-letter queue), and the rest is counted once by then.
         let mut failed_for_good = None;
-        // How far an earlier invocation read it: those candidates are
-        // counted, and skipped (still scanned, which is fast).
+        // How far an earlier invocation with these rules read it: the items
+        // before that position are counted, and skipped (still scanned,
+        // which is fast). Positions are the items' places in the object,
+        // the same on every read.
         let store = self.detector.store();
-        let done_before = store.progress(object).await.map_err(ProcessError::from)?;
-        let (mut index, mut saved_at) = (0u64, Instant::now());
+        let rules_id = self.detector.rules().fingerprint();
+        let done_before = match store.progress(object, &rules_id).await {
+            Ok(done) => done,
+            Err(e) => {
+                // Progress only saves time: without it, the object is read whole.
+                metrics.progress_failures += 1;
+                tracing::warn!(bucket = %object.bucket, key = %object.key, error = %e, "the object's progress cannot be read; reading it whole");
+                0
+            }
+        };
+        let (mut done, mut unsaved, mut saved_at) = (done_before, 0u32, Instant::now());
         while let Some(piece) = rx.recv().await {
             match piece {
                 Piece::Candidate(c) => {
-                    index += 1;
-                    if index <= done_before {
+                    if c.index < done_before {
                         metrics.candidates_skipped += 1;
                         continue;
                     }
@@ -104,12 +116,16 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
                     }
                     // Progress never passes a record that failed for good:
                     // the retry reads it again.
-                    if failed_for_good.is_none() && saved_at.elapsed() >= self.progress_every {
-                        store
-                            .save_progress(object, index)
-                            .await
-                            .map_err(ProcessError::from)?;
-                        saved_at = Instant::now();
+                    if failed_for_good.is_none() {
+                        done = c.index + 1;
+                        unsaved += 1;
+                    }
+                    if unsaved > 0
+                        && (unsaved >= PROGRESS_CANDIDATES
+                            || saved_at.elapsed() >= self.progress_every)
+                    {
+                        self.save_progress(object, &rules_id, done, metrics).await;
+                        (unsaved, saved_at) = (0, Instant::now());
                     }
                 }
                 Piece::Bad(bad) => {
@@ -147,14 +163,31 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
                 unreadable(Box::new(e))
             }
         })?;
-        if failed_for_good.is_none() && index > done_before {
+        if unsaved > 0 {
             // A duplicate notification of the object skips it all.
-            store
-                .save_progress(object, index)
-                .await
-                .map_err(ProcessError::from)?;
+            self.save_progress(object, &rules_id, done, metrics).await;
         }
         failed_for_good.map_or(Ok(()), Err)
+    }
+
+    /// Records the progress through `object`; a failure costs only time
+    /// (a retry reads more again), so it is logged and counted, not fatal.
+    async fn save_progress(
+        &self,
+        object: &ObjectRef,
+        rules_id: &str,
+        done: u64,
+        metrics: &mut InvocationMetrics,
+    ) {
+        if let Err(e) = self
+            .detector
+            .store()
+            .save_progress(object, rules_id, done)
+            .await
+        {
+            metrics.progress_failures += 1;
+            tracing::warn!(bucket = %object.bucket, key = %object.key, error = %e, "the object's progress cannot be recorded; a retry reads more again");
+        }
     }
 
     /// One candidate of an object: the records in it, through the detector

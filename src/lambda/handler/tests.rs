@@ -559,10 +559,19 @@ async fn an_object_handed_back_goes_on_from_where_it_stopped() {
     let object = ObjectRef {
         bucket: "trail".into(),
         key: k.clone(),
-        size: None,
+        size: Some(10),
     };
-    let done = h.detector.store().progress(&object).await.unwrap();
+    let rules_id = h.detector.rules().fingerprint();
+    let done = h
+        .detector
+        .store()
+        .progress(&object, &rules_id)
+        .await
+        .unwrap();
     assert!(done > 0 && done < 40, "progress recorded: {done}");
+    // Progress is kept per rule set: another set reads the object anew.
+    let other = h.detector.store().progress(&object, "other").await.unwrap();
+    assert_eq!(other, 0);
     let (second, m2) = h.handle(&batch).await;
     let second = second.unwrap();
     assert!(second.failed_messages().is_empty());
