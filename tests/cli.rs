@@ -24,16 +24,7 @@ fn replay(args: &[&str]) -> Output {
     replay_command(args).output().expect("the binary runs")
 }
 
-fn lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use common::{json_lines as lines, stderr_text as stderr};
 
 fn sample(name: &str) -> String {
     common::sample_path(name).display().to_string()

@@ -252,3 +252,43 @@ mod correlations {
         }
     }
 }
+
+/// Progress through a trail object only grows, and is kept per rule set.
+#[tokio::test]
+async fn object_progress_only_grows_and_is_kept_per_rule_set() {
+    if moto::unavailable("object_progress_only_grows_and_is_kept_per_rule_set") {
+        return;
+    }
+    use signin_watch::intake::notification::ObjectRef;
+    use signin_watch::intake::objects::ObjectProgress;
+    let store = store().await;
+    let object = ObjectRef {
+        bucket: "trail".into(),
+        key: format!(
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20/{}.json.gz",
+            "#".repeat(3000)
+        ),
+        size: Some(42),
+    };
+    assert_eq!(store.progress(&object, "rules-a").await.unwrap(), 0);
+    store.save_progress(&object, "rules-a", 5).await.unwrap();
+    store
+        .save_progress(&object, "rules-a", 3)
+        .await
+        .expect("a smaller one is no error");
+    assert_eq!(store.progress(&object, "rules-a").await.unwrap(), 5);
+    assert_eq!(
+        store.progress(&object, "rules-b").await.unwrap(),
+        0,
+        "another rule set"
+    );
+    let rewritten = ObjectRef {
+        size: Some(43),
+        ..object.clone()
+    };
+    assert_eq!(
+        store.progress(&rewritten, "rules-a").await.unwrap(),
+        0,
+        "another object"
+    );
+}

@@ -21,16 +21,7 @@ fn replay(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-fn lines(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use common::{json_lines as lines, stderr_text as stderr};
 
 /// The sample's record with `fields` set (dotted paths) and its id and time.
 fn record(sample: &str, id: &str, time: &str, fields: &[(&str, Value)]) -> String {

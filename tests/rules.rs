@@ -172,6 +172,18 @@ fn replay_runs_custom_rules_beside_the_pack() {
 }
 
 /// A directory holding one rule file with this text.
+/// `replay --rules DIR` of one sample.
+fn replay_with_rules(dir: &Path) -> Output {
+    signin_watch(&[
+        "replay",
+        "--rules",
+        &dir.display().to_string(),
+        &common::sample_path("rule1-failed-mfa-root.json")
+            .display()
+            .to_string(),
+    ])
+}
+
 fn dir_with(name: &str, text: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(name), text).unwrap();
@@ -356,14 +368,7 @@ fn a_broken_rule_file_stops_start_up_naming_file_line_and_reason() {
     for (name, body, line, reason) in cases {
         let dir = dir_with(name, body);
         let path = dir.path().join(name).display().to_string();
-        let out = signin_watch(&[
-            "replay",
-            "--rules",
-            &dir.path().display().to_string(),
-            &common::sample_path("rule1-failed-mfa-root.json")
-                .display()
-                .to_string(),
-        ]);
+        let out = replay_with_rules(dir.path());
         let message = text(&out);
         assert_eq!(out.status.code(), Some(2), "{name}: {message}");
         assert!(
@@ -546,14 +551,7 @@ fn a_rules_directory_whose_tests_make_too_many_records_stops_start_up() {
             + "      steps:\n        - {event: rule1-failed-mfa-iam-user.json, count: 8000, every: 1s}\n      alerts: 1\n";
         std::fs::write(dir.path().join(format!("many-{i}.yml")), body).unwrap();
     }
-    let out = signin_watch(&[
-        "replay",
-        "--rules",
-        &dir.path().display().to_string(),
-        &common::sample_path("rule1-failed-mfa-root.json")
-            .display()
-            .to_string(),
-    ]);
+    let out = replay_with_rules(dir.path());
     let message = text(&out);
     assert_eq!(out.status.code(), Some(2), "{message}");
     assert!(

@@ -122,6 +122,19 @@ pub mod store_contract;
 
 /// Says on the terminal that a test skipped its work, past the test
 /// harness's capture of `eprintln!` (which shows output of failed tests only).
+/// A command's standard output as JSON lines.
+pub fn json_lines(out: &std::process::Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// A command's standard error as text.
+pub fn stderr_text(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 pub fn say_skipped(why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: {why} ***\n");

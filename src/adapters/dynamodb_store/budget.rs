@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 
 use super::{
     DynamoStore, Item, MAX_ATTEMPTS, backoff, call_failed, cancellation_codes, get_n, invalid,
-    need_n, number_attr, partition_key, refused, sort_key, string_attr,
+    need_n, number_attr, partition_key, refused, sort_key, string_attr, unless_condition_failed,
 };
 use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend, keep, lists_latest};
 use crate::domain::counter::{Sighting, StoreError};
@@ -339,14 +339,8 @@ impl DynamoStore {
                 .expression_attribute_values(":d", string_attr(&id))
                 .send()
                 .await;
-            match result {
-                Ok(_) => {}
-                // Gone (its TTL): nothing to mark.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|s| s.is_conditional_check_failed_exception()) => {}
-                Err(e) => return Err(call_failed("UpdateItem folded listed")(e)),
-            }
+            // Gone (its TTL): nothing to mark.
+            unless_condition_failed(result, "UpdateItem folded listed")?;
         }
         Ok(())
     }
@@ -366,16 +360,7 @@ impl DynamoStore {
             .expression_attribute_values(":t", string_attr(Timestamp::now().to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // A digest listing as many or more was confirmed first.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(call_failed("UpdateItem digest sent")(e)),
-        }
+        // A digest listing as many or more was confirmed first.
+        unless_condition_failed(result, "UpdateItem digest sent")
     }
 }

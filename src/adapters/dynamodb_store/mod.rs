@@ -83,6 +83,28 @@ where
     }
 }
 
+/// A conditional write's result: a failed condition is an answer (another
+/// writer got there first, or the item is gone), not an error.
+fn unless_condition_failed<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    operation: &'static str,
+) -> Result<(), StoreError>
+where
+    SdkError<E, R>: std::error::Error + Send + Sync + 'static,
+    E: ProvideErrorMetadata,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if matches!(&e, SdkError::ServiceError(s)
+                if s.err().code() == Some("ConditionalCheckFailedException")) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(call_failed(operation)(e)),
+    }
+}
+
 /// A request part that could not be built (a bug).
 fn invalid(
     operation: &'static str,

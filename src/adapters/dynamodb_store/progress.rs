@@ -6,7 +6,7 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{DynamoStore, call_failed, get_n, number_attr, partition_key, string_attr};
+use super::{DynamoStore, get_n, number_attr, partition_key, string_attr, unless_condition_failed};
 use crate::domain::counter::StoreError;
 use crate::intake::notification::ObjectRef;
 use crate::intake::objects::{ObjectProgress, progress_key};
@@ -44,16 +44,7 @@ impl ObjectProgress for DynamoStore {
             .expression_attribute_values(":d", AttributeValue::N(done.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Another invocation recorded as much or more first.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(call_failed("PutItem object progress")(e)),
-        }
+        // Another invocation recorded as much or more first.
+        unless_condition_failed(result, "PutItem object progress")
     }
 }

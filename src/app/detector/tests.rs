@@ -307,26 +307,29 @@ impl CounterStore for Refusing {
     }
 }
 
+/// The pack on a store that refuses `rule` for good (its digests only,
+/// with `digests_only`).
+fn refusing(rule: &str, digests_only: bool) -> Detector<Refusing> {
+    let rules = RuleSet::default();
+    let rule_id = rules
+        .rules()
+        .find(|r| r.meta.name == rule)
+        .unwrap()
+        .id
+        .clone();
+    let store = Refusing {
+        inner: MemoryStore::new(),
+        rule_id,
+        digests_only,
+    };
+    Detector::new(rules, NotifyPolicy::default(), store)
+}
+
 #[tokio::test]
 async fn a_detection_refused_for_good_does_not_stop_the_records_others() {
     // A root console sign-in failing MFA fires failed-mfa and feeds the
     // failed-mfa-3 correlation; the store refuses failed-mfa for good.
-    let rules = RuleSet::default();
-    let refused = rules
-        .rules()
-        .find(|r| r.meta.name == "failed-mfa")
-        .unwrap()
-        .id
-        .clone();
-    let detector = Detector::new(
-        rules,
-        NotifyPolicy::default(),
-        Refusing {
-            inner: MemoryStore::new(),
-            rule_id: refused,
-            digests_only: false,
-        },
-    );
+    let detector = refusing("failed-mfa", false);
     let notifier = CountingNotifier::new();
     let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
     let mut failed = 0;
@@ -352,22 +355,7 @@ async fn a_detection_refused_for_good_does_not_stop_the_records_others() {
 
 #[tokio::test]
 async fn one_digest_that_fails_stays_owed_and_the_others_are_sent() {
-    let rules = RuleSet::default();
-    let federated = rules
-        .rules()
-        .find(|r| r.meta.name == "federated-single-factor")
-        .unwrap()
-        .id
-        .clone();
-    let detector = Detector::new(
-        rules,
-        NotifyPolicy::default(),
-        Refusing {
-            inner: MemoryStore::new(),
-            rule_id: federated,
-            digests_only: true,
-        },
-    );
+    let detector = refusing("federated-single-factor", true);
     let notifier = CountingNotifier::new();
     let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
     for i in 0..25 {
