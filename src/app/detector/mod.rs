@@ -70,6 +70,27 @@ pub struct Outcome {
     pub failed: Vec<Failed>,
 }
 
+/// A store call's result for one rule's work on a record: a transient
+/// error fails the record (it is retried whole); a permanent one is set
+/// aside in `failed` (`None`), and the record's other work goes on.
+fn set_aside<T>(
+    result: Result<T, StoreError>,
+    rule: &Arc<RuleMeta>,
+    failed: &mut Vec<Failed>,
+) -> Result<Option<T>, ProcessError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_transient() => Err(e.into()),
+        Err(e) => {
+            failed.push(Failed {
+                rule: rule.clone(),
+                error: e.into(),
+            });
+            Ok(None)
+        }
+    }
+}
+
 /// What a sweep's digests came to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DigestsSent {
@@ -308,16 +329,9 @@ impl<S: CounterStore> Detector<S> {
                 event_id: facts.event_id.clone(),
                 event_time: facts.event_time,
             };
-            let recorded = match self.store.record(&sighting, &self.policy).await {
-                Ok(r) => r,
-                Err(e) if e.is_transient() => return Err(e.into()),
-                Err(e) => {
-                    outcome.failed.push(Failed {
-                        rule: rule.meta.clone(),
-                        error: e.into(),
-                    });
-                    continue;
-                }
+            let recorded = self.store.record(&sighting, &self.policy).await;
+            let Some(recorded) = set_aside(recorded, &rule.meta, &mut outcome.failed)? else {
+                continue;
             };
             let (counters, notify, redelivered) = match recorded {
                 Recorded::Counted { counters, notify } => (counters, notify, false),
@@ -353,16 +367,9 @@ impl<S: CounterStore> Detector<S> {
                     event,
                 };
                 outcome.fed += 1;
-                let correlated = match self.store.correlate(&feed, &self.policy).await {
-                    Ok(c) => c,
-                    Err(e) if e.is_transient() => return Err(e.into()),
-                    Err(e) => {
-                        outcome.failed.push(Failed {
-                            rule: c.meta.clone(),
-                            error: e.into(),
-                        });
-                        continue;
-                    }
+                let correlated = self.store.correlate(&feed, &self.policy).await;
+                let Some(correlated) = set_aside(correlated, &c.meta, &mut outcome.failed)? else {
+                    continue;
                 };
                 if correlated.too_late {
                     outcome.too_late.push(c.meta.clone());

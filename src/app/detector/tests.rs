@@ -7,6 +7,15 @@ use crate::intake::decode::decode_record;
 
 const DAY: i64 = 86_400_000;
 
+/// The pack with the default policy, on the in-memory store.
+fn pack_detector() -> Detector<MemoryStore> {
+    Detector::new(
+        RuleSet::default(),
+        NotifyPolicy::default(),
+        MemoryStore::new(),
+    )
+}
+
 fn failed_mfa(event_id: &str, time: &str) -> Vec<u8> {
     let mut r = crate::test_support::sample_detail("rule1-failed-mfa-iam-user.json");
     r["eventID"] = event_id.into();
@@ -29,11 +38,7 @@ async fn notified(d: &Detector<MemoryStore>, bytes: &[u8], received: Timestamp) 
 
 #[tokio::test]
 async fn a_record_dated_in_the_future_cannot_silence_its_group() {
-    let detector = Detector::new(
-        RuleSet::default(),
-        NotifyPolicy::default(),
-        MemoryStore::new(),
-    );
+    let detector = pack_detector();
     let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
     let poison = failed_mfa("poison", "9999-12-31T23:59:59Z");
     let o = decode_record(&poison).unwrap();
@@ -86,11 +91,7 @@ fn minted(i: usize, time: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_flood_of_new_groups_sends_the_budget_and_one_digest() {
-    let detector = Detector::new(
-        RuleSet::default(),
-        NotifyPolicy::default(),
-        MemoryStore::new(),
-    );
+    let detector = pack_detector();
     let notifier = CountingNotifier::new();
     let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
     let mut groups = std::collections::HashSet::new();
@@ -151,11 +152,7 @@ fn recovery(i: usize, account: &str, src: &str, time: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn one_accounts_noise_never_folds_another_accounts_first_message() {
-    let detector = Detector::new(
-        RuleSet::default(),
-        NotifyPolicy::default(),
-        MemoryStore::new(),
-    );
+    let detector = pack_detector();
     let notifier = CountingNotifier::new();
     let t0 = Timestamp::parse("2026-11-20T09:00:00Z").unwrap();
     let budget = detector.policy().budget_per_rule_hour as usize;
