@@ -180,7 +180,6 @@ pub fn config(data: &[u8]) {
     if let Err(e) = DetectorConfig::from_lookup(lookup) {
         assert!(vars.contains(&e.var), "the error names a variable: {e}");
     }
-    #[cfg(feature = "lambda")]
     {
         let mut all = given.clone();
         for (k, v) in [
@@ -212,7 +211,6 @@ pub fn config(data: &[u8]) {
 
 /// The SNS message of a finding whose signer-chosen fields are fuzzed:
 /// always valid JSON, within SNS's size limit, attributes SNS accepts.
-#[cfg(feature = "lambda")]
 pub fn sns_message(data: &[u8]) {
     use crate::adapters::sns::message::{MAX_MESSAGE_BYTES, MessageAttribute, build};
     use crate::domain::counter::{Counters, GroupKey, NotifyPolicy, NotifyReason};
