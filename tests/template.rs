@@ -14,6 +14,14 @@ use common::moto;
 use signin_watch::domain::record::CloudTrailRecord;
 use signin_watch::domain::rules::RuleSet;
 
+/// The EventBridge pattern the template and the code share.
+#[path = "template/pattern.rs"]
+mod pattern;
+/// What may write to the queues the function reads.
+#[path = "template/queues.rs"]
+mod queues;
+use pattern::with_extra_event_names;
+
 /// The template as CloudFormation reads it (cfn-lint's loader, in the venv).
 fn template(path: &str) -> Value {
     let python = common::repo_path(".venv/bin/python");
@@ -451,70 +459,6 @@ fn iam_grants_exactly_what_the_code_calls() {
     }
 }
 
-/// `pattern` with the `ExtraEventNames` parameter given as `names`.
-fn with_extra_event_names(pattern: &Value, names: &[&str]) -> Value {
-    match pattern {
-        Value::Object(m) if m.get("Ref") == Some(&Value::from("ExtraEventNames")) => {
-            serde_json::json!(names)
-        }
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), with_extra_event_names(v, names)))
-                .collect(),
-        ),
-        Value::Array(a) => {
-            Value::Array(a.iter().map(|v| with_extra_event_names(v, names)).collect())
-        }
-        other => other.clone(),
-    }
-}
-
-/// The event names the pattern passes are the ones the code checks user
-/// rules against (`rules check`, start-up, `rules pattern`), and a rule's
-/// own names go through `ExtraEventNames`.
-#[test]
-fn the_pattern_passes_the_event_names_the_code_knows() {
-    if moto::unavailable("the_pattern_passes_the_event_names_the_code_knows") {
-        return;
-    }
-    let t = template("template.yaml");
-    let pattern = &resource(&t, "SigninEventsRule")["Properties"]["EventPattern"];
-    let mut names = BTreeSet::new();
-    let mut extra = 0;
-    for branch in pattern["detail"]["$or"].as_array().expect("$or") {
-        match &branch["eventName"] {
-            Value::Array(values) => {
-                for v in values {
-                    names.insert(
-                        v["equals-ignore-case"]
-                            .as_str()
-                            .unwrap()
-                            .to_ascii_lowercase(),
-                    );
-                }
-            }
-            v if v == &serde_json::json!({"Ref": "ExtraEventNames"}) => extra += 1,
-            other => panic!("an eventName of another shape: {other}"),
-        }
-    }
-    assert_eq!(extra, 1, "one branch for ExtraEventNames");
-    // The whole pattern, that branch aside, is the one the code judges
-    // rules against (`rules check`, `rules pattern`, start-up).
-    let mut detail = pattern["detail"].clone();
-    detail["$or"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|b| b["eventName"] != serde_json::json!({"Ref": "ExtraEventNames"}));
-    let code: Value =
-        serde_json::from_str(signin_watch::domain::rules::event_names::DETAIL_PATTERN).unwrap();
-    assert_eq!(detail, code);
-    let known: BTreeSet<String> = signin_watch::domain::rules::event_names::PATTERN_EVENT_NAMES
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-    assert_eq!(names, known);
-}
-
 #[tokio::test]
 async fn the_eventbridge_pattern_passes_exactly_what_the_rules_could_match() {
     if moto::unavailable("the_eventbridge_pattern_passes_exactly_what_the_rules_could_match") {
@@ -650,85 +594,6 @@ async fn the_eventbridge_pattern_passes_exactly_what_the_rules_could_match() {
     assert_eq!(
         arrived, expected,
         "events the pattern let through (left) vs those a rule matches (right)"
-    );
-}
-
-/// Each queue the function reads denies `sqs:SendMessage` to every
-/// principal but its AWS sender, whatever the principal's own policies
-/// grant: nobody in the account can plant a sign-in, spend a budget or break
-/// a group through a queue.
-#[test]
-fn only_their_senders_can_write_to_the_queues_the_function_reads() {
-    if moto::unavailable("only_their_senders_can_write_to_the_queues_the_function_reads") {
-        return;
-    }
-    let t = template("template.yaml");
-    let deny = |policy: &str, sid: &str| -> Value {
-        let statements = resource(&t, policy)["Properties"]["PolicyDocument"]["Statement"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{policy}: statements"))
-            .clone();
-        let st = statements
-            .into_iter()
-            .find(|s| s["Sid"] == sid)
-            .unwrap_or_else(|| panic!("{policy}: statement {sid}"));
-        assert_eq!(st["Effect"], "Deny", "{policy}");
-        assert_eq!(st["Principal"], "*", "{policy}");
-        assert_eq!(st["Action"], "sqs:SendMessage", "{policy}");
-        st["Condition"].clone()
-    };
-    let bucket = serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:s3:::${TrailBucketName}"});
-    let trail = deny("TrailObjectsQueuePolicy", "OnlyTheTrailBucketSends");
-    let branches = trail["Fn::If"]
-        .as_array()
-        .expect("with and without backfill principals");
-    assert_eq!(branches[0], "HasBackfillPrincipals");
-    assert_eq!(branches[1]["ArnNotLike"]["aws:SourceArn"], bucket);
-    assert_eq!(
-        branches[1]["ArnNotEquals"]["aws:PrincipalArn"],
-        serde_json::json!({"Ref": "BackfillPrincipalArns"})
-    );
-    assert_eq!(branches[2]["ArnNotLike"]["aws:SourceArn"], bucket);
-    assert!(branches[2].get("ArnNotEquals").is_none());
-    assert_eq!(
-        deny("FailedEventsQueuePolicy", "OnlyTheFunctionSends")["ArnNotEquals"]["aws:PrincipalArn"],
-        serde_json::json!({"Fn::GetAtt": ["SigninWatchFunctionRole", "Arn"]})
-    );
-    assert_eq!(
-        deny("UndeliveredEventsQueuePolicy", "OnlyTheRulesSend")["ArnNotEquals"]["aws:SourceArn"],
-        serde_json::json!([
-            {"Fn::GetAtt": ["SigninEventsRule", "Arn"]},
-            {"Fn::GetAtt": ["BusSigninEventsRule", "Arn"]}
-        ])
-    );
-    assert_eq!(
-        deny("TrailObjectsDeadLetterQueuePolicy", "NoPrincipalSends")["Null"]["aws:PrincipalArn"],
-        "false"
-    );
-    // Every queue of the template has a policy that names it.
-    let queues: Vec<&String> = t["Resources"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(_, r)| r["Type"] == "AWS::SQS::Queue")
-        .map(|(name, _)| name)
-        .collect();
-    for q in queues {
-        let guarded = t["Resources"].as_object().unwrap().values().any(|r| {
-            r["Type"] == "AWS::SQS::QueuePolicy"
-                && r["Properties"]["Queues"] == serde_json::json!([{"Ref": q}])
-        });
-        assert!(guarded, "{q} has no queue policy");
-    }
-    // The trail queue's messages are read as S3 notifications only.
-    let vars = &resource(&t, "SigninWatchFunction")["Properties"]["Environment"]["Variables"];
-    assert_eq!(
-        vars[signin_watch::lambda::config::TRAIL_QUEUE_ARN],
-        serde_json::json!({"Fn::If": ["HasTrailBucket", {"Fn::GetAtt": ["TrailObjectsQueue", "Arn"]}, ""]})
-    );
-    assert_eq!(
-        resource(&t, "SigninWatchFunction")["Properties"]["ReservedConcurrentExecutions"],
-        serde_json::json!({"Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]})
     );
 }
 
