@@ -35,7 +35,7 @@ use archive::gz_files;
 use aws_config::SdkConfig;
 use runtime_api::{Reply, RuntimeApi, peak_rss_kib};
 use serde_json::Value;
-use signin_watch::intake::notification::{ObjectRef, notification_for};
+use signin_watch::intake::s3_notification::{ObjectRef, notification_for};
 
 const LAMBDA: &str = env!("CARGO_BIN_EXE_signin-watch-lambda");
 const CLI: &str = env!("CARGO_BIN_EXE_signin-watch");

@@ -11,7 +11,7 @@ use crate::domain::time::Timestamp;
 use crate::intake::scan::reference;
 use crate::intake::{
     Decoded, ItemKind, READ_CHUNK, Scanned, Splitter, decode, decode_document, decode_item,
-    decode_record, envelopes, notification,
+    decode_record, envelopes, s3_notification,
 };
 
 /// Items (as bytes) and bad records (line, message) one split gives.
@@ -84,10 +84,10 @@ pub fn splitter(data: &[u8]) {
 pub fn decode_payload(data: &[u8]) {
     if let Ok(payloads) = envelopes::unwrap(data) {
         for p in &payloads {
-            if let Some(Ok(objects)) = notification::objects(p) {
+            if let Some(Ok(objects)) = s3_notification::objects(p) {
                 for o in objects {
-                    let _ = notification::trail_object(&o.key);
-                    let _ = notification::notification_for(&[o], "us-east-1");
+                    let _ = s3_notification::trail_object(&o.key);
+                    let _ = s3_notification::notification_for(&[o], "us-east-1");
                 }
             }
             check_decoded(p);

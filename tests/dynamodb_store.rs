@@ -259,8 +259,8 @@ async fn object_progress_only_grows_and_is_kept_per_rule_set() {
     if moto::unavailable("object_progress_only_grows_and_is_kept_per_rule_set") {
         return;
     }
-    use signin_watch::intake::notification::ObjectRef;
     use signin_watch::intake::objects::ObjectProgress;
+    use signin_watch::intake::s3_notification::ObjectRef;
     let store = store().await;
     let object = ObjectRef {
         bucket: "trail".into(),

@@ -12,8 +12,8 @@ use crate::domain::counter::{
     Recorded, Sighting, StoreError, advance,
 };
 use crate::domain::time::Timestamp;
-use crate::intake::notification::ObjectRef;
 use crate::intake::objects::{ObjectProgress, progress_key};
+use crate::intake::s3_notification::ObjectRef;
 
 #[derive(Default)]
 pub struct MemoryStore {

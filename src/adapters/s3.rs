@@ -7,8 +7,8 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 
-use crate::intake::notification::ObjectRef;
 use crate::intake::objects::{ObjectError, ObjectSource};
+use crate::intake::s3_notification::ObjectRef;
 
 #[derive(Clone)]
 pub struct S3Objects {
@@ -290,7 +290,7 @@ impl S3Objects {
         prefix: &str,
         days: Option<DayRange>,
     ) -> Result<Listing, ObjectError> {
-        use crate::intake::notification::{TrailObject, trail_object};
+        use crate::intake::s3_notification::{TrailObject, trail_object};
         let mut listing = Listing::default();
         let mut found = Vec::new();
         match days {

@@ -67,14 +67,14 @@ impl GroupKey {
     ///
     /// At most [`MAX_GROUP_ID_BYTES`]: a longer id (an IAM path of `#`s in a
     /// session issuer's ARN) keeps a readable prefix and the hash of the rest
-    /// ([`bounded`](super::digest::bounded)).
+    /// ([`bounded`](super::hash::bounded)).
     pub fn id(&self) -> String {
         let id = std::iter::once(&self.rule_id)
             .chain(self.fields.iter().map(|(_, v)| v))
             .map(|c| c.replace('%', "%25").replace('#', "%23"))
             .collect::<Vec<_>>()
             .join("#");
-        super::digest::bounded(id, MAX_GROUP_ID_BYTES)
+        super::hash::bounded(id, MAX_GROUP_ID_BYTES)
     }
 
     /// What a correlation alert of this group is counted as, in place of an
@@ -83,7 +83,7 @@ impl GroupKey {
     /// the same times.
     pub fn alert_event_id(&self, identity: &str) -> String {
         let id = self.id();
-        let group = super::digest::sha256_hex([id.as_bytes()], 8);
+        let group = super::hash::sha256_hex([id.as_bytes()], 8);
         format!("{identity}@{group}")
     }
 }

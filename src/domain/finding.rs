@@ -12,9 +12,9 @@ use serde::Serialize;
 use super::correlation::{Alert, Correlation, CorrelationKind, Evidence};
 
 use super::counter::{Counters, GroupKey, NotifyReason};
-use super::digest::sha256_hex;
+use super::hash::sha256_hex;
 use super::identity::Principal;
-use super::rules::{ObjectField, ObjectRef, RuleMeta, Severity, Technique};
+use super::rules::{ObjectField, RuleMeta, ScoredField, Severity, Technique};
 use super::time::Timestamp;
 
 pub const SCHEMA: &str = "signin-watch/finding/v1";
@@ -142,7 +142,7 @@ impl Finding {
         notify: Option<NotifyReason>,
     ) -> Self {
         let user = facts.principal.user.clone();
-        let scored = |object: &ObjectRef| ScoredObject {
+        let scored = |object: &ScoredField| ScoredObject {
             kind: object.kind.clone(),
             field: object.field,
             value: match object.field {

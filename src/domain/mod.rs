@@ -27,8 +27,8 @@
 pub mod budget;
 pub mod correlation;
 pub mod counter;
-pub mod digest;
 pub mod finding;
+pub mod hash;
 pub mod identity;
 pub mod lenient;
 pub mod notify;

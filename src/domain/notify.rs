@@ -70,7 +70,7 @@ impl DigestNotice<'_> {
         let d = self.digest;
         let n = d.folded_count.to_string();
         let hour = d.key.hour.to_string();
-        super::digest::sha256_hex(
+        super::hash::sha256_hex(
             [
                 d.key.rule_id.as_bytes(),
                 b"#",

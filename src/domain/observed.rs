@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::digest::sha256_hex;
 use super::finding::EventFacts;
+use super::hash::sha256_hex;
 use super::identity::principal;
 use super::lenient;
 use super::record::CloudTrailRecord;

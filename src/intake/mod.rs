@@ -5,10 +5,10 @@ pub mod candidates;
 pub mod decode;
 pub mod envelopes;
 pub mod failed_events;
-pub mod notification;
 pub mod objects;
 pub mod prefilter;
 mod repair;
+pub mod s3_notification;
 pub mod scan;
 pub mod source;
 

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::io::Read;
 
-use super::notification::ObjectRef;
+use super::s3_notification::ObjectRef;
 use crate::domain::counter::StoreError;
 
 type Source = Box<dyn std::error::Error + Send + Sync>;

@@ -35,7 +35,7 @@ use crate::domain::counter::{
     Correlated, CounterStore, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification,
     Recorded, Sighting, StoreError, advance,
 };
-use crate::domain::digest::bounded;
+use crate::domain::hash::bounded;
 use crate::domain::time::Timestamp;
 
 type Item = HashMap<String, AttributeValue>;

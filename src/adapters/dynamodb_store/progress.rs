@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{DynamoStore, get_n, number_attr, partition_key, string_attr, unless_condition_failed};
 use crate::domain::counter::StoreError;
-use crate::intake::notification::ObjectRef;
 use crate::intake::objects::{ObjectProgress, progress_key};
+use crate::intake::s3_notification::ObjectRef;
 
 fn object_pk(object: &ObjectRef, rules: &str) -> String {
     partition_key(format!("OBJECT#{}", progress_key(object, rules)))

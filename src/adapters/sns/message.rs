@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use crate::domain::digest::sha256_hex;
 use crate::domain::finding::Finding;
+use crate::domain::hash::sha256_hex;
 use crate::domain::notify::{DigestNotice, Notice};
 use crate::render::{self, attribute_value, escape_hidden_in_json};
 

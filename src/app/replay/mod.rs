@@ -26,7 +26,7 @@ use crate::domain::notify::Notice;
 use crate::domain::time::Timestamp;
 use crate::intake::candidates::{Candidate, Piece};
 use crate::intake::decode_item;
-use crate::intake::notification::ObjectRef;
+use crate::intake::s3_notification::ObjectRef;
 use crate::intake::source::delivered_by;
 use crate::intake::source::{self, SourceError};
 use crate::render;

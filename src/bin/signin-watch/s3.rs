@@ -13,8 +13,8 @@ use crate::cli::{BackfillArgs, DaysArgs};
 use signin_watch::adapters::s3::{self, DayRange, Listing, S3Objects};
 use signin_watch::app::replay::OpenObject;
 use signin_watch::domain::time::Timestamp;
-use signin_watch::intake::notification::notification_for;
 use signin_watch::intake::objects::ObjectSource;
+use signin_watch::intake::s3_notification::notification_for;
 
 /// Objects a replay reads at once when its inputs are in a bucket: each
 /// worker mostly waits on the network.

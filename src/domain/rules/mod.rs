@@ -93,7 +93,7 @@ pub enum ObjectField {
 
 /// The field a risk or threat object is taken from, and its type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ObjectRef {
+pub struct ScoredField {
     pub field: ObjectField,
     #[serde(rename = "type")]
     pub kind: String,
@@ -155,8 +155,8 @@ pub struct RuleMeta {
     pub description: String,
     pub severity: Severity,
     pub risk_score: u8,
-    pub risk_object: ObjectRef,
-    pub threat_object: ObjectRef,
+    pub risk_object: ScoredField,
+    pub threat_object: ScoredField,
     pub mitre: Vec<Technique>,
     /// With `$user$`, `$src$` and `$account$` placeholders, as Splunk writes them.
     pub title_template: String,
@@ -451,7 +451,7 @@ impl RuleSet {
             )
             .collect();
         parts.sort();
-        crate::domain::digest::sha256_hex(parts.iter().map(|p| p.as_bytes()), 8)
+        crate::domain::hash::sha256_hex(parts.iter().map(|p| p.as_bytes()), 8)
     }
 
     /// Whether any rule matches `record`, filters aside.

@@ -22,8 +22,8 @@ use super::{Handler, HandlerError, InvocationMetrics};
 use crate::domain::counter::CounterStore;
 use crate::domain::finding::Finding;
 use crate::domain::notify::Notifier;
-use crate::intake::notification;
 use crate::intake::objects::{ObjectProgress, ObjectSource};
+use crate::intake::s3_notification;
 
 /// Time kept back before the invocation's deadline: the reply, the metrics
 /// and the runtime's own work fit in it, and a DynamoDB or SNS call started
@@ -35,7 +35,7 @@ pub const DEADLINE_RESERVE: Duration = Duration::from_secs(10);
 /// message): the batch is handled smallest first.
 fn object_bytes(m: &SqsMessage) -> u64 {
     let body = m.body.as_deref().unwrap_or_default().as_bytes();
-    match notification::objects(body) {
+    match s3_notification::objects(body) {
         Some(Ok(objects)) => objects.iter().filter_map(|o| o.size).sum(),
         _ => 0,
     }
@@ -110,7 +110,7 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
         let body = m.body.as_deref().unwrap_or_default().as_bytes();
         let from_trail_queue = self.trail_queue_arn.is_some()
             && m.event_source_arn.as_deref() == self.trail_queue_arn.as_deref();
-        if from_trail_queue && notification::objects(body).is_none() {
+        if from_trail_queue && s3_notification::objects(body).is_none() {
             metrics.untrusted += 1;
             tracing::warn!(
                 message_id = m.message_id.as_deref().unwrap_or_default(),

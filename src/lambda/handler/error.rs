@@ -7,8 +7,8 @@ use crate::app::detector::ProcessError;
 use crate::domain::counter::StoreError;
 use crate::domain::notify::NotifyError;
 use crate::intake::DecodeError;
-use crate::intake::notification::NotificationError;
 use crate::intake::objects::ObjectError;
+use crate::intake::s3_notification::NotificationError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {

@@ -28,8 +28,8 @@ use crate::domain::notify::Notifier;
 use crate::domain::observed::Observed;
 use crate::domain::time::Timestamp;
 use crate::intake::envelopes;
-use crate::intake::notification;
 use crate::intake::objects::{NoObjects, ObjectProgress, ObjectSource};
+use crate::intake::s3_notification;
 use crate::intake::{Decoded, decode, decode_document};
 use crate::lambda::config::{DEFAULT_MAX_OBJECT_MB, MAX_OBJECT_MB};
 use crate::render::clean_line;
@@ -313,7 +313,7 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
         if envelopes::is_scheduled_event(bytes) {
             return Ok(());
         }
-        if let Some(objects) = notification::objects(bytes) {
+        if let Some(objects) = s3_notification::objects(bytes) {
             let objects = objects.inspect_err(|_| metrics.malformed += 1)?;
             for object in &objects {
                 self.object(object, detections, metrics).await?;

@@ -9,7 +9,7 @@ use crate::domain::notify::Notifier;
 use crate::domain::observed::Observed;
 use crate::domain::time::Timestamp;
 use crate::intake::candidates::{self, Piece};
-use crate::intake::notification::{self, ObjectRef, TrailObject};
+use crate::intake::s3_notification::{self, ObjectRef, TrailObject};
 use std::time::Instant;
 
 use crate::intake::objects::{ObjectError, ObjectProgress, ObjectSource};
@@ -31,7 +31,7 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
         detections: &mut Vec<Finding>,
         metrics: &mut InvocationMetrics,
     ) -> Result<(), HandlerError> {
-        match notification::trail_object(&object.key) {
+        match s3_notification::trail_object(&object.key) {
             TrailObject::Log => {}
             TrailObject::Digest => {
                 metrics.objects_skipped += 1;
@@ -51,7 +51,7 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
         let reader = self.objects.open(object).await?;
         let rules = self.detector.rules().clone();
         let max_bytes = self.max_object_bytes;
-        let key_account = notification::key_account(&object.key);
+        let key_account = s3_notification::key_account(&object.key);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Piece>(OBJECT_PIECES_IN_FLIGHT);
         let scan = tokio::task::spawn_blocking(move || {
             let reader = StopWhenClosed {

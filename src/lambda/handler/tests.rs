@@ -11,8 +11,8 @@ use lambda_runtime::Diagnostic;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::intake::notification::ObjectRef;
 use crate::intake::objects::{ObjectError, ObjectProgress};
+use crate::intake::s3_notification::ObjectRef;
 
 /// Records what was published; fails the first `fail` calls.
 #[derive(Default)]

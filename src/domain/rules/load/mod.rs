@@ -27,7 +27,7 @@ use super::attack;
 use super::inline::{Case, InlineTest};
 use super::sigma::{self, Matcher};
 use super::{
-    Filter, FilterTargets, ObjectField, ObjectRef, Origin, Rule, RuleKind, RuleMeta, RuleSource,
+    Filter, FilterTargets, ObjectField, Origin, Rule, RuleKind, RuleMeta, RuleSource, ScoredField,
     Severity, Technique,
 };
 use crate::domain::record::{STRING_MAPS, is_known_field};
@@ -389,11 +389,11 @@ impl Context<'_> {
             ));
         }
         let object = |spec: Option<ObjectSpec>, field, kind: &str| match spec {
-            Some(s) => ObjectRef {
+            Some(s) => ScoredField {
                 field: s.field,
                 kind: s.kind,
             },
-            None => ObjectRef {
+            None => ScoredField {
                 field,
                 kind: kind.to_owned(),
             },
