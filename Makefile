@@ -94,6 +94,7 @@ test-rust: export SIGNIN_WATCH_REQUIRE_EMULATOR := 1
 test-rust: ## Unit, integration (moto), corpus and CLI tests, debug profile
 	$(CARGO) test --all-features --benches    # each benchmark once, small, as a smoke test
 	$(CARGO) test --all-features --lib --bins --tests
+	$(CARGO) test --all-features --doc    # the quick start in src/lib.rs
 
 rules-test: ## Every inline test of the pack and of the example filters
 	$(CARGO) run --quiet --all-features --bin signin-watch -- rules test
