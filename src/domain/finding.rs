@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::correlation::{Alert, Correlation, CorrelationKind, Evidence};
+use super::correlation::{CorrelationKind, Evidence};
 
 use super::counter::{Counters, GroupKey, NotifyReason};
 use super::hash::sha256_hex;
@@ -196,129 +196,6 @@ impl Finding {
             correlation: None,
         }
     }
-
-    /// The finding of a correlation alert. The group's fields stand in for
-    /// the event's where they are named alike (`account`, `user`,
-    /// `sourceIPAddress`, ...); the completing or the latest contributing
-    /// event gives the rest.
-    pub fn correlation(
-        c: &Correlation,
-        alert: &Alert,
-        key: &GroupKey,
-        counters: &Counters,
-        notify: Option<NotifyReason>,
-    ) -> Self {
-        let last = alert.completing.as_ref().or(alert.evidence.last());
-        let group = |names: &[&str]| names.iter().find_map(|n| key.field(n)).map(str::to_owned);
-        let account = group(&["account", "recipientAccountId", "userIdentity.accountId"])
-            .unwrap_or_else(|| "unknown".into());
-        let user = group(&["user", "userIdentity.userName"])
-            .or_else(|| last.map(|e| e.user.clone()))
-            .unwrap_or_else(|| "unknown".into());
-        let src = group(&["src", "sourceIPAddress"])
-            .or_else(|| last.map(|e| e.src.clone()))
-            .unwrap_or_else(|| "unknown".into());
-        let facts = EventFacts {
-            event_id: key.alert_event_id(&alert.identity),
-            event_time: alert.time,
-            account,
-            region: "unknown".into(),
-            principal: Principal {
-                user,
-                identity_type: None,
-                arn: None,
-                session_issuer: key.field("issuer").map(str::to_owned),
-            },
-            src,
-            user_agent: None,
-            signature: c.kind.as_str().to_owned(),
-            dest: "signin.amazonaws.com".into(),
-            mfa_used: None,
-            error_message: None,
-            outcome: None,
-            signin_endpoint: None,
-        };
-        let (user, src, account) = (
-            facts.principal.user.clone(),
-            facts.src.clone(),
-            facts.account.clone(),
-        );
-        let mut finding = Finding::new(&c.meta, facts, key, counters, notify);
-        finding.kind = "correlation";
-        // The counts first: a user's name never becomes a placeholder.
-        finding.title = RuleMeta {
-            title_template: fill_counts(&c.title_template, alert),
-            ..(*c.meta).clone()
-        }
-        .title_for(&user, &src, &account);
-        finding.correlation = Some(CorrelationFacts {
-            correlation_type: c.kind,
-            group_fields: key.fields.iter().cloned().collect(),
-            window_start: alert.window_start,
-            window_end: alert.window_end,
-            matched_events: alert.count,
-            distinct_values: alert.distinct,
-            evidence: alert.evidence.clone(),
-            completing_event: alert.completing.clone(),
-            story: story(c, alert, key),
-        });
-        finding
-    }
-}
-
-/// `$count$` and `$distinct$` filled in from `alert`.
-fn fill_counts(template: &str, alert: &Alert) -> String {
-    template
-        .replace("$count$", &alert.count.to_string())
-        .replace(
-            "$distinct$",
-            &alert.distinct.unwrap_or(alert.count).to_string(),
-        )
-}
-
-/// The alert in one sentence: the rule's `story` with its placeholders
-/// filled in, else a sentence of the counts and times.
-pub fn story(c: &Correlation, alert: &Alert, key: &GroupKey) -> String {
-    // Sequences: the addresses and times of what led to the completing event.
-    let mut sources: Vec<&str> = alert.evidence.iter().map(|e| e.src.as_str()).collect();
-    sources.sort_unstable();
-    sources.dedup();
-    let first = alert
-        .evidence
-        .iter()
-        .map(|e| e.time)
-        .min()
-        .unwrap_or(alert.window_start);
-    let last = alert
-        .evidence
-        .iter()
-        .map(|e| e.time)
-        .max()
-        .unwrap_or(alert.window_end);
-    let group: Vec<String> = key.fields.iter().map(|(_, v)| v.clone()).collect();
-    let template = c.story.clone().unwrap_or_else(|| {
-        "$count$ events of $rule$ for $group$ between $first$ and $last$ UTC".to_owned()
-    });
-    let addresses = match sources.len() {
-        1 => "1 address".to_owned(),
-        n => format!("{n} addresses"),
-    };
-    // Values from the record last: a user's name never becomes a placeholder.
-    let mut text = fill_counts(&template, alert)
-        .replace("$addresses$", &addresses)
-        .replace("$first$", &first.hh_mm())
-        .replace("$last$", &last.hh_mm())
-        .replace("$rule$", &c.name)
-        .replace("$group$", &group.join(", "));
-    if let Some(then) = &alert.completing {
-        text = text
-            .replace("$then_src$", &then.src)
-            .replace("$then_time$", &then.time.hh_mm());
-    }
-    for (name, value) in &key.fields {
-        text = text.replace(&format!("${name}$"), value);
-    }
-    text
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
-//! Presentation: a finding as people and machines read it. The email text,
-//! the SNS subject, the JSON line, and the sanitising of text that whoever
-//! signs in chooses. Used alike by the SNS adapter and by `replay`.
+//! Presentation: a finding as people and machines read it. A correlation's
+//! title and story, the email text, the SNS subject, the JSON line, and the
+//! sanitising of text that whoever signs in chooses. Used alike by the
+//! detector, the SNS adapter and `replay`.
 
+mod correlation;
 mod digest;
 mod email;
 mod sanitize;
 
+pub use correlation::{correlation_finding, story};
 pub use digest::{DIGEST_SCHEMA, digest_json, digest_subject, digest_text};
 pub use email::{email, write_email};
 pub use sanitize::{

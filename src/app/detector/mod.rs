@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::domain::record::field_is;
 use crate::domain::rules::{AllowlistHit, Rule, RuleMeta, RuleSet, Severity, Verdict};
 use crate::domain::time::Timestamp;
+use crate::render;
 
 /// One counted detection (or a redelivered one whose notification is still owed).
 #[derive(Debug, Clone)]
@@ -390,7 +391,8 @@ impl<S: CounterStore> Detector<S> {
                             continue;
                         }
                     };
-                    let finding = Finding::correlation(c, &alert, &sighting.key, &counters, notify);
+                    let finding =
+                        render::correlation_finding(c, &alert, &sighting.key, &counters, notify);
                     outcome.detections.push(Detection {
                         rule: c.meta.clone(),
                         finding,
