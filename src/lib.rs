@@ -36,7 +36,7 @@
 //!     "sourceIPAddress": "203.0.113.9", "errorMessage": "Failed authentication",
 //!     "additionalEventData": {"MFAUsed": "Yes"}, "responseElements": {"ConsoleLogin": "Failure"}}"#;
 //! let observed = decode_record(record)?;
-//! let received = Timestamp::parse("2026-11-20T09:01:00Z").expect("a time");
+//! let received = Timestamp::parse("2026-11-20T09:01:00Z").ok_or("not a time")?;
 //! let notifier = CountingNotifier::new();
 //! let runtime = tokio::runtime::Builder::new_current_thread().build()?;
 //! let outcome = runtime.block_on(detector.process(&notifier, &observed, received))?;

@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::handler::Handler;
+use super::handler::{Handler, within};
 use crate::domain::counter::CounterStore;
 use crate::domain::notify::Notifier;
 use crate::intake::failed_events::{FailedEvents, QueueError};
@@ -55,12 +55,7 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
         let mut summary = RedriveSummary::default();
         let mut seen = std::collections::HashSet::new();
         // What is left before the reserve (unbounded without a deadline).
-        let left = || {
-            deadline.map(|d| {
-                d.saturating_duration_since(std::time::Instant::now())
-                    .saturating_sub(self.deadline_reserve())
-            })
-        };
+        let left = || self.time_left(deadline);
         let time_left = || left() != Some(std::time::Duration::ZERO);
         while seen.len() < max && time_left() {
             let batch = queue.receive().await?;
@@ -77,17 +72,11 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
                 }
                 // A message still running at the reserve is stopped: it stays
                 // on its queue, and what it counted stays counted.
-                let handled = self.redelivered(m.body.as_bytes());
-                let result = match left() {
-                    Some(left) => match tokio::time::timeout(left, handled).await {
-                        Ok((result, _)) => result,
-                        Err(_) => {
-                            summary.failed += 1;
-                            tracing::warn!(queue = queue.name(), message_id = %m.message_id, "the deadline came first; it stays on the queue");
-                            break;
-                        }
-                    },
-                    None => handled.await.0,
+                let Some((result, _)) = within(left(), self.redelivered(m.body.as_bytes())).await
+                else {
+                    summary.failed += 1;
+                    tracing::warn!(queue = queue.name(), message_id = %m.message_id, "the deadline came first; it stays on the queue");
+                    break;
                 };
                 match result {
                     Ok(s) => {

@@ -353,8 +353,8 @@ enum Cancelled {
     Duplicate(Option<Item>),
     /// Someone else moved the counter first, or a transaction conflict: try again.
     Retry,
-    /// An item refused as invalid: the codes of every item.
-    Refused(Vec<String>),
+    /// An item refused as invalid: refused again on every attempt.
+    Refused(StoreError),
 }
 
 /// A cancelled transaction one of whose items DynamoDB refused as invalid
@@ -371,21 +371,18 @@ fn refused(codes: &[String], operation: &'static str) -> Option<StoreError> {
 }
 
 fn cancellation(err: &SdkError<TransactWriteItemsError>) -> Option<Cancelled> {
-    let TransactWriteItemsError::TransactionCanceledException(e) = err.as_service_error()? else {
-        return None;
-    };
-    let reasons = e.cancellation_reasons();
-    let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
-    if reasons.iter().any(|r| r.code() == Some("ValidationError")) {
-        return Some(Cancelled::Refused(
-            reasons
-                .iter()
-                .map(|r| r.code().unwrap_or("None").to_owned())
-                .collect(),
-        ));
+    let codes = cancellation_codes(err)?;
+    if let Some(e) = refused(&codes, "TransactWriteItems detection") {
+        return Some(Cancelled::Refused(e));
     }
-    if code(0) == "ConditionalCheckFailed" {
-        let item = reasons.first().and_then(|r| r.item().cloned());
+    if codes.first().is_some_and(|c| c == "ConditionalCheckFailed") {
+        let item = match err.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+                .cancellation_reasons()
+                .first()
+                .and_then(|r| r.item().cloned()),
+            _ => None,
+        };
         return Some(Cancelled::Duplicate(item));
     }
     Some(Cancelled::Retry)
@@ -459,12 +456,7 @@ impl CounterStore for DynamoStore {
                         return Ok(Recorded::Duplicate { pending });
                     }
                     Some(Cancelled::Retry) => backoff(attempt).await,
-                    Some(Cancelled::Refused(codes)) => {
-                        return Err(StoreError::Rejected {
-                            operation: "TransactWriteItems detection",
-                            message: format!("cancellation reasons {codes:?}"),
-                        });
-                    }
+                    Some(Cancelled::Refused(e)) => return Err(e),
                     None => return Err(call_failed("TransactWriteItems")(err)),
                 },
             }

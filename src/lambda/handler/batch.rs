@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 
-use super::{Handler, HandlerError, InvocationMetrics};
+use super::{Handler, HandlerError, InvocationMetrics, within};
 use crate::domain::counter::CounterStore;
 use crate::domain::finding::Finding;
 use crate::domain::notify::Notifier;
@@ -60,29 +60,18 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
             // use goes to the next. A dense object stopped at its share keeps
             // its progress (the bucket path records it) and is handed back.
             let remaining = u32::try_from(messages - i).unwrap_or(u32::MAX).max(1);
-            let time_left = deadline.map(|d| {
-                d.saturating_duration_since(Instant::now())
-                    .saturating_sub(self.deadline_reserve)
-                    / remaining
-            });
-            if time_left == Some(Duration::ZERO) {
+            let share = self.time_left(deadline).map(|left| left / remaining);
+            if share == Some(Duration::ZERO) {
                 metrics.handed_back += 1;
                 tracing::warn!(message_id = %id, "too little time left: handed back, not started");
                 response.add_failure(id);
                 continue;
             }
-            let handled = self.message(&m, detections, metrics);
-            let result = match time_left {
-                Some(left) => match tokio::time::timeout(left, handled).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        metrics.handed_back += 1;
-                        tracing::warn!(message_id = %id, "the deadline came first: handed back; what it counted stays counted");
-                        response.add_failure(id);
-                        continue;
-                    }
-                },
-                None => handled.await,
+            let Some(result) = within(share, self.message(&m, detections, metrics)).await else {
+                metrics.handed_back += 1;
+                tracing::warn!(message_id = %id, "the deadline came first: handed back; what it counted stays counted");
+                response.add_failure(id);
+                continue;
             };
             if let Err(e) = result {
                 tracing::error!(message_id = %id, error_type = e.error_type(), error = %e, "SQS message failed; it stays on the queue");

@@ -141,6 +141,37 @@ pub struct Handler<S, N, O = NoObjects> {
     /// How often the progress through an object is recorded: what an
     /// invocation stopped at its deadline reads again at most.
     progress_every: Duration,
+    /// The rule set's fingerprint, which progress is kept under (the rules
+    /// do not change while the function runs).
+    rules_id: String,
+}
+
+/// `work`, stopped after `left` when it is given: `None` when stopped. What
+/// it counted stays counted; its retry counts nothing twice.
+pub(crate) async fn within<F: std::future::Future>(
+    left: Option<Duration>,
+    work: F,
+) -> Option<F::Output> {
+    match left {
+        Some(left) => tokio::time::timeout(left, work).await.ok(),
+        None => Some(work.await),
+    }
+}
+
+/// One item of an event or object handled: a transient error stops the rest
+/// (the whole is retried); the first error for good is kept in `first` and
+/// the rest goes on, so that one bad record never stops the others.
+fn set_aside_for_good(
+    result: Result<(), HandlerError>,
+    first: &mut Option<HandlerError>,
+) -> Result<(), HandlerError> {
+    match result {
+        Err(e) if !e.is_transient() => {
+            first.get_or_insert(e);
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// How often the progress through a trail object is recorded, by default.
@@ -149,9 +180,10 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// Pieces of an object in flight between the blocking scan and the detector.
 const OBJECT_PIECES_IN_FLIGHT: usize = 64;
 
-impl<S, N> Handler<S, N> {
+impl<S: CounterStore, N> Handler<S, N> {
     pub fn new(detector: Detector<S>, notifier: N) -> Self {
         Handler {
+            rules_id: detector.rules().fingerprint(),
             detector,
             notifier,
             objects: NoObjects,
@@ -176,6 +208,7 @@ impl<S, N, O> Handler<S, N, O> {
             deadline_reserve: self.deadline_reserve,
             max_object_bytes: self.max_object_bytes,
             progress_every: self.progress_every,
+            rules_id: self.rules_id,
         }
     }
 
@@ -199,9 +232,13 @@ impl<S, N, O> Handler<S, N, O> {
         self
     }
 
-    /// The time kept back before each invocation's deadline.
-    pub fn deadline_reserve(&self) -> Duration {
-        self.deadline_reserve
+    /// The time left before `deadline`, less the reserve: `None` without a
+    /// deadline (unbounded), zero when only the reserve is left.
+    pub(crate) fn time_left(&self, deadline: Option<Instant>) -> Option<Duration> {
+        deadline.map(|d| {
+            d.saturating_duration_since(Instant::now())
+                .saturating_sub(self.deadline_reserve)
+        })
     }
 
     /// With `reserve` kept back before each invocation's deadline.
@@ -340,12 +377,8 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
                 }
                 let mut failed_for_good = None;
                 for o in &records {
-                    match self.record(o, detections, metrics).await {
-                        Err(e) if !e.is_transient() => {
-                            failed_for_good.get_or_insert(e);
-                        }
-                        other => other?,
-                    }
+                    let result = self.record(o, detections, metrics).await;
+                    set_aside_for_good(result, &mut failed_for_good)?;
                 }
                 if let Some(e) = failed_for_good {
                     return Err(e);

@@ -2,7 +2,10 @@
 //! streamed through the intake on a blocking thread, each record a rule
 //! wants through the detector.
 
-use super::{Handler, HandlerError, InvocationMetrics, MAX_OBJECT_MB, OBJECT_PIECES_IN_FLIGHT};
+use super::{
+    Handler, HandlerError, InvocationMetrics, MAX_OBJECT_MB, OBJECT_PIECES_IN_FLIGHT,
+    set_aside_for_good,
+};
 use crate::domain::counter::CounterStore;
 use crate::domain::finding::Finding;
 use crate::domain::notify::Notifier;
@@ -87,8 +90,8 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
         // which is fast). Positions are the items' places in the object,
         // the same on every read.
         let store = self.detector.store();
-        let rules_id = self.detector.rules().fingerprint();
-        let done_before = match store.progress(object, &rules_id).await {
+        let rules_id = &self.rules_id;
+        let done_before = match store.progress(object, rules_id).await {
             Ok(done) => done,
             Err(e) => {
                 // Progress only saves time: without it, the object is read whole.
@@ -105,15 +108,10 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
                         metrics.candidates_skipped += 1;
                         continue;
                     }
-                    match self
+                    let result = self
                         .candidate(&c.bytes, c.kind, received, key_account, detections, metrics)
-                        .await
-                    {
-                        Err(e) if !e.is_transient() => {
-                            failed_for_good.get_or_insert(e);
-                        }
-                        other => other?,
-                    }
+                        .await;
+                    set_aside_for_good(result, &mut failed_for_good)?;
                     // Progress never passes a record that failed for good:
                     // the retry reads it again.
                     if failed_for_good.is_none() {
@@ -124,7 +122,7 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
                         && (unsaved >= PROGRESS_CANDIDATES
                             || saved_at.elapsed() >= self.progress_every)
                     {
-                        self.save_progress(object, &rules_id, done, metrics).await;
+                        self.save_progress(object, rules_id, done, metrics).await;
                         (unsaved, saved_at) = (0, Instant::now());
                     }
                 }
@@ -165,7 +163,7 @@ impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, 
         })?;
         if unsaved > 0 {
             // A duplicate notification of the object skips it all.
-            self.save_progress(object, &rules_id, done, metrics).await;
+            self.save_progress(object, rules_id, done, metrics).await;
         }
         failed_for_good.map_or(Ok(()), Err)
     }
