@@ -111,8 +111,9 @@ check: ## The fast loop, with cargo alone: formatting, clippy, and the tests (em
 	$(CARGO) clippy --all-features --all-targets -- -D warnings
 	$(CARGO) test --all-features --lib --bins --tests
 
-lint: ## Formatting and clippy, warnings as errors; the replay CLI without the SDK (what make demo builds) compiles
+lint: ## Formatting and clippy, warnings as errors; src/ reads bottom-up with no circle; the replay CLI without the SDK (what make demo builds) compiles
 	$(CARGO) fmt --check
+	python3 tools/layers.py
 	$(CARGO) clippy --all-features --all-targets -- -D warnings
 	$(CARGO) check --no-default-features --bins
 

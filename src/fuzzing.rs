@@ -214,9 +214,10 @@ pub fn config(data: &[u8]) {
 pub fn sns_message(data: &[u8]) {
     use crate::adapters::sns::message::{MAX_MESSAGE_BYTES, MessageAttribute, build};
     use crate::domain::counter::{Counters, GroupKey, NotifyPolicy, NotifyReason};
-    use crate::domain::finding::{EventFacts, Finding};
+    use crate::domain::finding::Finding;
     use crate::domain::identity::Principal;
     use crate::domain::notify::Notice;
+    use crate::domain::observed::EventFacts;
 
     let text = String::from_utf8_lossy(data);
     let mut parts = text.split('\u{0}').map(str::to_owned);

@@ -1,14 +1,17 @@
 //! signin-watch: detects risky AWS console sign-ins in CloudTrail records.
 //!
+//! The modules, bottom-up: each imports only those above it in this list
+//! (`tools/layers.py` checks it, and that no files import each other in a
+//! circle).
 //! - [`domain`]: the record model, the rules, findings, counters and the
-//!   notification policy. Pure; no AWS SDK types.
-//! - [`intake`]: bytes to records (EventBridge events, bare records, S3 log
-//!   files, JSON Lines, gzip), streaming and lenient.
-//! - [`app`]: the use cases: the detector service and `replay`.
-//! - [`adapters`]: the stores and publishers behind the domain's ports.
+//!   notification policy, and the ports. Pure; no AWS SDK types.
 //! - [`render`]: findings as email text, subjects and JSON lines, with
 //!   attacker-chosen text made safe.
+//! - [`intake`]: bytes to records (EventBridge events, bare records, S3 log
+//!   files, JSON Lines, gzip), streaming and lenient.
 //! - [`config`]: typed settings, read once.
+//! - [`adapters`]: the stores and publishers behind the domain's ports.
+//! - [`app`]: the use cases: the detector service and `replay`.
 //! - [`lambda`]: the function: handler, config, metrics; the AWS wiring with
 //!   the `lambda` feature.
 //!

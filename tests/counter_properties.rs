@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 use signin_watch::adapters::memory_store::MemoryStore;
-use signin_watch::domain::counter::{CounterStore, GroupKey, NotifyPolicy, Recorded, Sighting};
+use signin_watch::domain::counter::{GroupKey, NotifyPolicy, Sighting};
+use signin_watch::domain::store::{CounterStore, Recorded};
 use signin_watch::domain::time::Timestamp;
 
 fn key(g: u8) -> GroupKey {

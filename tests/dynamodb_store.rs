@@ -78,7 +78,7 @@ async fn items_follow_the_documented_layout() {
     let s = store().await;
     let sighting = contract::sighting("layout", "ev-layout", 0);
     let policy = Default::default();
-    signin_watch::domain::counter::CounterStore::record(&s, &sighting, &policy)
+    signin_watch::domain::store::CounterStore::record(&s, &sighting, &policy)
         .await
         .unwrap();
     let sdk = moto::sdk().await;
@@ -175,7 +175,8 @@ mod correlations {
         if moto::unavailable("an_alert_recorded_before_is_handed_back_not_retried") {
             return;
         }
-        use signin_watch::domain::counter::{CounterStore, Feed, NotifyPolicy, Recorded};
+        use signin_watch::domain::counter::NotifyPolicy;
+        use signin_watch::domain::store::{CounterStore, Feed, Recorded};
         let sdk = moto::sdk().await;
         let table = moto::create_table(&sdk).await;
         let client = aws_sdk_dynamodb::Client::new(&sdk);

@@ -7,9 +7,10 @@ use std::sync::Mutex;
 use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend, keep, lists_latest};
 use crate::domain::correlation::state::{self, GroupState};
 use crate::domain::correlation::{Alert, LATENESS_HORIZON_MS};
-use crate::domain::counter::{
-    AlertRecorded, Correlated, CounterStore, Counters, Feed, NotifyPolicy, PendingNotification,
-    Recorded, Sighting, StoreError, advance,
+use crate::domain::counter::{Counters, NotifyPolicy, Sighting, advance};
+use crate::domain::store::{
+    AlertRecorded, BudgetStore, Correlated, CounterStore, Feed, PendingNotification, Recorded,
+    StoreError,
 };
 use crate::domain::time::Timestamp;
 use crate::intake::objects::{ObjectProgress, progress_key};
@@ -156,6 +157,53 @@ impl CounterStore for MemoryStore {
         Ok(())
     }
 
+    async fn correlate(
+        &self,
+        feed: &Feed<'_>,
+        policy: &NotifyPolicy,
+    ) -> Result<Correlated, StoreError> {
+        let mut inner = self.lock()?;
+        let group = feed.key.id();
+        let idle = LATENESS_HORIZON_MS + feed.correlation.timespan_ms;
+        // In place: a busy group's state is not copied for every event.
+        let (group_state, _) = inner
+            .correlations
+            .entry(group)
+            .or_insert_with(|| (GroupState::default(), idle));
+        let tr = state::apply(feed.correlation, group_state, &feed.event);
+        let mut out = Vec::new();
+        for identity in &tr.redelivered {
+            let key = (feed.key.rule_id.clone(), feed.key.alert_event_id(identity));
+            if let Some(EventEntry {
+                pending,
+                alert: Some(alert),
+            }) = inner.events.get(&key).cloned()
+            {
+                out.push(AlertRecorded {
+                    sighting: feed.sighting(&alert),
+                    alert,
+                    recorded: Recorded::Duplicate { pending },
+                });
+            }
+        }
+        for alert in tr.alerts {
+            let sighting = feed.sighting(&alert);
+            let recorded = inner.record(&sighting, policy, Some(&alert));
+            out.push(AlertRecorded {
+                alert,
+                sighting,
+                recorded,
+            });
+        }
+        inner.sweep(feed.event.time);
+        Ok(Correlated {
+            alerts: out,
+            too_late: tr.too_late,
+        })
+    }
+}
+
+impl BudgetStore for MemoryStore {
     async fn spend(&self, key: &BudgetKey, s: &Sighting, budget: u32) -> Result<Spend, StoreError> {
         let mut inner = self.lock()?;
         let b = inner.budgets.entry(key.clone()).or_default();
@@ -230,51 +278,6 @@ impl CounterStore for MemoryStore {
             );
         }
         Ok(())
-    }
-
-    async fn correlate(
-        &self,
-        feed: &Feed<'_>,
-        policy: &NotifyPolicy,
-    ) -> Result<Correlated, StoreError> {
-        let mut inner = self.lock()?;
-        let group = feed.key.id();
-        let idle = LATENESS_HORIZON_MS + feed.correlation.timespan_ms;
-        // In place: a busy group's state is not copied for every event.
-        let (group_state, _) = inner
-            .correlations
-            .entry(group)
-            .or_insert_with(|| (GroupState::default(), idle));
-        let tr = state::apply(feed.correlation, group_state, &feed.event);
-        let mut out = Vec::new();
-        for identity in &tr.redelivered {
-            let key = (feed.key.rule_id.clone(), feed.key.alert_event_id(identity));
-            if let Some(EventEntry {
-                pending,
-                alert: Some(alert),
-            }) = inner.events.get(&key).cloned()
-            {
-                out.push(AlertRecorded {
-                    sighting: feed.sighting(&alert),
-                    alert,
-                    recorded: Recorded::Duplicate { pending },
-                });
-            }
-        }
-        for alert in tr.alerts {
-            let sighting = feed.sighting(&alert);
-            let recorded = inner.record(&sighting, policy, Some(&alert));
-            out.push(AlertRecorded {
-                alert,
-                sighting,
-                recorded,
-            });
-        }
-        inner.sweep(feed.event.time);
-        Ok(Correlated {
-            alerts: out,
-            too_late: tr.too_late,
-        })
     }
 }
 

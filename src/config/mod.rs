@@ -6,9 +6,9 @@ pub mod catalog;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::domain::correlation::Correlation;
 use crate::domain::counter::NotifyPolicy;
 use crate::domain::rules::allowlist::{Allowlist, AllowlistError};
+use crate::domain::rules::correlation::Correlation;
 use crate::domain::rules::{Rule, RuleSet};
 pub use catalog::Catalog;
 

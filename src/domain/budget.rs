@@ -9,7 +9,6 @@
 use serde::{Deserialize, Serialize};
 
 use super::counter::NotifyReason;
-use super::finding::Finding;
 use super::time::Timestamp;
 
 pub const HOUR_MS: i64 = 3_600_000;
@@ -18,9 +17,6 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// late-delivered events (CloudTrail delivers within minutes) are folded in
 /// before it is sent.
 pub const DIGEST_GRACE_MS: i64 = 15 * 60_000;
-
-/// The default budget: messages per rule per hour before folding.
-pub const DEFAULT_PER_RULE_HOUR: u32 = 20;
 
 /// The rule, account and hour of event time a notification spends its
 /// budget in. The account is part of it so that noise in one account (a
@@ -97,22 +93,6 @@ pub struct Folded {
     pub src: String,
     pub count: u64,
     pub reason: Option<NotifyReason>,
-}
-
-impl Folded {
-    pub fn of(finding: &Finding) -> Self {
-        Folded {
-            finding_id: finding.finding_id.clone(),
-            group: finding.group.clone(),
-            event_id: finding.event_id.clone(),
-            event_time: finding.event_time,
-            account: finding.account.clone(),
-            user: finding.user.clone(),
-            src: finding.src.clone(),
-            count: finding.count,
-            reason: finding.notify_reason,
-        }
-    }
 }
 
 /// The most folded notifications a digest lists (the earliest by event

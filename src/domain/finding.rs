@@ -9,11 +9,13 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::correlation::{CorrelationKind, Evidence};
+use super::correlation::Evidence;
+use super::rules::correlation::CorrelationKind;
 
+use super::budget::Folded;
 use super::counter::{Counters, GroupKey, NotifyReason};
 use super::hash::sha256_hex;
-use super::identity::Principal;
+use super::observed::EventFacts;
 use super::rules::{ObjectField, RuleMeta, ScoredField, Severity, Technique};
 use super::time::Timestamp;
 
@@ -26,24 +28,6 @@ pub struct ScoredObject {
     pub kind: String,
     pub field: ObjectField,
     pub value: String,
-}
-
-/// Facts about the detected event, taken from the record and its envelope.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EventFacts {
-    pub event_id: String,
-    pub event_time: Timestamp,
-    pub account: String,
-    pub region: String,
-    pub principal: Principal,
-    pub src: String,
-    pub user_agent: Option<String>,
-    pub signature: String,
-    pub dest: String,
-    pub mfa_used: Option<String>,
-    pub error_message: Option<String>,
-    pub outcome: Option<String>,
-    pub signin_endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -194,6 +178,23 @@ impl Finding {
             notify_reason: notify,
             folded: None,
             correlation: None,
+        }
+    }
+}
+
+impl From<&Finding> for Folded {
+    /// What a digest keeps of a folded finding.
+    fn from(finding: &Finding) -> Self {
+        Folded {
+            finding_id: finding.finding_id.clone(),
+            group: finding.group.clone(),
+            event_id: finding.event_id.clone(),
+            event_time: finding.event_time,
+            account: finding.account.clone(),
+            user: finding.user.clone(),
+            src: finding.src.clone(),
+            count: finding.count,
+            reason: finding.notify_reason,
         }
     }
 }

@@ -21,8 +21,23 @@
 //! - **outcome**: what one record produced: its detections, the matches
 //!   counted before, and the matches allowlisted.
 //!
-//! The ports: [`counter::CounterStore`] and [`notify::Notifier`];
-//! `crate::adapters` implements them.
+//! The ports: [`store::CounterStore`] (counters and correlation state, one
+//! transaction), [`store::BudgetStore`] (the budget and its digests) and
+//! [`notify::Notifier`]; `crate::adapters` implements them.
+//!
+//! The modules, bottom-up: each imports only those before it (no circle;
+//! `tools/layers.py` checks it).
+//! 1. [`time`], [`lenient`], [`hash`]: timestamps, lenient JSON, SHA-256.
+//! 2. [`record`]: the CloudTrail record; [`identity`]: who it names.
+//! 3. [`rules`]: Sigma rules, filters and correlation definitions, loaded,
+//!    linked and tested inline.
+//! 4. [`observed`]: a record in its envelope, and the facts a finding
+//!    takes from it.
+//! 5. [`correlation`]: the engine that evaluates correlations.
+//! 6. [`counter`]: groups, counters and the notification policy, pure.
+//! 7. [`budget`]: the hourly budget and its digests, pure.
+//! 8. [`finding`]: what a person reads about a detection.
+//! 9. [`store`] and [`notify`]: the ports.
 
 pub mod budget;
 pub mod correlation;
@@ -35,4 +50,5 @@ pub mod notify;
 pub mod observed;
 pub mod record;
 pub mod rules;
+pub mod store;
 pub mod time;

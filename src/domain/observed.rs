@@ -5,9 +5,8 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::finding::EventFacts;
 use super::hash::sha256_hex;
-use super::identity::principal;
+use super::identity::{Principal, principal};
 use super::lenient;
 use super::record::CloudTrailRecord;
 use super::time::Timestamp;
@@ -176,6 +175,24 @@ impl<'a> Observed<'a> {
                 .map(str::to_owned),
         }
     }
+}
+
+/// Facts about the detected event, taken from the record and its envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventFacts {
+    pub event_id: String,
+    pub event_time: Timestamp,
+    pub account: String,
+    pub region: String,
+    pub principal: Principal,
+    pub src: String,
+    pub user_agent: Option<String>,
+    pub signature: String,
+    pub dest: String,
+    pub mfa_used: Option<String>,
+    pub error_message: Option<String>,
+    pub outcome: Option<String>,
+    pub signin_endpoint: Option<String>,
 }
 
 #[cfg(test)]

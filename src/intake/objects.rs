@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io::Read;
 
 use super::s3_notification::ObjectRef;
-use crate::domain::counter::StoreError;
+use crate::domain::store::StoreError;
 
 type Source = Box<dyn std::error::Error + Send + Sync>;
 

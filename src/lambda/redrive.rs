@@ -11,8 +11,8 @@
 use serde::Serialize;
 
 use super::handler::{Handler, within};
-use crate::domain::counter::CounterStore;
 use crate::domain::notify::Notifier;
+use crate::domain::store::{BudgetStore, CounterStore};
 use crate::intake::failed_events::{FailedEvents, QueueError};
 use crate::intake::objects::{ObjectProgress, ObjectSource};
 
@@ -33,7 +33,9 @@ pub struct RedriveSummary {
 /// function's timeout; the next sweep goes on.
 pub const MAX_REDRIVEN: usize = 200;
 
-impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, N, O> {
+impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSource>
+    Handler<S, N, O>
+{
     /// Handles what `queue` holds, up to `max` messages (each received once
     /// in this redrive: a message that fails again is not read twice).
     pub async fn redrive<Q: FailedEvents>(

@@ -14,8 +14,8 @@ use crate::adapters::dynamodb_store::DynamoStore;
 use crate::adapters::s3::S3Objects;
 use crate::adapters::sns::SnsPublisher;
 use crate::app::detector::Detector;
-use crate::domain::counter::CounterStore;
 use crate::domain::notify::Notifier;
+use crate::domain::store::{BudgetStore, CounterStore};
 use crate::domain::time::Timestamp;
 use crate::intake::failed_events::FailedEvents;
 use crate::intake::objects::{ObjectProgress, ObjectSource};
@@ -77,7 +77,7 @@ pub async fn run<S, N, O, Q>(
     metrics_namespace: String,
 ) -> Result<(), lambda_runtime::Error>
 where
-    S: CounterStore + ObjectProgress + Sync,
+    S: CounterStore + BudgetStore + ObjectProgress + Sync,
     N: Notifier + Sync,
     O: ObjectSource + Sync,
     Q: FailedEvents + Sync,

@@ -1,11 +1,13 @@
 //! A correlation alert as people read it: its finding, with the rule's
 //! title and story templates filled in from the alert and its group.
 
-use crate::domain::correlation::{Alert, Correlation};
+use crate::domain::correlation::Alert;
 use crate::domain::counter::{Counters, GroupKey, NotifyReason};
-use crate::domain::finding::{CorrelationFacts, EventFacts, Finding};
+use crate::domain::finding::{CorrelationFacts, Finding};
 use crate::domain::identity::Principal;
+use crate::domain::observed::EventFacts;
 use crate::domain::rules::RuleMeta;
+use crate::domain::rules::correlation::Correlation;
 
 /// The finding of a correlation alert. The group's fields stand in for the
 /// event's where they are named alike (`account`, `user`,

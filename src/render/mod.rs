@@ -37,8 +37,9 @@ pub fn subject(finding: &Finding) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use crate::domain::counter::{Counters, GroupKey, NotifyReason};
-    use crate::domain::finding::{EventFacts, Finding};
+    use crate::domain::finding::Finding;
     use crate::domain::identity::Principal;
+    use crate::domain::observed::EventFacts;
     use crate::domain::rules::pack;
     use crate::domain::time::Timestamp;
 

@@ -13,12 +13,14 @@ use std::sync::Arc;
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
+use signin_watch::domain::correlation::FedEvent;
 use signin_watch::domain::correlation::state::{self, GroupState};
-use signin_watch::domain::correlation::{
-    Correlation, CorrelationKind, FedEvent, GroupField, Slot, Threshold,
+use signin_watch::domain::counter::{GroupKey, NotifyPolicy};
+use signin_watch::domain::rules::correlation::{
+    Correlation, CorrelationKind, GroupField, Slot, Threshold,
 };
-use signin_watch::domain::counter::{CounterStore, Feed, GroupKey, NotifyPolicy, Recorded};
 use signin_watch::domain::rules::pack;
+use signin_watch::domain::store::{CounterStore, Feed, Recorded};
 use signin_watch::domain::time::Timestamp;
 
 const MIN: i64 = 60_000;

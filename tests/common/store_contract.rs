@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use signin_watch::domain::budget::{BudgetKey, Digest, Folded, Spend};
-use signin_watch::domain::counter::{
-    CounterStore, Counters, GroupKey, NotifyPolicy, NotifyReason, Recorded, Sighting,
-};
+use signin_watch::domain::counter::{Counters, GroupKey, NotifyPolicy, NotifyReason, Sighting};
+use signin_watch::domain::store::{BudgetStore, CounterStore, Recorded};
 use signin_watch::domain::time::Timestamp;
 
 pub fn sighting(user: &str, event_id: &str, minute: i64) -> Sighting {
@@ -31,7 +30,7 @@ fn counted(r: Recorded) -> (Counters, Option<NotifyReason>) {
     }
 }
 
-pub async fn counts_each_event_once<S: CounterStore>(store: &S) {
+pub async fn counts_each_event_once<S: CounterStore + BudgetStore>(store: &S) {
     let p = NotifyPolicy::default();
     let s = sighting("once", "ev-1", 0);
     let (c, why) = counted(store.record(&s, &p).await.expect("store"));
@@ -52,7 +51,7 @@ pub async fn counts_each_event_once<S: CounterStore>(store: &S) {
     assert_eq!(c.count, 2);
 }
 
-pub async fn min_and_max_hold_out_of_order<S: CounterStore>(store: &S) {
+pub async fn min_and_max_hold_out_of_order<S: CounterStore + BudgetStore>(store: &S) {
     let p = NotifyPolicy::default();
     let mut last = None;
     for (id, minute) in [("b", 50), ("a", 10), ("d", 90), ("c", 70), ("e", 30)] {
@@ -72,7 +71,9 @@ pub async fn min_and_max_hold_out_of_order<S: CounterStore>(store: &S) {
     assert_eq!(c.last_seen, sighting("", "", 90).event_time);
 }
 
-pub async fn an_unconfirmed_notification_is_owed_on_redelivery<S: CounterStore>(store: &S) {
+pub async fn an_unconfirmed_notification_is_owed_on_redelivery<S: CounterStore + BudgetStore>(
+    store: &S,
+) {
     let p = NotifyPolicy::default();
     let s = sighting("owed", "ev-owed", 0);
     let (c, why) = counted(store.record(&s, &p).await.expect("store"));
@@ -102,7 +103,7 @@ pub async fn an_unconfirmed_notification_is_owed_on_redelivery<S: CounterStore>(
     );
 }
 
-pub async fn window_and_tiers_decide_notifications<S: CounterStore>(store: &S) {
+pub async fn window_and_tiers_decide_notifications<S: CounterStore + BudgetStore>(store: &S) {
     let p = NotifyPolicy {
         suppression_window_minutes: 60,
         escalation_tiers: vec![3],
@@ -133,7 +134,7 @@ pub async fn window_and_tiers_decide_notifications<S: CounterStore>(store: &S) {
 /// exactly `n`, and only the notifications the policy allows are decided.
 pub async fn concurrent_sightings_count_exactly<S>(store: Arc<S>, n: usize)
 where
-    S: CounterStore + Send + Sync + 'static,
+    S: CounterStore + BudgetStore + Send + Sync + 'static,
 {
     let p = NotifyPolicy {
         suppression_window_minutes: 24 * 60,
@@ -197,7 +198,7 @@ fn folded(s: &Sighting) -> Folded {
 }
 
 /// Every digest owed at `now`, each listing at most `max`.
-async fn owed<S: CounterStore>(store: &S, now: Timestamp, max: usize) -> Vec<Digest> {
+async fn owed<S: CounterStore + BudgetStore>(store: &S, now: Timestamp, max: usize) -> Vec<Digest> {
     let mut out = Vec::new();
     for owed in store.owed_digests(now).await.expect("owed digests") {
         out.push(store.digest(&owed, max).await.expect("digest"));
@@ -207,7 +208,9 @@ async fn owed<S: CounterStore>(store: &S, now: Timestamp, max: usize) -> Vec<Dig
 
 /// A digest of many folds lists the earliest `max` (read with memory
 /// bounded by it) and counts them all.
-pub async fn a_digest_lists_the_earliest_and_counts_the_rest<S: CounterStore>(store: &S) {
+pub async fn a_digest_lists_the_earliest_and_counts_the_rest<S: CounterStore + BudgetStore>(
+    store: &S,
+) {
     let s: Vec<Sighting> = (0..30)
         .rev()
         .map(|i| sighting(&format!("many-{i}"), &format!("mn{i:02}"), i))
@@ -246,7 +249,7 @@ pub async fn a_digest_lists_the_earliest_and_counts_the_rest<S: CounterStore>(st
     assert_eq!((d.folded_count, d.listed_before), (31, 30));
 }
 
-async fn due_for_listing<S: CounterStore>(
+async fn due_for_listing<S: CounterStore + BudgetStore>(
     store: &S,
     now: Timestamp,
     key: &BudgetKey,
@@ -258,7 +261,11 @@ async fn due_for_listing<S: CounterStore>(
         .find(|d| &d.key == key)
 }
 
-async fn due_for<S: CounterStore>(store: &S, now: Timestamp, key: &BudgetKey) -> Option<Digest> {
+async fn due_for<S: CounterStore + BudgetStore>(
+    store: &S,
+    now: Timestamp,
+    key: &BudgetKey,
+) -> Option<Digest> {
     owed(store, now, 1)
         .await
         .into_iter()
@@ -269,7 +276,9 @@ async fn due_for<S: CounterStore>(store: &S, now: Timestamp, key: &BudgetKey) ->
 /// more and gets what it got; the digest is owed once the hour's grace has
 /// passed, lists each fold once, and is owed again only for later folds,
 /// which it then lists.
-pub async fn the_budget_folds_what_exceeds_it_into_one_digest<S: CounterStore>(store: &S) {
+pub async fn the_budget_folds_what_exceeds_it_into_one_digest<S: CounterStore + BudgetStore>(
+    store: &S,
+) {
     let s: Vec<Sighting> = (0..6)
         .map(|i| sighting(&format!("flood-{i}"), &format!("fl{i}"), i))
         .collect();

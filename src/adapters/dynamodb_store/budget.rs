@@ -22,7 +22,8 @@ use super::{
     need_n, number_attr, partition_key, refused, sort_key, string_attr, unless_condition_failed,
 };
 use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend, keep, lists_latest};
-use crate::domain::counter::{Sighting, StoreError};
+use crate::domain::counter::Sighting;
+use crate::domain::store::StoreError;
 use crate::domain::time::Timestamp;
 
 const DIGESTS_PK: &str = "DIGESTS";

@@ -25,9 +25,9 @@ use super::{
 };
 use crate::domain::correlation::Alert;
 use crate::domain::correlation::state::{self, GroupState};
-use crate::domain::counter::{
-    AlertRecorded, Correlated, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification,
-    Recorded, StoreError, advance,
+use crate::domain::counter::{Counters, GroupKey, NotifyPolicy, advance};
+use crate::domain::store::{
+    AlertRecorded, Correlated, Feed, PendingNotification, Recorded, StoreError,
 };
 
 /// The most items DynamoDB takes in one transaction.

@@ -31,11 +31,11 @@ use aws_sdk_dynamodb::types::{
 
 use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend};
 use crate::domain::correlation::Alert;
-use crate::domain::counter::{
-    Correlated, CounterStore, Counters, Feed, GroupKey, NotifyPolicy, PendingNotification,
-    Recorded, Sighting, StoreError, advance,
-};
+use crate::domain::counter::{Counters, GroupKey, NotifyPolicy, Sighting, advance};
 use crate::domain::hash::bounded;
+use crate::domain::store::{
+    BudgetStore, Correlated, CounterStore, Feed, PendingNotification, Recorded, StoreError,
+};
 use crate::domain::time::Timestamp;
 
 type Item = HashMap<String, AttributeValue>;
@@ -475,6 +475,24 @@ impl CounterStore for DynamoStore {
         self.correlate_feed(feed, policy).await
     }
 
+    async fn mark_notified(&self, sighting: &Sighting) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", string_attr(Self::event_pk(sighting)))
+            .key("sk", string_attr("EVENT"))
+            .update_expression("REMOVE #p SET notified_at = :t")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#p", "pending")
+            .expression_attribute_values(":t", string_attr(Timestamp::now().to_string()))
+            .send()
+            .await
+            .map_err(call_failed("UpdateItem event"))?;
+        Ok(())
+    }
+}
+
+impl BudgetStore for DynamoStore {
     async fn spend(
         &self,
         key: &BudgetKey,
@@ -503,21 +521,5 @@ impl CounterStore for DynamoStore {
 
     async fn mark_digest_sent(&self, digest: &Digest) -> Result<(), StoreError> {
         self.digest_sent(digest).await
-    }
-
-    async fn mark_notified(&self, sighting: &Sighting) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", string_attr(Self::event_pk(sighting)))
-            .key("sk", string_attr("EVENT"))
-            .update_expression("REMOVE #p SET notified_at = :t")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#p", "pending")
-            .expression_attribute_values(":t", string_attr(Timestamp::now().to_string()))
-            .send()
-            .await
-            .map_err(call_failed("UpdateItem event"))?;
-        Ok(())
     }
 }

@@ -7,7 +7,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{DynamoStore, get_n, number_attr, partition_key, string_attr, unless_condition_failed};
-use crate::domain::counter::StoreError;
+use crate::domain::store::StoreError;
 use crate::intake::objects::{ObjectProgress, progress_key};
 use crate::intake::s3_notification::ObjectRef;
 

@@ -4,12 +4,11 @@
 
 use crate::domain::budget::{BudgetKey, Folded, MAX_DIGEST_LISTED, Spend};
 use crate::domain::correlation;
-use crate::domain::counter::{
-    AlertRecorded, CounterStore, Feed, GroupKey, NotifyPolicy, Recorded, Sighting, StoreError,
-};
+use crate::domain::counter::{GroupKey, NotifyPolicy, Sighting};
 use crate::domain::finding::Finding;
 use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
 use crate::domain::observed::Observed;
+use crate::domain::store::{AlertRecorded, BudgetStore, CounterStore, Feed, Recorded, StoreError};
 use std::sync::Arc;
 
 use crate::domain::record::field_is;
@@ -147,7 +146,7 @@ pub struct Detector<S> {
     store: S,
 }
 
-impl<S: CounterStore> Detector<S> {
+impl<S: CounterStore + BudgetStore> Detector<S> {
     pub fn new(rules: RuleSet, policy: NotifyPolicy, store: S) -> Self {
         Detector {
             rules,
@@ -214,7 +213,7 @@ impl<S: CounterStore> Detector<S> {
             notifier.notify(&notice).await?;
         } else {
             self.store
-                .fold(&key, &d.sighting, &Folded::of(&d.finding))
+                .fold(&key, &d.sighting, &Folded::from(&d.finding))
                 .await?;
             d.folded = true;
             d.finding.notify = false;

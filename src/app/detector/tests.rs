@@ -275,10 +275,13 @@ impl CounterStore for Refusing {
         &self,
         f: &Feed<'_>,
         p: &NotifyPolicy,
-    ) -> Result<crate::domain::counter::Correlated, StoreError> {
+    ) -> Result<crate::domain::store::Correlated, StoreError> {
         self.check(&f.key.rule_id)?;
         self.inner.correlate(f, p).await
     }
+}
+
+impl BudgetStore for Refusing {
     async fn spend(&self, k: &BudgetKey, s: &Sighting, b: u32) -> Result<Spend, StoreError> {
         self.inner.spend(k, s, b).await
     }

@@ -21,8 +21,8 @@ use serde::Serialize;
 
 use crate::adapters::counting_notifier::CountingNotifier;
 use crate::app::detector::{Detector, Outcome, ProcessError};
-use crate::domain::counter::CounterStore;
 use crate::domain::notify::Notice;
+use crate::domain::store::{BudgetStore, CounterStore};
 use crate::domain::time::Timestamp;
 use crate::intake::candidates::{Candidate, Piece};
 use crate::intake::decode_item;
@@ -211,7 +211,7 @@ impl Replay {
     /// Replays every file through `detector`, writing findings to `out`
     /// and the records that cannot be read (with file, line and record
     /// number) to `err`.
-    pub fn run<S: CounterStore + Sync>(
+    pub fn run<S: CounterStore + BudgetStore + Sync>(
         &self,
         detector: &Detector<S>,
         options: &ReplayOptions,
@@ -327,7 +327,7 @@ struct Output<'a, S> {
     out: &'a mut dyn Write,
 }
 
-impl<S: CounterStore> Output<'_, S> {
+impl<S: CounterStore + BudgetStore> Output<'_, S> {
     /// Handles what a worker reported about the input at `path`.
     fn report(
         &mut self,

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use signin_watch::config::catalog::{Catalog, InlineTests};
-use signin_watch::domain::correlation::{Slot, simulate};
+use signin_watch::domain::correlation::simulate;
+use signin_watch::domain::rules::correlation::Slot;
 use std::collections::BTreeSet;
 
 use signin_watch::domain::rules::event_names::{PATTERN_EVENT_NAMES, Reach};

@@ -15,28 +15,26 @@
 //!   `timespan` up to it. An alert is (rule, group, that event's id). A
 //!   chained `event_count` is counted in its own `timespan` ending there.
 //!
-//! [`state`] holds the pure transition; the stores apply it atomically.
+//! The rules themselves ([`Correlation`]) are loaded and linked with the
+//! detection rules ([`crate::domain::rules::correlation`]); this module is
+//! the engine only. [`state`] holds the pure transition; the stores apply it
+//! atomically.
 
-pub mod link;
 pub mod simulate;
 pub mod state;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
 use super::observed::Observed;
-use super::rules::{Rule, RuleMeta};
+use super::rules::Rule;
+use super::rules::correlation::Correlation;
 use super::time::Timestamp;
 
 /// How long after the latest event of a group a late event still counts:
 /// EventBridge retries a delivery for up to 24 hours.
 pub const LATENESS_HORIZON_MS: i64 = 24 * 3_600_000;
-/// The most events a count window keeps (the largest threshold a count rule
-/// may have): a window stops keeping them once it alerts.
-pub const MAX_WINDOW_EVENTS: usize = 200;
 /// The most events a sequence keeps per group; past it the oldest are
 /// forgotten, and a sequence whose early steps were forgotten no longer
 /// completes.
@@ -48,105 +46,6 @@ pub const MAX_EVIDENCE: usize = 20;
 /// group under a sustained stream (a slow brute force kept just under its
 /// threshold for a day) keeps a shorter lateness horizon instead of failing.
 pub const MAX_STATE_BYTES: usize = 256 * 1024;
-
-/// The kinds of correlation supported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CorrelationKind {
-    EventCount,
-    ValueCount,
-    Temporal,
-    TemporalOrdered,
-}
-
-impl CorrelationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CorrelationKind::EventCount => "event_count",
-            CorrelationKind::ValueCount => "value_count",
-            CorrelationKind::Temporal => "temporal",
-            CorrelationKind::TemporalOrdered => "temporal_ordered",
-        }
-    }
-
-    pub fn counts(self) -> bool {
-        matches!(
-            self,
-            CorrelationKind::EventCount | CorrelationKind::ValueCount
-        )
-    }
-}
-
-/// A count's condition: `gt` or `gte`. (An upper bound needs a window to
-/// close, which a stream without a clock never sees.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Threshold {
-    /// Strictly greater (`gt`) rather than at least (`gte`).
-    pub strict: bool,
-    pub value: u64,
-}
-
-impl Threshold {
-    pub fn met(self, n: usize) -> bool {
-        let n = n as u64;
-        if self.strict {
-            n > self.value
-        } else {
-            n >= self.value
-        }
-    }
-
-    /// The smallest count that meets it.
-    pub fn needs(self) -> u64 {
-        self.value + u64::from(self.strict)
-    }
-}
-
-/// What feeds one place of a correlation.
-#[derive(Debug, Clone)]
-pub enum Slot {
-    Rule(Arc<Rule>),
-    /// A chained `event_count`: its rules' events, counted over its own
-    /// timespan ending at the completing event.
-    Count(Arc<Correlation>),
-}
-
-impl Slot {
-    /// Whether a record the rule `rule` matched feeds this slot.
-    pub fn fed_by(&self, rule: &Rule) -> bool {
-        match self {
-            Slot::Rule(r) => std::ptr::eq(r.as_ref(), rule),
-            Slot::Count(inner) => inner.slots.iter().any(|s| s.fed_by(rule)),
-        }
-    }
-
-    /// The detection rules that feed it.
-    pub fn rules(&self) -> Vec<Arc<Rule>> {
-        match self {
-            Slot::Rule(r) => vec![r.clone()],
-            Slot::Count(inner) => inner.slots.iter().flat_map(Slot::rules).collect(),
-        }
-    }
-
-    pub fn name(&self) -> &str {
-        match self {
-            Slot::Rule(r) => &r.name,
-            Slot::Count(c) => &c.name,
-        }
-    }
-}
-
-/// A field a correlation groups by (or counts the values of): its name, and
-/// the record field it reads for each slot (the same unless `aliases` says).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupField {
-    pub name: String,
-    pub paths: Vec<String>,
-}
-
-/// Fields a correlation may group by besides the record's own: the names
-/// findings give the principal, the account and the session issuer.
-pub const DERIVED_FIELDS: &[&str] = &["user", "account", "issuer"];
 
 /// What the correlations read of one record, read once for all of them.
 pub struct FeedSource<'r, 'a> {
@@ -185,44 +84,6 @@ impl<'r, 'a> FeedSource<'r, 'a> {
             "issuer" => self.principal.session_issuer.clone(),
             _ => self.observed.record.field(path).map(str::to_owned),
         }
-    }
-}
-
-/// A correlation rule, linked to the rules it counts.
-#[derive(Debug)]
-pub struct Correlation {
-    pub meta: Arc<RuleMeta>,
-    pub kind: CorrelationKind,
-    pub slots: Vec<Slot>,
-    pub group_by: Vec<GroupField>,
-    /// `value_count`: the field whose distinct values are counted.
-    pub value: Option<GroupField>,
-    pub timespan_ms: i64,
-    /// Counts: when an alert is due. Temporal kinds: every slot present.
-    pub threshold: Threshold,
-    /// Sigma's `generate`: the rules it counts make findings of their own,
-    /// building blocks included.
-    pub generate: bool,
-    /// A correlation only other correlations use: no alert of its own.
-    pub building_block: bool,
-    /// The first sentence of the finding's text, with placeholders.
-    pub story: Option<String>,
-    pub tests: Vec<state::SequenceTest>,
-}
-
-impl std::ops::Deref for Correlation {
-    type Target = RuleMeta;
-    fn deref(&self) -> &RuleMeta {
-        &self.meta
-    }
-}
-
-impl Correlation {
-    /// The slots a record feeds, given the rules that matched it.
-    pub fn slots_fed(&self, matched: &[&Rule]) -> Vec<usize> {
-        (0..self.slots.len())
-            .filter(|&i| matched.iter().any(|r| self.slots[i].fed_by(r)))
-            .collect()
     }
 }
 

@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 
-use super::state::{self, GroupState, SequenceTest};
-use super::{Correlation, FeedSource, feeds};
+use super::state::{self, GroupState};
+use super::{FeedSource, feeds};
 use crate::domain::observed::Observed;
 use crate::domain::record::CloudTrailRecord;
 use crate::domain::rules::Rule;
-use crate::domain::rules::inline::TestFailure;
+use crate::domain::rules::correlation::{Correlation, Slot};
+use crate::domain::rules::inline::{SequenceTest, TestFailure};
 use crate::domain::time::Timestamp;
 
 /// Runs one inline test: the alerts it gives, or why it could not run.
@@ -38,10 +39,10 @@ fn alerts_of(c: &Correlation, test: &SequenceTest) -> Result<usize, String> {
     Ok(alerts)
 }
 
-fn slot_rules(slot: &super::Slot) -> Vec<&Rule> {
+fn slot_rules(slot: &Slot) -> Vec<&Rule> {
     match slot {
-        super::Slot::Rule(r) => vec![r.as_ref()],
-        super::Slot::Count(inner) => inner.slots.iter().flat_map(slot_rules).collect(),
+        Slot::Rule(r) => vec![r.as_ref()],
+        Slot::Count(inner) => inner.slots.iter().flat_map(slot_rules).collect(),
     }
 }
 

@@ -14,10 +14,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Alert, Correlation, CorrelationKind, Evidence, FedEvent, LATENESS_HORIZON_MS, MAX_EVIDENCE,
-    MAX_SEQUENCE_EVENTS, MAX_STATE_BYTES, MAX_WINDOW_EVENTS, Slot,
+    Alert, Evidence, FedEvent, LATENESS_HORIZON_MS, MAX_EVIDENCE, MAX_SEQUENCE_EVENTS,
+    MAX_STATE_BYTES,
 };
-use crate::domain::rules::inline::Case;
+use crate::domain::rules::correlation::{Correlation, CorrelationKind, MAX_WINDOW_EVENTS, Slot};
 use crate::domain::time::Timestamp;
 
 /// One count window.
@@ -439,15 +439,4 @@ fn shrink_to_fit(state: &mut GroupState) {
             break;
         }
     }
-}
-
-/// A correlation's inline test: steps of generated events, and the number
-/// of alerts they must give.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SequenceTest {
-    pub case: Case,
-    pub label: String,
-    /// The records, with eventTime and eventID set, in the order fed.
-    pub records: Vec<String>,
-    pub alerts: usize,
 }

@@ -9,6 +9,8 @@ use proptest::prelude::*;
 
 use super::state::{GroupState, feed};
 use super::*;
+use crate::domain::rules::RuleMeta;
+use crate::domain::rules::correlation::*;
 use crate::domain::rules::pack;
 
 const MIN: i64 = 60_000;

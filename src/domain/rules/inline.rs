@@ -111,3 +111,14 @@ pub fn run_filter(filter: &Filter) -> Vec<TestFailure> {
     }
     failures
 }
+
+/// A correlation's inline test: steps of generated events, and the number
+/// of alerts they must give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceTest {
+    pub case: Case,
+    pub label: String,
+    /// The records, with eventTime and eventID set, in the order fed.
+    pub records: Vec<String>,
+    pub alerts: usize,
+}

@@ -14,6 +14,7 @@
 
 pub mod allowlist;
 mod attack;
+pub mod correlation;
 pub mod event_names;
 mod filter_trust;
 pub mod inline;
@@ -25,8 +26,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::correlation::{Correlation, Slot};
 use super::record::CloudTrailRecord;
+use correlation::{Correlation, Slot};
 use inline::InlineTest;
 use sigma::Matcher;
 
@@ -305,8 +306,7 @@ impl Default for RuleSet {
     fn default() -> Self {
         let pack = pack::contents()
             .and_then(|p| {
-                let correlations =
-                    crate::domain::correlation::link::link(p.correlations, &p.rules)?;
+                let correlations = correlation::link::link(p.correlations, &p.rules)?;
                 Ok((p.rules, correlations))
             })
             .unwrap_or_else(|e| panic!("the compiled pack loads: {e}"));

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 
 use super::{Handler, HandlerError, InvocationMetrics, within};
-use crate::domain::counter::CounterStore;
 use crate::domain::finding::Finding;
 use crate::domain::notify::Notifier;
+use crate::domain::store::{BudgetStore, CounterStore};
 use crate::intake::objects::{ObjectProgress, ObjectSource};
 use crate::intake::s3_notification;
 
@@ -41,7 +41,9 @@ fn object_bytes(m: &SqsMessage) -> u64 {
     }
 }
 
-impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, N, O> {
+impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSource>
+    Handler<S, N, O>
+{
     pub(super) async fn batch(
         &self,
         event: SqsEvent,

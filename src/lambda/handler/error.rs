@@ -4,8 +4,8 @@
 use lambda_runtime::Diagnostic;
 
 use crate::app::detector::ProcessError;
-use crate::domain::counter::StoreError;
 use crate::domain::notify::NotifyError;
+use crate::domain::store::StoreError;
 use crate::intake::DecodeError;
 use crate::intake::objects::ObjectError;
 use crate::intake::s3_notification::NotificationError;

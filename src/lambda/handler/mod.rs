@@ -22,10 +22,10 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use serde::Serialize;
 
 use crate::app::detector::{Detector, Outcome};
-use crate::domain::counter::CounterStore;
 use crate::domain::finding::Finding;
 use crate::domain::notify::Notifier;
 use crate::domain::observed::Observed;
+use crate::domain::store::{BudgetStore, CounterStore};
 use crate::domain::time::Timestamp;
 use crate::intake::envelopes;
 use crate::intake::objects::{NoObjects, ObjectProgress, ObjectSource};
@@ -180,7 +180,7 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 /// Pieces of an object in flight between the blocking scan and the detector.
 const OBJECT_PIECES_IN_FLIGHT: usize = 64;
 
-impl<S: CounterStore, N> Handler<S, N> {
+impl<S: CounterStore + BudgetStore, N> Handler<S, N> {
     pub fn new(detector: Detector<S>, notifier: N) -> Self {
         Handler {
             rules_id: detector.rules().fingerprint(),
@@ -256,7 +256,9 @@ impl<S, N, O> Handler<S, N, O> {
     }
 }
 
-impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, N, O> {
+impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSource>
+    Handler<S, N, O>
+{
     /// Handles one invocation's payload, with no deadline (tests, replay).
     pub async fn handle(
         &self,

@@ -6,10 +6,10 @@ use super::{
     Handler, HandlerError, InvocationMetrics, MAX_OBJECT_MB, OBJECT_PIECES_IN_FLIGHT,
     set_aside_for_good,
 };
-use crate::domain::counter::CounterStore;
 use crate::domain::finding::Finding;
 use crate::domain::notify::Notifier;
 use crate::domain::observed::Observed;
+use crate::domain::store::{BudgetStore, CounterStore};
 use crate::domain::time::Timestamp;
 use crate::intake::candidates::{self, Piece};
 use crate::intake::s3_notification::{self, ObjectRef, TrailObject};
@@ -23,7 +23,9 @@ use crate::render::clean_line;
 /// Candidates between two records of progress at most (besides the time).
 const PROGRESS_CANDIDATES: u32 = 100;
 
-impl<S: CounterStore + ObjectProgress, N: Notifier, O: ObjectSource> Handler<S, N, O> {
+impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSource>
+    Handler<S, N, O>
+{
     /// Streams one trail object through the intake (on a blocking thread)
     /// and each record a rule wants through the detector, in order. Digest
     /// files and objects that are not CloudTrail log files are skipped, with

@@ -19,9 +19,9 @@ use rsigma_parser::{
 };
 use serde::Deserialize;
 
-mod correlation;
+mod correlation_spec;
 
-pub use correlation::CorrelationSpec;
+pub use correlation_spec::CorrelationSpec;
 
 use super::attack;
 use super::inline::{Case, InlineTest};
@@ -151,7 +151,7 @@ pub(super) struct TestSpec {
     /// The record itself.
     record: Option<serde_json::Value>,
     /// Correlations: the events fed, step by step.
-    steps: Option<Vec<correlation::StepSpec>>,
+    steps: Option<Vec<correlation_spec::StepSpec>>,
     /// Correlations: how many alerts the steps give.
     alerts: Option<usize>,
 }

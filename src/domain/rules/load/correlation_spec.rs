@@ -11,10 +11,9 @@ use rsigma_parser::{
 use serde::Deserialize;
 
 use super::{Common, Context, TestSpec};
-use crate::domain::correlation::state::SequenceTest;
-use crate::domain::correlation::{CorrelationKind, MAX_WINDOW_EVENTS, Threshold};
 use crate::domain::rules::RuleMeta;
-use crate::domain::rules::inline::Case;
+use crate::domain::rules::correlation::{CorrelationKind, MAX_WINDOW_EVENTS, Threshold};
+use crate::domain::rules::inline::{Case, SequenceTest};
 use crate::domain::rules::load::RuleError;
 use crate::domain::time::Timestamp;
 

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
+use super::super::Rule;
 use super::{Correlation, CorrelationKind, DERIVED_FIELDS, GroupField, Slot};
 use crate::domain::record::is_known_field;
-use crate::domain::rules::Rule;
 use crate::domain::rules::load::{CorrelationSpec, RuleError};
 
 fn error(spec: &CorrelationSpec, reason: String) -> RuleError {

@@ -1,0 +1,152 @@
+//! Correlation rules as loaded and linked: what a Sigma correlation says
+//! (its kind, the rules it counts, its groups, window and threshold). The
+//! engine that evaluates them is [`crate::domain::correlation`].
+
+pub mod link;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::inline::SequenceTest;
+use super::{Rule, RuleMeta};
+
+/// The largest threshold a count rule may have: a count window keeps at
+/// most this many events, and stops keeping them once it alerts.
+pub const MAX_WINDOW_EVENTS: usize = 200;
+/// The kinds of correlation supported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrelationKind {
+    EventCount,
+    ValueCount,
+    Temporal,
+    TemporalOrdered,
+}
+
+impl CorrelationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorrelationKind::EventCount => "event_count",
+            CorrelationKind::ValueCount => "value_count",
+            CorrelationKind::Temporal => "temporal",
+            CorrelationKind::TemporalOrdered => "temporal_ordered",
+        }
+    }
+
+    pub fn counts(self) -> bool {
+        matches!(
+            self,
+            CorrelationKind::EventCount | CorrelationKind::ValueCount
+        )
+    }
+}
+
+/// A count's condition: `gt` or `gte`. (An upper bound needs a window to
+/// close, which a stream without a clock never sees.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Threshold {
+    /// Strictly greater (`gt`) rather than at least (`gte`).
+    pub strict: bool,
+    pub value: u64,
+}
+
+impl Threshold {
+    pub fn met(self, n: usize) -> bool {
+        let n = n as u64;
+        if self.strict {
+            n > self.value
+        } else {
+            n >= self.value
+        }
+    }
+
+    /// The smallest count that meets it.
+    pub fn needs(self) -> u64 {
+        self.value + u64::from(self.strict)
+    }
+}
+
+/// What feeds one place of a correlation.
+#[derive(Debug, Clone)]
+pub enum Slot {
+    Rule(Arc<Rule>),
+    /// A chained `event_count`: its rules' events, counted over its own
+    /// timespan ending at the completing event.
+    Count(Arc<Correlation>),
+}
+
+impl Slot {
+    /// Whether a record the rule `rule` matched feeds this slot.
+    pub fn fed_by(&self, rule: &Rule) -> bool {
+        match self {
+            Slot::Rule(r) => std::ptr::eq(r.as_ref(), rule),
+            Slot::Count(inner) => inner.slots.iter().any(|s| s.fed_by(rule)),
+        }
+    }
+
+    /// The detection rules that feed it.
+    pub fn rules(&self) -> Vec<Arc<Rule>> {
+        match self {
+            Slot::Rule(r) => vec![r.clone()],
+            Slot::Count(inner) => inner.slots.iter().flat_map(Slot::rules).collect(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Slot::Rule(r) => &r.name,
+            Slot::Count(c) => &c.name,
+        }
+    }
+}
+
+/// A field a correlation groups by (or counts the values of): its name, and
+/// the record field it reads for each slot (the same unless `aliases` says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupField {
+    pub name: String,
+    pub paths: Vec<String>,
+}
+
+/// Fields a correlation may group by besides the record's own: the names
+/// findings give the principal, the account and the session issuer.
+pub const DERIVED_FIELDS: &[&str] = &["user", "account", "issuer"];
+
+/// A correlation rule, linked to the rules it counts.
+#[derive(Debug)]
+pub struct Correlation {
+    pub meta: Arc<RuleMeta>,
+    pub kind: CorrelationKind,
+    pub slots: Vec<Slot>,
+    pub group_by: Vec<GroupField>,
+    /// `value_count`: the field whose distinct values are counted.
+    pub value: Option<GroupField>,
+    pub timespan_ms: i64,
+    /// Counts: when an alert is due. Temporal kinds: every slot present.
+    pub threshold: Threshold,
+    /// Sigma's `generate`: the rules it counts make findings of their own,
+    /// building blocks included.
+    pub generate: bool,
+    /// A correlation only other correlations use: no alert of its own.
+    pub building_block: bool,
+    /// The first sentence of the finding's text, with placeholders.
+    pub story: Option<String>,
+    pub tests: Vec<SequenceTest>,
+}
+
+impl std::ops::Deref for Correlation {
+    type Target = RuleMeta;
+    fn deref(&self) -> &RuleMeta {
+        &self.meta
+    }
+}
+
+impl Correlation {
+    /// The slots a record feeds, given the rules that matched it.
+    pub fn slots_fed(&self, matched: &[&Rule]) -> Vec<usize> {
+        (0..self.slots.len())
+            .filter(|&i| matched.iter().any(|r| self.slots[i].fed_by(r)))
+            .collect()
+    }
+}
