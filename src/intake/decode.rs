@@ -207,39 +207,52 @@ pub enum ItemKind {
     Record,
 }
 
-/// Calls `f` with every record in `bytes` (see [`decode`]); returns how many.
+/// Reads one item as the splitter found it (`kind`): its records, or the
+/// items in strings that hold them. An element of `Records` that is an SQS
+/// message (an SQS batch file, `events/sqs/`) is read as its body. The one
+/// reader of items: replay and the scan read through [`decode_item`], the
+/// function's bucket path through this.
+pub fn read_item(bytes: &[u8], kind: ItemKind) -> Result<Decoded<'_>, DecodeError> {
+    if kind == ItemKind::Any {
+        return decode(bytes);
+    }
+    let observed = decode_record(bytes)?;
+    Ok(match sqs_body(&observed, bytes) {
+        None => Decoded::Records(vec![observed]),
+        Some(body) => Decoded::Documents(vec![body]),
+    })
+}
+
+impl Decoded<'_> {
+    /// Calls `f` with every record, each item in a string read in turn
+    /// ([`decode_document`]); returns how many.
+    pub fn each(self, f: &mut dyn FnMut(Observed<'_>)) -> Result<usize, DecodeError> {
+        match self {
+            Decoded::Records(records) => {
+                let n = records.len();
+                records.into_iter().for_each(f);
+                Ok(n)
+            }
+            Decoded::Documents(docs) => {
+                let mut n = 0;
+                for text in &docs {
+                    let records = decode_document(text)?;
+                    n += records.len();
+                    records.into_iter().for_each(&mut *f);
+                }
+                Ok(n)
+            }
+        }
+    }
+}
+
+/// Calls `f` with every record in `bytes` ([`read_item`]); returns how many.
 pub fn decode_item(
     bytes: &[u8],
     kind: ItemKind,
     f: &mut dyn FnMut(Observed<'_>),
 ) -> Result<usize, DecodeError> {
-    if kind == ItemKind::Record {
-        let observed = decode_record(bytes)?;
-        let Some(body) = sqs_body(&observed, bytes) else {
-            f(observed);
-            return Ok(1);
-        };
-        let records = decode_document(&body)?;
-        let n = records.len();
-        records.into_iter().for_each(f);
-        return Ok(n);
-    }
-    match decode(bytes)? {
-        Decoded::Records(records) => {
-            let n = records.len();
-            records.into_iter().for_each(f);
-            Ok(n)
-        }
-        Decoded::Documents(docs) => {
-            let mut n = 0;
-            for text in &docs {
-                let records = decode_document(text)?;
-                n += records.len();
-                records.into_iter().for_each(&mut *f);
-            }
-            Ok(n)
-        }
-    }
+    read_item(bytes, kind)?.each(f)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ pub mod scan;
 pub mod source;
 
 pub use decode::{
-    DecodeError, Decoded, ItemKind, decode, decode_document, decode_item, decode_record,
+    DecodeError, Decoded, ItemKind, decode, decode_document, decode_item, decode_record, read_item,
 };
 pub use prefilter::Prefilter;
 pub use scan::{ItemSpan, Malformed, READ_CHUNK, Scanned, Splitter};

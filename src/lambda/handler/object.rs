@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use crate::intake::objects::{ObjectError, ObjectProgress, ObjectSource};
 use crate::intake::source::delivered_by;
-use crate::intake::{Decoded, ItemKind, decode, decode_document, decode_record};
+use crate::intake::{Decoded, ItemKind, decode_document, read_item};
 use crate::render::clean_line;
 
 /// Candidates between two records of progress at most (besides the time).
@@ -201,13 +201,9 @@ impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSourc
         detections: &mut Vec<Finding>,
         metrics: &mut InvocationMetrics,
     ) -> Result<(), HandlerError> {
-        if kind == ItemKind::Record {
-            let o = decode_record(bytes)?;
-            return self
-                .object_record(&o, received, key_account, detections, metrics)
-                .await;
-        }
-        match decode(bytes)? {
+        // The same reader as replay's: an element that is an SQS message
+        // (a batch file in the bucket) is read as its body.
+        match read_item(bytes, kind)? {
             Decoded::Records(records) => {
                 for o in &records {
                     self.object_record(o, received, key_account, detections, metrics)

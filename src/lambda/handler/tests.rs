@@ -596,3 +596,35 @@ async fn an_object_handed_back_goes_on_from_where_it_stopped() {
         "{m1:?} {second:?}"
     );
 }
+
+#[tokio::test]
+async fn an_object_is_read_with_replays_reader_sqs_messages_included() {
+    // An SQS batch file in the bucket: each element of Records is an SQS
+    // message whose body holds the event. Replay reads the bodies; the
+    // bucket path once had its own copy of the reader, which read each
+    // message as a (non-sign-in) record and found nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let k = key("sqs-batch");
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events/sqs/mfa-fatigue.json");
+    let bytes = std::fs::read(&sample).unwrap();
+    let mut replayed = 0;
+    crate::intake::decode_item(&bytes, crate::intake::ItemKind::Any, &mut |o| {
+        replayed += usize::from(o.record.is_from_signin());
+    })
+    .unwrap();
+    assert!(replayed > 0);
+    let path = dir.path().join("trail").join(&k);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+    let h = handler(0).with_objects(crate::intake::objects::DirObjects {
+        root: dir.path().to_path_buf(),
+    });
+    let (result, metrics) = h.handle(&notifications(TRAIL_QUEUE, &[(&k, 10)])).await;
+    let summary = result.unwrap();
+    assert!(
+        !summary.detections.is_empty(),
+        "the bodies' sign-ins are read"
+    );
+    assert_eq!(metrics.malformed, 0);
+}
