@@ -32,12 +32,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         }
     }
     let sdk = runtime::sdk_config(&config).await;
-    let handler = runtime::handler(&config, &sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let redrive: Vec<SqsQueue> = config
         .redrive_queue_urls
         .iter()
         .map(|url| SqsQueue::new(sqs.clone(), url))
         .collect();
-    runtime::run(handler, redrive, config.metrics_namespace).await
+    let handler = runtime::handler(&config, &sdk).with_redrive_queues(redrive);
+    runtime::run(handler, config.metrics_namespace).await
 }

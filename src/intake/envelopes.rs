@@ -25,7 +25,7 @@ use crate::domain::observed::Observed;
 pub const SIGNIN_SOURCE: &str = "aws.signin";
 
 /// How deep wrappers may nest (a failure destination of an SNS-fed call, say).
-const MAX_WRAPPERS: usize = 4;
+pub const MAX_WRAPPERS: usize = 4;
 
 #[derive(Deserialize)]
 struct Probe<'a> {
@@ -61,6 +61,14 @@ pub fn unwrap(bytes: &[u8]) -> Result<Vec<Cow<'_, [u8]>>, DecodeError> {
     let mut out = Vec::new();
     unwrap_into(Cow::Borrowed(bytes), 0, &mut out)?;
     Ok(out)
+}
+
+/// The payloads `bytes` holds when it is a wrapper, unwrapped to the
+/// innermost; `None` when it is none.
+pub fn wrapped(bytes: &[u8]) -> Result<Option<Vec<Cow<'_, [u8]>>>, DecodeError> {
+    let out = unwrap(bytes)?;
+    // What a wrapper holds is always owned: a borrowed payload is `bytes`.
+    Ok((!matches!(out.as_slice(), [Cow::Borrowed(_)])).then_some(out))
 }
 
 fn unwrap_into<'a>(

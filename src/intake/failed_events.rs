@@ -1,6 +1,6 @@
 //! The port to a queue of failed events (Lambda's failure destination,
 //! EventBridge's dead-letter queue), which the redrive reads back
-//! (`crate::lambda::redrive`); `crate::adapters::sqs` implements it.
+//! (the sweep, `crate::lambda::handler`); `crate::adapters::sqs` implements it.
 
 use std::future::Future;
 
@@ -30,4 +30,20 @@ pub trait FailedEvents {
     /// when the queue is empty.
     fn receive(&self) -> impl Future<Output = Result<Vec<QueuedEvent>, QueueError>> + Send;
     fn delete(&self, event: &QueuedEvent) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// No queue: what a handler built without queues to redrive holds none of.
+#[derive(Debug, Clone, Copy)]
+pub enum NoQueues {}
+
+impl FailedEvents for NoQueues {
+    fn name(&self) -> &str {
+        match *self {}
+    }
+    async fn receive(&self) -> Result<Vec<QueuedEvent>, QueueError> {
+        match *self {}
+    }
+    async fn delete(&self, _: &QueuedEvent) -> Result<(), QueueError> {
+        match *self {}
+    }
 }

@@ -7,6 +7,4 @@ pub mod config;
 pub mod handler;
 pub mod metrics;
 #[cfg(feature = "lambda")]
-pub mod redrive;
-#[cfg(feature = "lambda")]
 pub mod runtime;

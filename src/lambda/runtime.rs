@@ -8,8 +8,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 
 use super::config::LambdaConfig;
-use super::handler::{Handler, HandlerError};
-use super::redrive::MAX_REDRIVEN;
+use super::handler::Handler;
 use crate::adapters::dynamodb_store::DynamoStore;
 use crate::adapters::s3::S3Objects;
 use crate::adapters::sns::SnsPublisher;
@@ -70,10 +69,9 @@ pub fn handler(
 
 /// Serves invocations until the runtime stops. A failed invocation returns
 /// the handler's error to Lambda as a `Diagnostic` whose `errorType` says
-/// what happened. The scheduled sweep also redrives `redrive_queues`.
+/// what happened.
 pub async fn run<S, N, O, Q>(
-    handler: Handler<S, N, O>,
-    redrive_queues: Vec<Q>,
+    handler: Handler<S, N, O, Q>,
     metrics_namespace: String,
 ) -> Result<(), lambda_runtime::Error>
 where
@@ -83,37 +81,18 @@ where
     Q: FailedEvents + Sync,
 {
     let handler = &handler;
-    let queues = &redrive_queues;
     let namespace = metrics_namespace.as_str();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
         let payload = event.payload.get().as_bytes();
         let deadline = deadline_of(event.context.deadline);
-        let (mut result, metrics) = handler.handle_by(payload, Some(deadline)).await;
-        // The redrive goes on whatever the digests did.
-        if crate::intake::envelopes::is_scheduled_event(payload) {
-            for q in queues {
-                // A queue that cannot be read now is read by the next sweep.
-                match handler.redrive_by(q, MAX_REDRIVEN, Some(deadline)).await {
-                    Ok(r) => {
-                        if let Ok(summary) = &mut result {
-                            summary.redriven.push(r);
-                        }
-                    }
-                    Err(e) => tracing::error!(error = %e, "redrive failed"),
-                }
-            }
-        }
+        let (result, metrics) = handler.handle_by(payload, Some(deadline)).await;
         // EMF lines go straight to stdout, where CloudWatch Logs picks them up.
         for line in metrics.to_emf(namespace, Timestamp::now()) {
             println!("{line}");
         }
-        match result {
-            Ok(summary) => Ok(summary),
-            Err(e) => {
-                tracing::error!(request_id = %event.context.request_id, error_type = e.error_type(), error = %e, "invocation failed");
-                Err::<_, HandlerError>(e)
-            }
-        }
+        result.inspect_err(|e| {
+            tracing::error!(request_id = %event.context.request_id, error_type = e.error_type(), error = %e, "invocation failed");
+        })
     }))
     .await
 }

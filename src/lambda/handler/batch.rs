@@ -18,12 +18,13 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 
+use super::payload::{Payload, classify};
 use super::{Handler, HandlerError, InvocationMetrics, within};
 use crate::domain::finding::Finding;
 use crate::domain::notify::Notifier;
 use crate::domain::store::{BudgetStore, CounterStore};
+use crate::intake::failed_events::FailedEvents;
 use crate::intake::objects::{ObjectProgress, ObjectSource};
-use crate::intake::s3_notification;
 
 /// Time kept back before the invocation's deadline: the reply, the metrics
 /// and the runtime's own work fit in it, and a DynamoDB or SNS call started
@@ -31,18 +32,21 @@ use crate::intake::s3_notification;
 /// at 5 s by `SIGNIN_WATCH_AWS_TIMEOUT_MS`).
 pub const DEADLINE_RESERVE: Duration = Duration::from_secs(10);
 
-/// The bytes of the objects an S3 notification names (0 for any other
-/// message): the batch is handled smallest first.
-fn object_bytes(m: &SqsMessage) -> u64 {
-    let body = m.body.as_deref().unwrap_or_default().as_bytes();
-    match s3_notification::objects(body) {
-        Some(Ok(objects)) => objects.iter().filter_map(|o| o.size).sum(),
+/// The bytes of the objects a message's payload names (0 for any other
+/// payload): the batch is handled smallest first.
+fn object_bytes(payload: &Result<Payload<'_>, HandlerError>) -> u64 {
+    match payload {
+        Ok(Payload::Objects(objects)) => objects.iter().filter_map(|o| o.size).sum(),
         _ => 0,
     }
 }
 
-impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSource>
-    Handler<S, N, O>
+impl<S, N, O, Q> Handler<S, N, O, Q>
+where
+    S: CounterStore + BudgetStore + ObjectProgress,
+    N: Notifier,
+    O: ObjectSource,
+    Q: FailedEvents,
 {
     pub(super) async fn batch(
         &self,
@@ -54,9 +58,19 @@ impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSourc
         let mut response = SqsBatchResponse::default();
         let mut first_error = None;
         let messages = event.records.len();
-        let mut records = event.records;
-        records.sort_by_cached_key(object_bytes);
-        for (i, m) in records.into_iter().enumerate() {
+        // Each message's body classified once, then handled smallest object
+        // first.
+        let mut payloads: Vec<_> = event
+            .records
+            .iter()
+            .map(|m| Some(classify(m.body.as_deref().unwrap_or_default().as_bytes())))
+            .collect();
+        let mut order: Vec<usize> = (0..messages).collect();
+        order.sort_by_key(|&n| payloads[n].as_ref().map_or(0, object_bytes));
+        for (i, n) in order.into_iter().enumerate() {
+            let (m, Some(payload)) = (&event.records[n], payloads[n].take()) else {
+                continue;
+            };
             let id = m.message_id.clone().unwrap_or_default();
             // Each message gets its share of what is left; what one does not
             // use goes to the next. A dense object stopped at its share keeps
@@ -69,7 +83,8 @@ impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSourc
                 response.add_failure(id);
                 continue;
             }
-            let Some(result) = within(share, self.message(&m, detections, metrics)).await else {
+            let handled = self.message(m, payload, detections, metrics);
+            let Some(result) = within(share, handled).await else {
                 metrics.handed_back += 1;
                 tracing::warn!(message_id = %id, "the deadline came first: handed back; what it counted stays counted");
                 response.add_failure(id);
@@ -95,13 +110,17 @@ impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSourc
     async fn message(
         &self,
         m: &SqsMessage,
+        payload: Result<Payload<'_>, HandlerError>,
         detections: &mut Vec<Finding>,
         metrics: &mut InvocationMetrics,
     ) -> Result<(), HandlerError> {
-        let body = m.body.as_deref().unwrap_or_default().as_bytes();
         let from_trail_queue = self.trail_queue_arn.is_some()
             && m.event_source_arn.as_deref() == self.trail_queue_arn.as_deref();
-        if from_trail_queue && s3_notification::objects(body).is_none() {
+        let notification = matches!(
+            payload,
+            Ok(Payload::Objects(_)) | Err(HandlerError::Notification(_))
+        );
+        if from_trail_queue && !notification {
             metrics.untrusted += 1;
             tracing::warn!(
                 message_id = m.message_id.as_deref().unwrap_or_default(),
@@ -109,6 +128,7 @@ impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSourc
             );
             return Ok(());
         }
-        self.event(body, detections, metrics).await
+        let payload = payload.inspect_err(|_| metrics.malformed += 1)?;
+        self.payload(payload, detections, metrics).await
     }
 }

@@ -18,7 +18,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::SqsBatchResponse;
 use serde::Serialize;
 
 use crate::app::detector::{Detector, Outcome};
@@ -28,18 +28,22 @@ use crate::domain::observed::Observed;
 use crate::domain::store::{BudgetStore, CounterStore};
 use crate::domain::time::Timestamp;
 use crate::intake::envelopes;
+use crate::intake::failed_events::{FailedEvents, NoQueues};
 use crate::intake::objects::{NoObjects, ObjectProgress, ObjectSource};
-use crate::intake::s3_notification;
-use crate::intake::{Decoded, decode, decode_document};
+use crate::intake::{DecodeError, Decoded, decode_document};
 use crate::lambda::config::{DEFAULT_MAX_OBJECT_MB, MAX_OBJECT_MB};
 use crate::render::clean_line;
 
 use super::metrics::{InvocationMetrics, RuleCounts};
+use payload::{IN_STRINGS, Payload, classify};
 
 mod batch;
 mod error;
 mod object;
+mod payload;
+mod sweep;
 pub use error::HandlerError;
+pub use sweep::{MAX_REDRIVEN, RedriveSummary};
 
 /// What an invocation did; returned to the caller (`cargo lambda invoke`
 /// shows it) and summarised in the logs.
@@ -66,7 +70,7 @@ pub struct InvocationSummary {
     pub digests_sent: u64,
     /// For the scheduled sweep: what each queue of failed events redrove.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub redriven: Vec<crate::lambda::redrive::RedriveSummary>,
+    pub redriven: Vec<RedriveSummary>,
     /// For SQS batches only: `batchItemFailures`, the messages to retry.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub batch: Option<SqsBatchResponse>,
@@ -115,18 +119,7 @@ fn is_zero(n: &u64) -> bool {
 /// Detections an invocation's reply lists (a finding is about 1 KB of JSON).
 pub const LISTED_DETECTIONS: usize = 1000;
 
-/// The payload as an SQS event, when every record in it is an SQS message.
-fn sqs_event(payload: &[u8]) -> Option<SqsEvent> {
-    let event: SqsEvent = serde_json::from_slice(payload).ok()?;
-    let all_sqs = !event.records.is_empty()
-        && event
-            .records
-            .iter()
-            .all(|m| m.event_source.as_deref() == Some("aws:sqs") && m.message_id.is_some());
-    all_sqs.then_some(event)
-}
-
-pub struct Handler<S, N, O = NoObjects> {
+pub struct Handler<S, N, O = NoObjects, Q = NoQueues> {
     detector: Detector<S>,
     notifier: N,
     objects: O,
@@ -144,6 +137,8 @@ pub struct Handler<S, N, O = NoObjects> {
     /// The rule set's fingerprint, which progress is kept under (the rules
     /// do not change while the function runs).
     rules_id: String,
+    /// The queues of failed events the sweep redrives.
+    redrive_queues: Vec<Q>,
 }
 
 /// `work`, stopped after `left` when it is given: `None` when stopped. What
@@ -174,6 +169,14 @@ fn set_aside_for_good(
     }
 }
 
+/// A record read from an invocation's payload, counted.
+fn count(o: &Observed<'_>, metrics: &mut InvocationMetrics) {
+    metrics.records += 1;
+    if o.record.is_from_signin() {
+        metrics.signin_records += 1;
+    }
+}
+
 /// How often the progress through a trail object is recorded, by default.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
@@ -192,13 +195,14 @@ impl<S: CounterStore + BudgetStore, N> Handler<S, N> {
             deadline_reserve: batch::DEADLINE_RESERVE,
             max_object_bytes: DEFAULT_MAX_OBJECT_MB << 20,
             progress_every: PROGRESS_EVERY,
+            redrive_queues: Vec::new(),
         }
     }
 }
 
-impl<S, N, O> Handler<S, N, O> {
+impl<S, N, O, Q> Handler<S, N, O, Q> {
     /// With the trail bucket's objects read through `objects`.
-    pub fn with_objects<P>(self, objects: P) -> Handler<S, N, P> {
+    pub fn with_objects<P>(self, objects: P) -> Handler<S, N, P, Q> {
         Handler {
             detector: self.detector,
             notifier: self.notifier,
@@ -209,6 +213,23 @@ impl<S, N, O> Handler<S, N, O> {
             max_object_bytes: self.max_object_bytes,
             progress_every: self.progress_every,
             rules_id: self.rules_id,
+            redrive_queues: self.redrive_queues,
+        }
+    }
+
+    /// With `queues` of failed events redriven by every sweep.
+    pub fn with_redrive_queues<R>(self, queues: Vec<R>) -> Handler<S, N, O, R> {
+        Handler {
+            detector: self.detector,
+            notifier: self.notifier,
+            objects: self.objects,
+            accept_any_shape: self.accept_any_shape,
+            trail_queue_arn: self.trail_queue_arn,
+            deadline_reserve: self.deadline_reserve,
+            max_object_bytes: self.max_object_bytes,
+            progress_every: self.progress_every,
+            rules_id: self.rules_id,
+            redrive_queues: queues,
         }
     }
 
@@ -256,8 +277,12 @@ impl<S, N, O> Handler<S, N, O> {
     }
 }
 
-impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSource>
-    Handler<S, N, O>
+impl<S, N, O, Q> Handler<S, N, O, Q>
+where
+    S: CounterStore + BudgetStore + ObjectProgress,
+    N: Notifier,
+    O: ObjectSource,
+    Q: FailedEvents,
 {
     /// Handles one invocation's payload, with no deadline (tests, replay).
     pub async fn handle(
@@ -268,7 +293,8 @@ impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSourc
     }
 
     /// Handles one invocation's payload before `deadline`: an SQS batch
-    /// hands back the messages it has no time left for (see [`batch`]).
+    /// hands back the messages it has no time left for (see [`batch`]), the
+    /// sweep's redrive takes no message once only the reserve is left.
     pub async fn handle_by(
         &self,
         payload: &[u8],
@@ -276,26 +302,30 @@ impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSourc
     ) -> (Result<InvocationSummary, HandlerError>, InvocationMetrics) {
         let mut detections = Vec::new();
         let mut metrics = InvocationMetrics::default();
-        let mut batch = None;
-        if envelopes::is_scheduled_event(payload) {
-            let result = self.sweep(&mut metrics).await;
-            let result = result.map(|()| InvocationSummary::new(&metrics, detections, None));
-            return (result, metrics);
-        }
-        let result = match sqs_event(payload) {
-            Some(event) => self
+        let (mut batch, mut redriven) = (None, Vec::new());
+        let result = match self.classified(payload, &mut metrics) {
+            Err(e) => Err(e),
+            Ok(Payload::Scheduled) => {
+                let (digests, queues) = self.sweep(deadline, &mut metrics).await;
+                redriven = queues;
+                digests
+            }
+            Ok(Payload::Batch(event)) => self
                 .batch(event, deadline, &mut detections, &mut metrics)
                 .await
                 .map(|response| batch = Some(response)),
-            None => self.event(payload, &mut detections, &mut metrics).await,
+            Ok(other) => self.payload(other, &mut detections, &mut metrics).await,
         };
-        let result = result.map(|()| InvocationSummary::new(&metrics, detections, batch));
+        let result = result.map(|()| InvocationSummary {
+            redriven,
+            ..InvocationSummary::new(&metrics, detections, batch)
+        });
         (result, metrics)
     }
 
     /// One event read back from a queue of failed events (see
-    /// [`redrive`](crate::lambda::redrive)): unwrapped and handled as the
-    /// function handles it, never as a batch or a sweep.
+    /// [`redrive`](Self::redrive)): handled as the function handles a
+    /// message's body, never as a batch or a sweep.
     pub async fn redelivered(
         &self,
         body: &[u8],
@@ -307,123 +337,130 @@ impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSourc
         (result, metrics)
     }
 
-    /// The scheduled sweep: sends every digest owed (rule-account-hours due
-    /// whose folded notifications no digest listed yet); one that fails
-    /// stays owed and the others go on.
-    async fn sweep(&self, metrics: &mut InvocationMetrics) -> Result<(), HandlerError> {
-        let done = self
-            .detector
-            .send_digests(&self.notifier, Timestamp::now())
-            .await?;
-        metrics.digests_sent += done.sent as u64;
-        metrics.digests_failed += done.failed as u64;
-        tracing::info!(
-            digests_sent = done.sent,
-            digests_failed = done.failed,
-            "sweep"
-        );
-        Ok(())
+    /// [`classify`], with a malformed payload counted.
+    fn classified<'b>(
+        &self,
+        bytes: &'b [u8],
+        metrics: &mut InvocationMetrics,
+    ) -> Result<Payload<'b>, HandlerError> {
+        classify(bytes).inspect_err(|_| metrics.malformed += 1)
     }
 
-    /// One event: unwrapped from a failure destination's record or an SNS
-    /// notification when wrapped, then read.
+    /// An SQS message's body, or an event read back from a queue of failed
+    /// events.
     async fn event(
         &self,
         bytes: &[u8],
         detections: &mut Vec<Finding>,
         metrics: &mut InvocationMetrics,
     ) -> Result<(), HandlerError> {
-        let payloads = envelopes::unwrap(bytes).inspect_err(|_| metrics.malformed += 1)?;
-        for payload in &payloads {
-            self.payload(payload, detections, metrics).await?;
-        }
-        Ok(())
+        let payload = self.classified(bytes, metrics)?;
+        self.payload(payload, detections, metrics).await
     }
 
+    /// A payload that is no batch to answer and no sweep to run; a wrapper's
+    /// payloads are read as if delivered directly.
     async fn payload(
         &self,
-        bytes: &[u8],
+        payload: Payload<'_>,
         detections: &mut Vec<Finding>,
         metrics: &mut InvocationMetrics,
     ) -> Result<(), HandlerError> {
-        // A sweep's event reaches here only inside a failure destination's
-        // record (a sweep that failed every retry), read back by a later
-        // sweep, which is doing that work now: acknowledged.
-        if envelopes::is_scheduled_event(bytes) {
-            return Ok(());
-        }
-        if let Some(objects) = s3_notification::objects(bytes) {
-            let objects = objects.inspect_err(|_| metrics.malformed += 1)?;
-            for object in &objects {
-                self.object(object, detections, metrics).await?;
-            }
-            return Ok(());
-        }
-        let decoded = match decode(bytes) {
-            Ok(d) => d,
-            Err(e) => {
-                metrics.malformed += 1;
-                return Err(e.into());
-            }
+        let Payload::Wrapped(inner) = payload else {
+            return self.unwrapped(payload, detections, metrics).await;
         };
-        let untrusted = |shape: &'static str, metrics: &mut InvocationMetrics| {
-            metrics.untrusted += 1;
-            Err(HandlerError::Untrusted { shape })
-        };
-        match decoded {
-            Decoded::Records(records) => {
-                if let Some(shape) = envelopes::untrusted_shape(&records)
-                    && !self.accept_any_shape
-                {
-                    return untrusted(shape, metrics);
-                }
-                let mut failed_for_good = None;
-                for o in &records {
-                    let result = self.record(o, detections, metrics).await;
-                    set_aside_for_good(result, &mut failed_for_good)?;
-                }
-                if let Some(e) = failed_for_good {
-                    return Err(e);
-                }
-            }
-            Decoded::Documents(_) if !self.accept_any_shape => {
-                return untrusted("records held in strings (lookup-events output)", metrics);
-            }
-            Decoded::Documents(docs) => {
-                for text in &docs {
-                    let records = decode_document(text).inspect_err(|_| metrics.malformed += 1)?;
-                    for o in &records {
-                        self.record(o, detections, metrics).await?;
-                    }
-                }
-            }
+        for bytes in &inner {
+            let payload = self.classified(bytes, metrics)?;
+            self.unwrapped(payload, detections, metrics).await?;
         }
         Ok(())
     }
 
-    async fn record(
+    async fn unwrapped(
         &self,
-        o: &Observed<'_>,
+        payload: Payload<'_>,
         detections: &mut Vec<Finding>,
         metrics: &mut InvocationMetrics,
     ) -> Result<(), HandlerError> {
-        metrics.records += 1;
-        if o.record.is_from_signin() {
-            metrics.signin_records += 1;
-        }
-        if o.envelope.is_some() && !self.accept_any_shape && !envelopes::is_genuine_signin(o) {
-            if o.record.is_from_signin() {
-                // Only AWS writes `aws.signin`; any other source can be anyone's.
-                metrics.untrusted += 1;
-                tracing::warn!(
-                    source = o.envelope.as_ref().and_then(|e| e.source.as_deref()).unwrap_or_default(),
-                    event_id = %o.event_id(),
-                    "a sign-in record in an event whose source is not aws.signin: not read"
-                );
+        match payload {
+            // A sweep's event here comes from a queue of failed events or a
+            // failure destination's record (a sweep that failed every
+            // retry), read back by a later sweep, which is doing that work
+            // now: acknowledged.
+            Payload::Scheduled => Ok(()),
+            // An SQS batch inside another payload: records held in strings.
+            Payload::Batch(event) => {
+                let bodies = event.records.into_iter();
+                let bodies = bodies.map(|m| m.body.unwrap_or_default()).collect();
+                self.unvouched(IN_STRINGS, Decoded::Documents(bodies), detections, metrics)
+                    .await
             }
-            return Ok(());
+            // What a wrapper holds is unwrapped to the innermost already.
+            Payload::Wrapped(_) => Err(DecodeError::TooDeep(envelopes::MAX_WRAPPERS).into()),
+            Payload::Objects(objects) => {
+                for object in &objects {
+                    self.object(object, detections, metrics).await?;
+                }
+                Ok(())
+            }
+            Payload::Event { observed, genuine } => {
+                count(&observed, metrics);
+                if genuine || self.accept_any_shape {
+                    return self
+                        .detect(&observed, Timestamp::now(), detections, metrics)
+                        .await;
+                }
+                if observed.record.is_from_signin() {
+                    // Only AWS writes `aws.signin`; any other source can be anyone's.
+                    metrics.untrusted += 1;
+                    tracing::warn!(
+                        source = observed.envelope.as_ref().and_then(|e| e.source.as_deref()).unwrap_or_default(),
+                        event_id = %observed.event_id(),
+                        "a sign-in record in an event whose source is not aws.signin: not read"
+                    );
+                }
+                Ok(())
+            }
+            Payload::Unvouched { shape, decoded } => {
+                self.unvouched(shape, decoded, detections, metrics).await
+            }
         }
-        self.detect(o, Timestamp::now(), detections, metrics).await
+    }
+
+    /// Records AWS did not vouch for: read only when the operator says so.
+    /// A record that fails for good does not stop the others.
+    async fn unvouched(
+        &self,
+        shape: &'static str,
+        decoded: Decoded<'_>,
+        detections: &mut Vec<Finding>,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<(), HandlerError> {
+        if !self.accept_any_shape {
+            metrics.untrusted += 1;
+            return Err(HandlerError::Untrusted { shape });
+        }
+        let mut failed_for_good = None;
+        let documents = match decoded {
+            Decoded::Records(records) => {
+                for o in &records {
+                    count(o, metrics);
+                    let result = self.detect(o, Timestamp::now(), detections, metrics).await;
+                    set_aside_for_good(result, &mut failed_for_good)?;
+                }
+                Vec::new()
+            }
+            Decoded::Documents(documents) => documents,
+        };
+        for text in &documents {
+            let records = decode_document(text).inspect_err(|_| metrics.malformed += 1)?;
+            for o in &records {
+                count(o, metrics);
+                let result = self.detect(o, Timestamp::now(), detections, metrics).await;
+                set_aside_for_good(result, &mut failed_for_good)?;
+            }
+        }
+        failed_for_good.map_or(Ok(()), Err)
     }
 
     /// One record through the detector, as received at `received`.

@@ -15,6 +15,7 @@ use crate::intake::candidates::{self, Piece};
 use crate::intake::s3_notification::{self, ObjectRef, TrailObject};
 use std::time::Instant;
 
+use crate::intake::failed_events::FailedEvents;
 use crate::intake::objects::{ObjectError, ObjectProgress, ObjectSource};
 use crate::intake::source::delivered_by;
 use crate::intake::{Decoded, ItemKind, decode_document, read_item};
@@ -23,8 +24,12 @@ use crate::render::clean_line;
 /// Candidates between two records of progress at most (besides the time).
 const PROGRESS_CANDIDATES: u32 = 100;
 
-impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSource>
-    Handler<S, N, O>
+impl<S, N, O, Q> Handler<S, N, O, Q>
+where
+    S: CounterStore + BudgetStore + ObjectProgress,
+    N: Notifier,
+    O: ObjectSource,
+    Q: FailedEvents,
 {
     /// Streams one trail object through the intake (on a blocking thread)
     /// and each record a rule wants through the detector, in order. Digest

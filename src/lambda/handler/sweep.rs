@@ -1,18 +1,24 @@
+//! The scheduled sweep: the digests owed, then the redrive.
+//!
 //! Redrive: the events whose retries ran out (Lambda's failure destination,
 //! EventBridge's dead-letter queue) read back from their queue and handled
 //! again, as a redelivery: each eventID still counts once, and a
-//! notification left owed is sent now. The scheduled sweep redrives the
-//! template's two queues; `signin-watch redrive QUEUE_URL` one by hand.
+//! notification left owed is sent now. The sweep redrives the queues the
+//! handler was given (the template's two); `signin-watch redrive QUEUE_URL`
+//! one by hand.
 //!
 //! A message is deleted only once handled; one that fails again stays on
 //! its queue (visible again after its visibility timeout), for the next
 //! sweep, and the queue's alarm keeps telling the operator.
 
+use std::time::Instant;
+
 use serde::Serialize;
 
-use super::handler::{Handler, within};
+use super::{Handler, HandlerError, InvocationMetrics, within};
 use crate::domain::notify::Notifier;
 use crate::domain::store::{BudgetStore, CounterStore};
+use crate::domain::time::Timestamp;
 use crate::intake::failed_events::{FailedEvents, QueueError};
 use crate::intake::objects::{ObjectProgress, ObjectSource};
 
@@ -33,14 +39,51 @@ pub struct RedriveSummary {
 /// function's timeout; the next sweep goes on.
 pub const MAX_REDRIVEN: usize = 200;
 
-impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSource>
-    Handler<S, N, O>
+impl<S, N, O, Q> Handler<S, N, O, Q>
+where
+    S: CounterStore + BudgetStore + ObjectProgress,
+    N: Notifier,
+    O: ObjectSource,
+    Q: FailedEvents,
 {
+    /// The sweep: sends every digest owed (rule-account-hours due whose
+    /// folded notifications no digest listed yet; one that fails stays
+    /// owed and the others go on), then redrives each queue of failed
+    /// events, whatever the digests did. A queue that cannot be read now is
+    /// read by the next sweep.
+    pub(super) async fn sweep(
+        &self,
+        deadline: Option<Instant>,
+        metrics: &mut InvocationMetrics,
+    ) -> (Result<(), HandlerError>, Vec<RedriveSummary>) {
+        let digests = self
+            .detector
+            .send_digests(&self.notifier, Timestamp::now())
+            .await;
+        if let Ok(done) = &digests {
+            metrics.digests_sent += done.sent as u64;
+            metrics.digests_failed += done.failed as u64;
+            tracing::info!(
+                digests_sent = done.sent,
+                digests_failed = done.failed,
+                "sweep"
+            );
+        }
+        let mut redriven = Vec::new();
+        for queue in &self.redrive_queues {
+            match self.redrive_by(queue, MAX_REDRIVEN, deadline).await {
+                Ok(r) => redriven.push(r),
+                Err(e) => tracing::error!(error = %e, "redrive failed"),
+            }
+        }
+        (digests.map(drop).map_err(HandlerError::from), redriven)
+    }
+
     /// Handles what `queue` holds, up to `max` messages (each received once
     /// in this redrive: a message that fails again is not read twice).
-    pub async fn redrive<Q: FailedEvents>(
+    pub async fn redrive<R: FailedEvents>(
         &self,
-        queue: &Q,
+        queue: &R,
         max: usize,
     ) -> Result<RedriveSummary, QueueError> {
         self.redrive_by(queue, max, None).await
@@ -48,11 +91,11 @@ impl<S: CounterStore + BudgetStore + ObjectProgress, N: Notifier, O: ObjectSourc
 
     /// [`redrive`](Self::redrive), taking no message once only the handler's
     /// deadline reserve is left before `deadline` (the next sweep goes on).
-    pub async fn redrive_by<Q: FailedEvents>(
+    pub async fn redrive_by<R: FailedEvents>(
         &self,
-        queue: &Q,
+        queue: &R,
         max: usize,
-        deadline: Option<std::time::Instant>,
+        deadline: Option<Instant>,
     ) -> Result<RedriveSummary, QueueError> {
         let mut summary = RedriveSummary::default();
         let mut seen = std::collections::HashSet::new();
