@@ -26,6 +26,7 @@ use crate::domain::store::{BudgetStore, CounterStore};
 use crate::domain::time::Timestamp;
 use crate::intake::candidates::{Candidate, Piece};
 use crate::intake::decode_item;
+use crate::intake::objects::ObjectSource;
 use crate::intake::s3_notification::ObjectRef;
 use crate::intake::source::{self, SourceError, delivered_by};
 use crate::render;
@@ -155,8 +156,10 @@ impl fmt::Display for Input {
     }
 }
 
-/// Opens an object for a worker thread (the caller's S3 client and runtime).
-pub type OpenObject = dyn Fn(&ObjectRef) -> io::Result<Box<dyn io::Read + Send>> + Send + Sync;
+/// How a worker thread opens an object: an [`ObjectSource`] on the runtime
+/// that serves its readers, its type erased so that a replay's type does
+/// not depend on where its objects come from.
+type OpenObject = dyn Fn(&ObjectRef) -> io::Result<Box<dyn io::Read + Send>> + Send + Sync;
 
 /// The inputs a replay reads, found before it starts, and how many of their
 /// bytes it has read so far.
@@ -164,7 +167,7 @@ pub struct Replay {
     inputs: Vec<Input>,
     bytes: u64,
     progress: Arc<AtomicU64>,
-    open_object: Option<Arc<OpenObject>>,
+    open_object: Option<Box<OpenObject>>,
 }
 
 impl Replay {
@@ -185,11 +188,25 @@ impl Replay {
         })
     }
 
-    /// With `objects` read too, after the files, each opened by `open`.
-    pub fn with_objects(mut self, objects: Vec<ObjectRef>, open: Arc<OpenObject>) -> Self {
+    /// With `objects` read too, after the files, each opened through
+    /// `source` (the function's own port) on `runtime`, which serves the
+    /// readers it hands back (an S3 body streams through its runtime).
+    pub fn with_objects<O>(
+        mut self,
+        objects: Vec<ObjectRef>,
+        source: O,
+        runtime: tokio::runtime::Handle,
+    ) -> Self
+    where
+        O: ObjectSource + Send + Sync + 'static,
+    {
         self.bytes += objects.iter().filter_map(|o| o.size).sum::<u64>();
         self.inputs.extend(objects.into_iter().map(Input::Object));
-        self.open_object = Some(open);
+        self.open_object = Some(Box::new(move |o| {
+            // Inside the runtime, so that the body's reader finds it.
+            let _entered = runtime.enter();
+            runtime.block_on(source.open(o)).map_err(io::Error::other)
+        }));
         self
     }
 

@@ -87,7 +87,7 @@ fn replay(args: &ReplayArgs) -> ExitCode {
             if threads == 0 {
                 threads = s3::OBJECT_WORKERS;
             }
-            let replay = replay.with_objects(objects, inputs.opener());
+            let replay = inputs.replay(replay, objects);
             _s3_inputs = inputs;
             replay
         }

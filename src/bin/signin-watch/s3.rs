@@ -3,7 +3,6 @@
 //! local emulator), on a runtime that outlives the replay.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Instant;
 
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -11,10 +10,9 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use crate::cli::{BackfillArgs, DaysArgs};
 use signin_watch::adapters::s3::{self, DayRange, Listing, S3Objects};
-use signin_watch::app::replay::OpenObject;
+use signin_watch::app::replay::Replay;
 use signin_watch::domain::time::Timestamp;
-use signin_watch::intake::objects::ObjectSource;
-use signin_watch::intake::s3_notification::notification_for;
+use signin_watch::intake::s3_notification::{ObjectRef, notification_for};
 
 /// Objects a replay reads at once when its inputs are in a bucket: each
 /// worker mostly waits on the network.
@@ -61,16 +59,9 @@ impl S3Inputs {
             .map_err(|e| e.to_string())
     }
 
-    /// How a replay worker opens an object: through this runtime.
-    pub fn opener(&self) -> Arc<OpenObject> {
-        let (handle, objects) = (self.runtime.handle().clone(), self.objects.clone());
-        Arc::new(move |o| {
-            // Inside the runtime, so that the body's reader can find it.
-            let _entered = handle.enter();
-            handle
-                .block_on(objects.open(o))
-                .map_err(std::io::Error::other)
-        })
+    /// `replay` with `objects` read from the bucket, through this runtime.
+    pub fn replay(&self, replay: Replay, objects: Vec<ObjectRef>) -> Replay {
+        replay.with_objects(objects, self.objects.clone(), self.runtime.handle().clone())
     }
 }
 
