@@ -61,7 +61,7 @@ FUZZ_TARGETS := splitter decode record_view rule_file sns_message config
 # Seeds: the project's own samples and rules, and the shared corpus when it is
 # beside the clone. The committed corpora are grown with FUZZ_SEEDS="events
 # rules" only, so that no fragment of the shared corpus lands in the repository
-# (tests/fuzz_corpora.rs replays the shared corpus in place).
+# (tests/pure/fuzz_corpora.rs replays the shared corpus in place).
 FUZZ_SEEDS ?= events rules $(wildcard ../shared/corpus)
 FUZZ_MAX_LEN ?= 16384
 # The corpora are committed, so small: inputs larger than this many bytes are

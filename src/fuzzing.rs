@@ -1,5 +1,5 @@
 //! The checks behind every fuzz target (`fuzz/fuzz_targets/`), one per
-//! input path. `tests/fuzz_corpora.rs` replays the committed corpora
+//! input path. `tests/pure/fuzz_corpora.rs` replays the committed corpora
 //! through the same checks on stable, so what fuzzing found stays fixed.
 //! Each check panics only when the property it states is broken; bad input
 //! must come back as an error, never as a panic.

@@ -8,7 +8,7 @@ Every event is a sample of events/ (documented record shapes) with a few
 fields changed. Each scenario holds a positive (the group that alerts) and a
 near miss (a group that falls one short, or differs in the one thing that
 matters), in hours of its own so that replaying them all together, in any
-order, gives each file's alerts and no others. tests/scenarios.rs says what each must give.
+order, gives each file's alerts and no others. tests/pure/scenarios.rs says what each must give.
 
     python3 tools/scenarios.py          # write the files
     python3 tools/scenarios.py --check  # fail if a file differs (make test)

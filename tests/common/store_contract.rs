@@ -356,3 +356,85 @@ pub async fn the_budget_folds_what_exceeds_it_into_one_digest<S: CounterStore + 
     let ids: Vec<&str> = due[0].folded.iter().map(|f| f.event_id.as_str()).collect();
     assert_eq!(ids, ["ot3"]);
 }
+
+/// The counter store's contract and the correlation contract, as tests of
+/// one store: `store` is an expression (it may `.await`) giving a fresh
+/// store, `skip` a `fn(&str) -> bool` that says, naming the test, that the
+/// store cannot be reached here (`moto::unavailable`), and `generated_cases`
+/// how many generated cases each correlation kind runs (each is a few dozen
+/// requests, slow on an emulator).
+#[macro_export]
+macro_rules! store_contract_tests {
+    (store: $store:expr, skip: $skip:expr, generated_cases: $cases:expr $(,)?) => {
+        $crate::store_contract_tests!(@each $store, $skip;
+            counts_each_event_once,
+            min_and_max_hold_out_of_order,
+            an_unconfirmed_notification_is_owed_on_redelivery,
+            window_and_tiers_decide_notifications,
+            the_budget_folds_what_exceeds_it_into_one_digest,
+            a_digest_lists_the_earliest_and_counts_the_rest,
+        );
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn concurrent_sightings_count_exactly() {
+            if ($skip)("concurrent_sightings_count_exactly") {
+                return;
+            }
+            let store = std::sync::Arc::new($store);
+            $crate::common::store_contract::concurrent_sightings_count_exactly(store, 50).await;
+        }
+
+        mod correlation_contract {
+            use super::*;
+            use $crate::common::correlation_contract as cc;
+
+            $crate::store_contract_tests!(@grouped $store, $skip;
+                a_window_alerts_once_and_owes_its_notification "w",
+                two_groups_alert_in_the_same_window "two",
+                a_late_failure_completes_a_sequence "late",
+                a_late_event_completing_many_sequences_counts_each_once "many",
+                window_edges_are_exact "edge",
+            );
+
+            /// Every kind, generated cases split across concurrent tasks
+            /// racing on the group's state.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn any_order_duplication_and_split_give_the_same_alerts_and_state() {
+                if ($skip)("any_order_duplication_and_split_give_the_same_alerts_and_state") {
+                    return;
+                }
+                // One store for all: each case is a group of its own.
+                let store = std::sync::Arc::new($store);
+                for c in cc::every_kind() {
+                    let c = std::sync::Arc::new(c);
+                    for (i, case) in cc::cases(c.slots.len(), $cases).into_iter().enumerate() {
+                        cc::same_alerts_and_state(store.clone(), c.clone(), format!("g{i}"), case)
+                            .await;
+                    }
+                }
+            }
+        }
+    };
+    (@each $store:expr, $skip:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                if ($skip)(stringify!($name)) {
+                    return;
+                }
+                $crate::common::store_contract::$name(&$store).await;
+            }
+        )*
+    };
+    (@grouped $store:expr, $skip:expr; $($name:ident $group:literal),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                if ($skip)(stringify!($name)) {
+                    return;
+                }
+                cc::$name(&$store, $group).await;
+            }
+        )*
+    };
+}

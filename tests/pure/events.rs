@@ -1,7 +1,7 @@
 //! Every sample in events/ through the detector: exactly the expected rules
 //! fire, and rule 2's allowlists each let the broker sample pass.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

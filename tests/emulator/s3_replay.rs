@@ -4,7 +4,7 @@
 //! handler, give replay's detections and alerts.
 #![cfg(feature = "lambda")]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -1,7 +1,7 @@
 //! Faults injected with aws-smithy-mocks in front of moto: throttling and
 //! a message SNS refuses for good.
 
-mod common;
+use crate::common;
 
 use aws_smithy_mocks::{mock, mock_client};
 

@@ -1,7 +1,7 @@
 //! Golden test over the real public sign-in records in ../shared/corpus
 //! (provenance in its SOURCES.md; not copied into this repository).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! The real function binary, started as Lambda starts it (a Runtime API on
 //! loopback), talking to moto's server through `AWS_ENDPOINT_URL`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

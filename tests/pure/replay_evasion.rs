@@ -3,7 +3,7 @@
 //! future, one account's noise spending another's budget, and a time that
 //! cannot be read.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,6 +1,6 @@
 //! The `signin-watch replay` command as a user runs it.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::path::Path;

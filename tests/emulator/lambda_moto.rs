@@ -1,7 +1,7 @@
 //! The function's handler end to end against moto's server: real DynamoDB
 //! items, real SNS messages read back through SQS subscriptions.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

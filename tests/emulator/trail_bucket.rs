@@ -4,7 +4,7 @@
 //! SNS messages that the EventBridge path gives for the same events.
 #![cfg(feature = "lambda")]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::Write;

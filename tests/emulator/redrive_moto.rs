@@ -4,7 +4,7 @@
 //! notification is sent once, an event never counted is counted, and a
 //! message that fails again stays on the queue.
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 

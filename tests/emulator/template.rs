@@ -2,7 +2,7 @@
 //! EventBridge pattern in moto's EventBridge, and least privilege against
 //! what the code really calls.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -15,10 +15,8 @@ use signin_watch::domain::record::CloudTrailRecord;
 use signin_watch::domain::rules::RuleSet;
 
 /// The EventBridge pattern the template and the code share.
-#[path = "template/pattern.rs"]
 mod pattern;
 /// What may write to the queues the function reads.
-#[path = "template/queues.rs"]
 mod queues;
 use pattern::with_extra_event_names;
 

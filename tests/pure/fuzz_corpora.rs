@@ -4,7 +4,7 @@
 //! fuzzing starts from (`events/`, `rules/`, `../shared/corpus`).
 #![cfg(feature = "fuzzing")]
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

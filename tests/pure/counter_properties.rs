@@ -2,7 +2,7 @@
 //! counters: each eventID counts once, first_seen is the minimum and
 //! last_seen the maximum event time.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

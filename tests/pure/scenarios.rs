@@ -3,7 +3,7 @@
 //! batches in events/sqs/ hold the same events and give the same alerts
 //! through the function's handler.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

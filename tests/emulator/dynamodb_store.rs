@@ -1,8 +1,7 @@
 //! The DynamoDB store keeps the counter store contract, against moto's server.
 
-mod common;
+use crate::common;
 
-use std::sync::Arc;
 
 use common::moto;
 use common::store_contract as contract;
@@ -14,61 +13,11 @@ async fn store() -> DynamoStore {
     DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table, 90)
 }
 
-#[tokio::test]
-async fn counts_each_event_once() {
-    if moto::unavailable("counts_each_event_once") {
-        return;
-    }
-    contract::counts_each_event_once(&store().await).await;
-}
-
-#[tokio::test]
-async fn min_and_max_hold_out_of_order() {
-    if moto::unavailable("min_and_max_hold_out_of_order") {
-        return;
-    }
-    contract::min_and_max_hold_out_of_order(&store().await).await;
-}
-
-#[tokio::test]
-async fn an_unconfirmed_notification_is_owed_on_redelivery() {
-    if moto::unavailable("an_unconfirmed_notification_is_owed_on_redelivery") {
-        return;
-    }
-    contract::an_unconfirmed_notification_is_owed_on_redelivery(&store().await).await;
-}
-
-#[tokio::test]
-async fn window_and_tiers_decide_notifications() {
-    if moto::unavailable("window_and_tiers_decide_notifications") {
-        return;
-    }
-    contract::window_and_tiers_decide_notifications(&store().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_sightings_count_exactly() {
-    if moto::unavailable("concurrent_sightings_count_exactly") {
-        return;
-    }
-    contract::concurrent_sightings_count_exactly(Arc::new(store().await), 50).await;
-}
-
-#[tokio::test]
-async fn the_budget_folds_what_exceeds_it_into_one_digest() {
-    if moto::unavailable("the_budget_folds_what_exceeds_it_into_one_digest") {
-        return;
-    }
-    contract::the_budget_folds_what_exceeds_it_into_one_digest(&store().await).await;
-}
-
-#[tokio::test]
-async fn a_digest_lists_the_earliest_and_counts_the_rest() {
-    if moto::unavailable("a_digest_lists_the_earliest_and_counts_the_rest") {
-        return;
-    }
-    contract::a_digest_lists_the_earliest_and_counts_the_rest(&store().await).await;
-}
+crate::store_contract_tests!(
+    store: store().await,
+    skip: moto::unavailable,
+    generated_cases: 8,
+);
 
 #[tokio::test]
 async fn items_follow_the_documented_layout() {
@@ -134,38 +83,6 @@ mod correlations {
     use super::*;
     use common::correlation_contract as cc;
 
-    #[tokio::test]
-    async fn a_window_alerts_once_and_owes_its_notification() {
-        if moto::unavailable("a_window_alerts_once_and_owes_its_notification") {
-            return;
-        }
-        cc::a_window_alerts_once_and_owes_its_notification(&store().await, "w").await;
-    }
-
-    #[tokio::test]
-    async fn two_groups_alert_in_the_same_window() {
-        if moto::unavailable("two_groups_alert_in_the_same_window") {
-            return;
-        }
-        cc::two_groups_alert_in_the_same_window(&store().await, "two").await;
-    }
-
-    #[tokio::test]
-    async fn a_late_failure_completes_a_sequence() {
-        if moto::unavailable("a_late_failure_completes_a_sequence") {
-            return;
-        }
-        cc::a_late_failure_completes_a_sequence(&store().await, "late").await;
-    }
-
-    #[tokio::test]
-    async fn a_late_event_completing_many_sequences_counts_each_once() {
-        if moto::unavailable("a_late_event_completing_many_sequences_counts_each_once") {
-            return;
-        }
-        cc::a_late_event_completing_many_sequences_counts_each_once(&store().await, "many").await;
-    }
-
     /// The group's state item lost (deleted by hand, say) after its alert
     /// was counted: feeding the deciding event again finds the alert's item
     /// and hands the alert back, instead of taking it for contention and
@@ -227,30 +144,6 @@ mod correlations {
             first.len(),
             "each alert handed back, none counted again"
         );
-    }
-
-    #[tokio::test]
-    async fn window_edges_are_exact() {
-        if moto::unavailable("window_edges_are_exact") {
-            return;
-        }
-        cc::window_edges_are_exact(&store().await, "edge").await;
-    }
-
-    /// Every kind, 8 generated cases each (each case a few dozen requests),
-    /// split across concurrent tasks racing on the group's state item.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn any_order_duplication_and_split_give_the_same_alerts_and_state() {
-        if moto::unavailable("any_order_duplication_and_split_give_the_same_alerts_and_state") {
-            return;
-        }
-        let store = Arc::new(store().await);
-        for c in cc::every_kind() {
-            let c = Arc::new(c);
-            for (i, case) in cc::cases(c.slots.len(), 8).into_iter().enumerate() {
-                cc::same_alerts_and_state(store.clone(), c.clone(), format!("g{i}"), case).await;
-            }
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! rule's hourly budget sends 20 messages, the scheduled sweep one digest
 //! of the rest, and DynamoDB counts every group.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 //! reach for, filters, and rule files that must stop start-up with the file,
 //! the line and the reason.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};
