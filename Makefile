@@ -45,7 +45,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-test: venv venv-sam lint validate deny test-sam-build test-rust rules-test scenarios-check ## Install what the tests need and run them all
+test: venv venv-sam lint templates-checked deny sam-build-checked test-rust rules-test scenarios-check ## Install what the tests need and run them all
 
 # cargo-deny, pinned, into the project's own tools directory.
 DENY_VERSION := 0.20.2
@@ -128,6 +128,25 @@ validate: venv venv-sam ## cfn-lint and `sam validate --lint` on template.yaml a
 
 test-sam-build: venv venv-sam ## `sam build` offline must produce the bootstrap
 	tools/check_sam_build.sh
+
+# `make test` lints the templates and runs `sam build` again only when what
+# they read changed since the last time they passed (the binary embeds
+# rules/ and events/): a change to a test alone skips both.
+TEMPLATES := template.yaml deploy/forwarder.yaml
+CHECKED := target/checked
+SAM_BUILD_INPUTS := $(TEMPLATES) Cargo.toml Cargo.lock tools/check_sam_build.sh $(shell find src rules events -type f 2>/dev/null)
+
+.PHONY: templates-checked sam-build-checked
+templates-checked: $(CHECKED)/templates
+sam-build-checked: $(CHECKED)/sam-build
+
+$(CHECKED)/templates: $(TEMPLATES) $(VENV)/.installed $(SAM_VENV)/.installed
+	$(MAKE) validate
+	mkdir -p $(CHECKED) && touch $@
+
+$(CHECKED)/sam-build: $(SAM_BUILD_INPUTS) $(VENV)/.installed $(SAM_VENV)/.installed
+	tools/check_sam_build.sh
+	mkdir -p $(CHECKED) && touch $@
 
 deploy: venv venv-sam ## sam build, then sam deploy (--guided the first time, which saves samconfig.toml)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(SAM) build --beta-features

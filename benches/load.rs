@@ -10,6 +10,9 @@
 //! answers one request at a time: the figures bound the function against
 //! moto, not against DynamoDB.
 
+#[path = "../tests/common/cli.rs"]
+#[allow(dead_code)]
+mod cli;
 #[path = "../tests/common/moto.rs"]
 mod moto;
 

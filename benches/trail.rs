@@ -20,6 +20,9 @@
 
 #[path = "common/archive.rs"]
 mod archive;
+#[path = "../tests/common/cli.rs"]
+#[allow(dead_code)]
+mod cli;
 #[path = "../tests/common/moto.rs"]
 mod moto;
 #[path = "../tests/common/runtime_api.rs"]

@@ -8,6 +8,8 @@ use signin_watch::adapters::counting_notifier::CountingNotifier;
 use signin_watch::adapters::memory_store::MemoryStore;
 use signin_watch::app::detector::{Detector, Outcome};
 use signin_watch::domain::observed::Observed;
+use signin_watch::domain::rules::RuleSet;
+use signin_watch::domain::rules::inline::Case;
 use signin_watch::domain::time::Timestamp;
 use signin_watch::intake::{ItemKind, decode_item};
 
@@ -15,37 +17,30 @@ pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
-/// Each sample in events/ and the rules (by key) it fires with the default
-/// settings: the one table the tests check the samples against.
-pub const FIRES: &[(&str, &[&str])] = &[
-    (
-        "iam-user-console-login-without-mfa.json",
-        &["console-login-without-mfa"],
-    ),
-    ("identity-center-credential-failure.json", &[]),
-    (
-        "instance-role-console-login.json",
-        &["instance-role-console-login"],
-    ),
-    ("root-console-login-success.json", &["root-console-login"]),
-    ("root-password-recovery.json", &["root-password-recovery"]),
-    ("rule1-failed-mfa-iam-user.json", &["failed-mfa"]),
-    ("rule1-failed-mfa-root.json", &["failed-mfa"]),
-    ("rule1-near-miss-failed-password-no-mfa.json", &[]),
-    ("rule1-near-miss-success-with-mfa.json", &[]),
-    (
-        "rule2-allowlisted-broker.json",
-        &["federated-single-factor"],
-    ),
-    (
-        "rule2-federated-getsignintoken-no-mfa.json",
-        &["federated-single-factor"],
-    ),
-    ("rule2-near-miss-federated-with-mfa.json", &[]),
-    ("rule2-near-miss-sso-role-getsignintoken.json", &[]),
-    ("unrelated-mistyped-user-name.json", &[]),
-    ("unrelated-s3-create-bucket.json", &[]),
-];
+/// Each sample in events/ and the rules (by name) it fires with the default
+/// settings, read from the pack's own tests: a rule that makes findings
+/// fires on the samples its positive tests name. `tests/pure/events.rs`
+/// checks that each sample fires those and no other.
+pub fn fires() -> Vec<(String, Vec<String>)> {
+    let rules = RuleSet::default();
+    event_files()
+        .iter()
+        .map(|file| {
+            let name = file_name(file);
+            let keys = rules
+                .rules()
+                .filter(|r| rules.makes_findings(r))
+                .filter(|r| {
+                    r.tests.iter().any(|t| {
+                        t.case == Case::Positive && t.event.as_deref() == Some(name.as_str())
+                    })
+                })
+                .map(|r| r.name.clone())
+                .collect();
+            (name, keys)
+        })
+        .collect()
+}
 
 /// Every sample in events/, by file name, sorted.
 pub fn event_files() -> Vec<PathBuf> {
@@ -114,6 +109,7 @@ pub fn process_file(detector: &Detector<MemoryStore>, path: &Path) -> Vec<Outcom
     outcomes
 }
 
+pub mod cli;
 pub mod correlation_contract;
 #[cfg(feature = "lambda")]
 pub mod moto;
@@ -122,19 +118,6 @@ pub mod store_contract;
 
 /// Says on the terminal that a test skipped its work, past the test
 /// harness's capture of `eprintln!` (which shows output of failed tests only).
-/// A command's standard output as JSON lines.
-pub fn json_lines(out: &std::process::Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
-/// A command's standard error as text.
-pub fn stderr_text(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 pub fn say_skipped(why: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: {why} ***\n");

@@ -237,13 +237,12 @@ pub async fn queue_arn(sdk: &SdkConfig, url: &str) -> String {
 /// user's local run is: the endpoint URL, dummy credentials, one region,
 /// and none of the caller's rule switches.
 pub fn command(binary: &str) -> Command {
-    let mut c = Command::new(binary);
+    let mut c = super::cli::command(binary);
     c.env("AWS_ENDPOINT_URL", &moto().endpoint)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("SIGNIN_WATCH_DISABLED_RULES");
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     c
 }
 

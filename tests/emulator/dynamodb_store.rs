@@ -2,7 +2,6 @@
 
 use crate::common;
 
-
 use common::moto;
 use common::store_contract as contract;
 use signin_watch::adapters::dynamodb_store::DynamoStore;

@@ -74,13 +74,14 @@ async fn every_sample_gives_the_expected_items_and_messages() {
     .await;
     let handler = env.handler();
     // The rule id each sample fires, from the one table of which sample fires what.
-    let expected: Vec<(&str, Option<String>)> = common::FIRES
+    let fires = common::fires();
+    let expected: Vec<(&str, Option<String>)> = fires
         .iter()
         .map(|(file, keys)| {
             let id = keys
                 .first()
                 .map(|k| pack::rule(k).expect("a known rule").id.clone());
-            (*file, id)
+            (file.as_str(), id)
         })
         .collect();
     for (file, rule) in &expected {

@@ -4,27 +4,18 @@ use crate::common;
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-/// `signin-watch replay ARGS`, with both rules on whatever the environment says.
+/// `signin-watch replay ARGS`, not yet run.
 fn replay_command(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_signin-watch"));
-    command
-        .arg("replay")
-        .args(args)
-        .env_remove("SIGNIN_WATCH_DISABLED_RULES");
-    command
+    cli::signin_watch(&[&["replay"], args].concat())
 }
 
-fn replay(args: &[&str]) -> Output {
-    replay_command(args).output().expect("the binary runs")
-}
-
-use common::{json_lines as lines, stderr_text as stderr};
+use common::cli::{self, json_lines as lines, replay, stderr_text as stderr};
 
 fn sample(name: &str) -> String {
     common::sample_path(name).display().to_string()
@@ -179,7 +170,7 @@ fn an_unreadable_path_is_a_clear_error() {
 
 #[test]
 fn invalid_settings_name_the_variable() {
-    let out = Command::new(env!("CARGO_BIN_EXE_signin-watch"))
+    let out = cli::signin_watch(&[])
         .args([
             "replay",
             "--escalation-tiers",
@@ -317,7 +308,7 @@ fn rule2_is_tuned_from_flags_and_from_the_environment() {
     let out = replay(&["--rule2-allow-issuers", "console-broker", &broker]);
     assert_eq!(lines(&out).len(), 0);
     assert!(stderr(&out).contains("1 allowlisted"), "{}", stderr(&out));
-    let out = Command::new(env!("CARGO_BIN_EXE_signin-watch"))
+    let out = cli::signin_watch(&[])
         .args(["replay", &broker])
         .env("SIGNIN_WATCH_RULE2_ALLOW_CIDRS", "10.20.0.0/16")
         .output()
@@ -481,7 +472,7 @@ fn replays_a_scenario_and_prints_its_correlation() {
 #[test]
 fn rules_check_counts_correlations() {
     let file = common::repo_path("tests/rules/correlations/burst-50.yml");
-    let out = Command::new(env!("CARGO_BIN_EXE_signin-watch"))
+    let out = cli::signin_watch(&[])
         .args(["rules", "check", &file.display().to_string()])
         .output()
         .expect("the binary runs");

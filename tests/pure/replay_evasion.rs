@@ -6,22 +6,12 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::sample_detail as detail;
 use serde_json::Value;
 
-fn replay(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_signin-watch"))
-        .arg("replay")
-        .args(args)
-        .env_remove("SIGNIN_WATCH_DISABLED_RULES")
-        .env_remove("SIGNIN_WATCH_NOTIFY_BUDGET_PER_RULE_HOUR")
-        .output()
-        .expect("the binary runs")
-}
-
-use common::{json_lines as lines, stderr_text as stderr};
+use common::cli::{json_lines as lines, replay, stderr_text as stderr};
 
 /// The sample's record with `fields` set (dotted paths) and its id and time.
 fn record(sample: &str, id: &str, time: &str, fields: &[(&str, Value)]) -> String {

@@ -6,24 +6,9 @@
 use crate::common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn signin_watch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_signin-watch"))
-        .args(args)
-        .env_remove("SIGNIN_WATCH_DISABLED_RULES")
-        .env_remove("SIGNIN_WATCH_RULES_DIR")
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::cli::{run as signin_watch, text};
 
 fn custom() -> String {
     common::repo_path("tests/rules/custom")

@@ -40,6 +40,8 @@ pub struct InlineTest {
     pub case: Case,
     pub label: String,
     pub record: String,
+    /// The file of `events/` the test names, when it names one.
+    pub event: Option<String>,
 }
 
 /// An inline test that did not give the verdict its case wants.

@@ -320,6 +320,7 @@ impl Context<'_> {
                     ),
                 ));
             }
+            let event = spec.event.clone();
             let (label, json) = match (spec.event, spec.record) {
                 (Some(file), None) => {
                     let bytes = self.events.read(&file).map_err(|e| {
@@ -356,6 +357,7 @@ impl Context<'_> {
                 case: spec.case,
                 label,
                 record,
+                event,
             });
         }
         Ok(out)
