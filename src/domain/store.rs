@@ -40,6 +40,19 @@ pub enum Recorded {
     },
 }
 
+impl Recorded {
+    /// What a finding is made of: the group's counters, the notification
+    /// owed, and whether this is a redelivery; `None` for an event counted
+    /// before whose notification went out.
+    pub fn to_report(&self) -> Option<(Counters, Option<NotifyReason>, bool)> {
+        match self {
+            Recorded::Counted { counters, notify } => Some((*counters, *notify, false)),
+            Recorded::Duplicate { pending: Some(p) } => Some((p.counters, Some(p.reason), true)),
+            Recorded::Duplicate { pending: None } => None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The store could not be reached or refused the request; worth a retry.

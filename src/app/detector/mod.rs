@@ -8,7 +8,7 @@ use crate::domain::counter::{GroupKey, NotifyPolicy, Sighting};
 use crate::domain::finding::Finding;
 use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
 use crate::domain::observed::Observed;
-use crate::domain::store::{AlertRecorded, BudgetStore, CounterStore, Feed, Recorded, StoreError};
+use crate::domain::store::{AlertRecorded, BudgetStore, CounterStore, Feed, StoreError};
 use std::sync::Arc;
 
 use crate::domain::record::field_is;
@@ -34,6 +34,18 @@ pub struct Detection {
 }
 
 impl Detection {
+    /// A detection of `rule`, its notification not yet decided.
+    fn new(rule: &Arc<RuleMeta>, finding: Finding, sighting: Sighting, redelivered: bool) -> Self {
+        Detection {
+            rule: rule.clone(),
+            finding,
+            sighting,
+            redelivered,
+            folded: false,
+            failed: false,
+        }
+    }
+
     /// Whether the policy says it is worth a notification (a message, or a
     /// line of a digest when the budget is spent).
     pub fn notify(&self) -> bool {
@@ -333,23 +345,14 @@ impl<S: CounterStore + BudgetStore> Detector<S> {
             let Some(recorded) = set_aside(recorded, &rule.meta, &mut outcome.failed)? else {
                 continue;
             };
-            let (counters, notify, redelivered) = match recorded {
-                Recorded::Counted { counters, notify } => (counters, notify, false),
-                Recorded::Duplicate { pending: Some(p) } => (p.counters, Some(p.reason), true),
-                Recorded::Duplicate { pending: None } => {
-                    outcome.duplicates.push(rule.meta.clone());
-                    continue;
-                }
+            let Some((counters, notify, redelivered)) = recorded.to_report() else {
+                outcome.duplicates.push(rule.meta.clone());
+                continue;
             };
             let finding = Finding::new(&rule, facts, &sighting.key, &counters, notify);
-            outcome.detections.push(Detection {
-                rule: rule.meta.clone(),
-                finding,
-                sighting,
-                redelivered,
-                folded: false,
-                failed: false,
-            });
+            outcome
+                .detections
+                .push(Detection::new(&rule.meta, finding, sighting, redelivered));
         }
         let matched: Vec<&Rule> = evaluation.matched.iter().map(|r| r.as_ref()).collect();
         if matched.is_empty() {
@@ -380,26 +383,18 @@ impl<S: CounterStore + BudgetStore> Detector<S> {
                         sighting,
                         recorded,
                     } = recorded;
-                    let (counters, notify, redelivered) = match recorded {
-                        Recorded::Counted { counters, notify } => (counters, notify, false),
-                        Recorded::Duplicate { pending: Some(p) } => {
-                            (p.counters, Some(p.reason), true)
-                        }
-                        Recorded::Duplicate { pending: None } => {
-                            outcome.duplicates.push(c.meta.clone());
-                            continue;
-                        }
+                    let Some((counters, notify, redelivered)) = recorded.to_report() else {
+                        outcome.duplicates.push(c.meta.clone());
+                        continue;
                     };
                     let finding =
                         render::correlation_finding(c, &alert, &sighting.key, &counters, notify);
-                    outcome.detections.push(Detection {
-                        rule: c.meta.clone(),
+                    outcome.detections.push(Detection::new(
+                        &c.meta,
                         finding,
                         sighting,
                         redelivered,
-                        folded: false,
-                        failed: false,
-                    });
+                    ));
                 }
             }
         }

@@ -3,6 +3,7 @@
 use super::*;
 use crate::adapters::counting_notifier::CountingNotifier;
 use crate::adapters::memory_store::MemoryStore;
+use crate::domain::store::Recorded;
 use crate::intake::decode::decode_record;
 
 const DAY: i64 = 86_400_000;

@@ -201,8 +201,9 @@ impl<S: CounterStore + BudgetStore, N> Handler<S, N> {
 }
 
 impl<S, N, O, Q> Handler<S, N, O, Q> {
-    /// With the trail bucket's objects read through `objects`.
-    pub fn with_objects<P>(self, objects: P) -> Handler<S, N, P, Q> {
+    /// The same handler with its objects and queues replaced by `parts`.
+    fn rebuilt<P, R>(self, parts: impl FnOnce(O, Vec<Q>) -> (P, Vec<R>)) -> Handler<S, N, P, R> {
+        let (objects, redrive_queues) = parts(self.objects, self.redrive_queues);
         Handler {
             detector: self.detector,
             notifier: self.notifier,
@@ -213,24 +214,18 @@ impl<S, N, O, Q> Handler<S, N, O, Q> {
             max_object_bytes: self.max_object_bytes,
             progress_every: self.progress_every,
             rules_id: self.rules_id,
-            redrive_queues: self.redrive_queues,
+            redrive_queues,
         }
+    }
+
+    /// With the trail bucket's objects read through `objects`.
+    pub fn with_objects<P>(self, objects: P) -> Handler<S, N, P, Q> {
+        self.rebuilt(|_, queues| (objects, queues))
     }
 
     /// With `queues` of failed events redriven by every sweep.
     pub fn with_redrive_queues<R>(self, queues: Vec<R>) -> Handler<S, N, O, R> {
-        Handler {
-            detector: self.detector,
-            notifier: self.notifier,
-            objects: self.objects,
-            accept_any_shape: self.accept_any_shape,
-            trail_queue_arn: self.trail_queue_arn,
-            deadline_reserve: self.deadline_reserve,
-            max_object_bytes: self.max_object_bytes,
-            progress_every: self.progress_every,
-            rules_id: self.rules_id,
-            redrive_queues: queues,
-        }
+        self.rebuilt(|objects, _| (objects, queues))
     }
 
     /// With the progress through an object recorded every `every`.
