@@ -134,13 +134,13 @@ test-sam-build: venv venv-sam ## `sam build` offline must produce the bootstrap
 # rules/ and events/): a change to a test alone skips both.
 TEMPLATES := template.yaml deploy/forwarder.yaml
 CHECKED := target/checked
-SAM_BUILD_INPUTS := $(TEMPLATES) Cargo.toml Cargo.lock tools/check_sam_build.sh $(shell find src rules events -type f 2>/dev/null)
+SAM_BUILD_INPUTS := $(TEMPLATES) samconfig.toml Cargo.toml Cargo.lock tools/check_sam_build.sh $(shell find src rules events -type f 2>/dev/null)
 
 .PHONY: templates-checked sam-build-checked
 templates-checked: $(CHECKED)/templates
 sam-build-checked: $(CHECKED)/sam-build
 
-$(CHECKED)/templates: $(TEMPLATES) $(VENV)/.installed $(SAM_VENV)/.installed
+$(CHECKED)/templates: $(TEMPLATES) samconfig.toml $(VENV)/.installed $(SAM_VENV)/.installed
 	$(MAKE) validate
 	mkdir -p $(CHECKED) && touch $@
 

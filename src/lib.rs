@@ -1,8 +1,8 @@
 //! signin-watch: detects risky AWS console sign-ins in CloudTrail records.
 //!
 //! The modules, bottom-up: each imports only those above it in this list
-//! (`tools/layers.py` checks it, and that no files import each other in a
-//! circle).
+//! (`tools/layers.py` checks it, and that neither files nor sibling modules
+//! at any depth import each other in a circle).
 //! - [`domain`]: the record model, the rules, findings, counters and the
 //!   notification policy, and the ports. Pure; no AWS SDK types.
 //! - [`render`]: findings as email text, subjects and JSON lines, with

@@ -1,8 +1,15 @@
 #!/usr/bin/env python3
-"""Checks that src/ reads bottom-up: no circle among the files of a layer's
-imports, and no layer importing one above it. Test code (`#[cfg(test)]`
-modules and files named tests.rs or *_tests.rs) is left out: tests may
-reach anywhere. Exit status 1 lists every circle."""
+"""Checks that src/ reads bottom-up: no layer imports one above it (the
+order of LAYERS), no files import each other in a circle, and at every
+depth no sibling modules import each other in a circle (a module's files
+taken as one: `domain::rules::load` and `domain::rules::correlation` are
+siblings under `domain::rules`).
+
+A module's own files may use its parent's items (the parent declares it):
+an import of an ancestor is not an edge. Test code (`#[cfg(test)] mod`
+blocks and files named tests.rs or *_tests.rs), the binaries and the
+fuzzing checks are left out: tests may reach anywhere. Exit status 1 lists
+every circle and every upward import; `-v` prints the graph."""
 import os, re, sys
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
@@ -100,11 +107,27 @@ def main():
                 visit(v)
         return found
     sys.setrecursionlimit(10000)
-    modules = {}
-    for m, ts in edges.items():
-        modules.setdefault(m[:2], set()).update(t[:2] for t in ts if t[:2] != m[:2])
+    # Siblings at every depth: modules grouped by their first `depth` names,
+    # edges kept between groups under one parent.
+    groupings = []
+    for depth in range(2, max(len(m) for m in edges) + 1):
+        grouped = {}
+        for m, ts in edges.items():
+            if len(m) < depth:
+                continue
+            g = grouped.setdefault(m[:depth], set())
+            for t in ts:
+                if len(t) >= depth and t[:depth] != m[:depth] and t[: depth - 1] == m[: depth - 1]:
+                    g.add(t[:depth])
+        for targets in list(grouped.values()):
+            for t in targets:
+                grouped.setdefault(t, set())
+        groupings.append(grouped)
     seen = set()
-    for comp in circles(edges) + circles(modules):
+    found = circles(edges)
+    for grouped in groupings:
+        found += circles(grouped)
+    for comp in found:
         names = tuple(sorted("::".join(c) for c in comp))
         if names not in seen:
             seen.add(names)

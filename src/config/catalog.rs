@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::domain::correlation::simulate;
-use crate::domain::rules::correlation::{Correlation, link};
+use crate::domain::rules::correlation::Correlation;
 use crate::domain::rules::inline;
+use crate::domain::rules::load::link;
 use crate::domain::rules::load::{self, CorrelationSpec, EventFiles, Loaded, RuleError};
 use crate::domain::rules::pack::{self, PackEvents};
 use crate::domain::rules::{Filter, FilterTargets, Origin, Rule};

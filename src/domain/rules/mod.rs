@@ -306,7 +306,7 @@ impl Default for RuleSet {
     fn default() -> Self {
         let pack = pack::contents()
             .and_then(|p| {
-                let correlations = correlation::link::link(p.correlations, &p.rules)?;
+                let correlations = load::link::link(p.correlations, &p.rules)?;
                 Ok((p.rules, correlations))
             })
             .unwrap_or_else(|e| panic!("the compiled pack loads: {e}"));

@@ -175,7 +175,7 @@ mod tests {
             }
         }
         let correlations =
-            crate::domain::rules::correlation::link::link(contents().unwrap().correlations, &rules)
+            crate::domain::rules::load::link::link(contents().unwrap().correlations, &rules)
                 .unwrap();
         for c in &correlations {
             let failures = crate::domain::correlation::simulate::run(c);

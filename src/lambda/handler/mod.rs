@@ -385,8 +385,12 @@ where
             Payload::Scheduled => Ok(()),
             // An SQS batch inside another payload: records held in strings.
             Payload::Batch(event) => {
-                let bodies = event.records.into_iter();
-                let bodies = bodies.map(|m| m.body.unwrap_or_default()).collect();
+                // A message without a body is read whole, as decode reads it.
+                let bodies = event.records.into_iter().map(|m| match m.body {
+                    Some(body) => body,
+                    None => serde_json::to_string(&m).unwrap_or_default(),
+                });
+                let bodies = bodies.collect();
                 self.unvouched(IN_STRINGS, Decoded::Documents(bodies), detections, metrics)
                     .await
             }

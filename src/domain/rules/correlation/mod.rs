@@ -1,8 +1,7 @@
 //! Correlation rules as loaded and linked: what a Sigma correlation says
-//! (its kind, the rules it counts, its groups, window and threshold). The
-//! engine that evaluates them is [`crate::domain::correlation`].
-
-pub mod link;
+//! (its kind, the rules it counts, its groups, window and threshold),
+//! loaded and linked by [`super::load`]. The engine that evaluates them is
+//! [`crate::domain::correlation`].
 
 use std::sync::Arc;
 

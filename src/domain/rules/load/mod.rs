@@ -20,6 +20,7 @@ use rsigma_parser::{
 use serde::Deserialize;
 
 mod correlation_spec;
+pub mod link;
 
 pub use correlation_spec::CorrelationSpec;
 

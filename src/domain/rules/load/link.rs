@@ -6,10 +6,12 @@
 
 use std::sync::Arc;
 
-use super::super::Rule;
-use super::{Correlation, CorrelationKind, DERIVED_FIELDS, GroupField, Slot};
+use super::{CorrelationSpec, RuleError};
 use crate::domain::record::is_known_field;
-use crate::domain::rules::load::{CorrelationSpec, RuleError};
+use crate::domain::rules::Rule;
+use crate::domain::rules::correlation::{
+    Correlation, CorrelationKind, DERIVED_FIELDS, GroupField, Slot,
+};
 
 fn error(spec: &CorrelationSpec, reason: String) -> RuleError {
     RuleError {
