@@ -19,7 +19,7 @@ EVENT ?= events/rule1-failed-mfa-iam-user.json
 # cargo-lambda finds the venv's zig only when the venv comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: scenarios scenarios-check help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check deny fuzz lint bench bench-lambda bench-trail bench-load bench-shared build local invoke local-stop clean
+.PHONY: geo-data scenarios scenarios-check help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check deny fuzz lint bench bench-lambda bench-trail bench-load bench-shared build local invoke local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -100,6 +100,17 @@ rules-test: ## Every inline test of the pack and of the example filters
 	$(CARGO) run --quiet --all-features --bin signin-watch -- rules test
 	$(CARGO) run --quiet --all-features --bin signin-watch -- rules test --rules rules/filters
 
+# The embedded geo data: ip-location-db's packages from the npm registry
+# (docs/decisions/0010-geo-data.md). Commit data/geo/ afterwards.
+GEO_WORK := target/geo-data
+geo-data: ## Refresh data/geo/ from ip-location-db's latest packages on the npm registry
+	rm -rf $(GEO_WORK) && mkdir -p $(GEO_WORK)/country $(GEO_WORK)/asn
+	cd $(GEO_WORK) && npm pack --silent @ip-location-db/geo-whois-asn-country @ip-location-db/asn
+	tar xzf $(GEO_WORK)/ip-location-db-geo-whois-asn-country-*.tgz -C $(GEO_WORK)/country
+	tar xzf $(GEO_WORK)/ip-location-db-asn-*.tgz -C $(GEO_WORK)/asn
+	python3 tools/geo_data.py --country $(GEO_WORK)/country/package --asn $(GEO_WORK)/asn/package --out data/geo
+	cat data/geo/SOURCE
+
 scenarios: ## Write events/scenarios/*.jsonl and events/sqs/*.json from tools/scenarios.py
 	python3 tools/scenarios.py
 
@@ -131,10 +142,10 @@ test-sam-build: venv venv-sam ## `sam build` offline must produce the bootstrap
 
 # `make test` lints the templates and runs `sam build` again only when what
 # they read changed since the last time they passed (the binary embeds
-# rules/ and events/): a change to a test alone skips both.
+# rules/, events/ and data/): a change to a test alone skips both.
 TEMPLATES := template.yaml deploy/forwarder.yaml
 CHECKED := target/checked
-SAM_BUILD_INPUTS := $(TEMPLATES) samconfig.toml Cargo.toml Cargo.lock tools/check_sam_build.sh $(shell find src rules events -type f 2>/dev/null)
+SAM_BUILD_INPUTS := $(TEMPLATES) samconfig.toml Cargo.toml Cargo.lock tools/check_sam_build.sh $(shell find src rules events data -type f 2>/dev/null)
 
 .PHONY: templates-checked sam-build-checked
 templates-checked: $(CHECKED)/templates

@@ -243,6 +243,7 @@ pub fn sns_message(data: &[u8]) {
         error_message: None,
         outcome: Some(next()),
         signin_endpoint: Some(next()),
+        src_geo: None,
     };
     let Some(rule) = crate::domain::rules::pack::rule("federated-single-factor") else {
         return;

@@ -9,8 +9,10 @@
 //!   attacker-chosen text made safe.
 //! - [`intake`]: bytes to records (EventBridge events, bare records, S3 log
 //!   files, JSON Lines, gzip), streaming and lenient.
-//! - [`config`]: typed settings, read once.
-//! - [`adapters`]: the stores and publishers behind the domain's ports.
+//! - [`adapters`]: the stores, publishers and geo data behind the domain's
+//!   ports.
+//! - [`config`]: typed settings, read once; it picks the adapters' data
+//!   (the geo data, the rules directory).
 //! - [`app`]: the use cases: the detector service and `replay`.
 //! - [`lambda`]: the function: handler, config, metrics; the AWS wiring with
 //!   the `lambda` feature.

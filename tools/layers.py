@@ -14,7 +14,7 @@ import os, re, sys
 
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 # Lower layers first: each may import only those before it and itself.
-LAYERS = ["domain", "render", "intake", "config", "adapters", "app", "lambda"]
+LAYERS = ["domain", "render", "intake", "adapters", "config", "app", "lambda"]
 
 def module_of(path):
     rel = os.path.relpath(path, SRC)[:-3].split(os.sep)

@@ -4,6 +4,7 @@
 pub mod counting_notifier;
 #[cfg(feature = "lambda")]
 pub mod dynamodb_store;
+pub mod geo;
 pub mod memory_store;
 #[cfg(feature = "s3")]
 pub mod s3;

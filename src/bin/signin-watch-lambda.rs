@@ -21,6 +21,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             std::process::exit(1);
         }
     };
+    if let Some(warning) = config
+        .detector
+        .rules
+        .locator()
+        .staleness(signin_watch::domain::time::Timestamp::now())
+    {
+        tracing::warn!(
+            source = config.detector.rules.locator().source(),
+            "{warning}"
+        );
+    }
     // A rule the bus's pattern starves fires only on the bucket path: say so.
     for rule in config.detector.rules.rules() {
         if let Reach::Missing(names) = rule.reach() {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::domain::correlation::simulate;
+use crate::domain::geo::Locator;
 use crate::domain::rules::correlation::Correlation;
 use crate::domain::rules::inline;
 use crate::domain::rules::load::link;
@@ -108,10 +109,11 @@ fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
 }
 
 /// Whether loading runs the inline tests of what it loads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InlineTests {
-    /// Run them; the first failure stops the load.
-    Run,
+#[derive(Debug, Clone, Copy)]
+pub enum InlineTests<'l> {
+    /// Run them, each record located by the locator the detector uses; the
+    /// first failure stops the load.
+    Run(&'l Locator),
     /// Leave them to the caller (`signin-watch rules test` reports each).
     Skip,
 }
@@ -122,21 +124,21 @@ fn load_file_with(path: &Path, tests: InlineTests) -> Result<Loaded, RuleError> 
     let dir = path.parent().unwrap_or(Path::new("."));
     let origin = Origin::File(path.display().to_string());
     let loaded = load::parse(origin.clone(), &text, &BesideTheFile { dir })?;
-    if tests == InlineTests::Skip {
+    let InlineTests::Run(locator) = tests else {
         return Ok(loaded);
-    }
+    };
     let failed = |name: &str, failure: inline::TestFailure| RuleError {
         origin: origin.clone(),
         line: load::line_of(&text, &failure.label),
         reason: format!("{name:?} fails its inline test {failure}"),
     };
     for rule in &loaded.rules {
-        if let Some(f) = inline::run_rule(rule).into_iter().next() {
+        if let Some(f) = inline::run_rule(rule, locator).into_iter().next() {
             return Err(failed(&rule.name, f));
         }
     }
     for filter in &loaded.filters {
-        if let Some(f) = inline::run_filter(filter).into_iter().next() {
+        if let Some(f) = inline::run_filter(filter, locator).into_iter().next() {
             return Err(failed(&filter.name, f));
         }
     }
@@ -149,9 +151,10 @@ impl Catalog {
         Self::with_files(&[], InlineTests::Skip)
     }
 
-    /// The pack, then the rules and filters of `dir`, their inline tests run.
-    pub fn with_dir(dir: &Path) -> Result<Catalog, RuleError> {
-        Self::with_dir_and(dir, InlineTests::Run)
+    /// The pack, then the rules and filters of `dir`, their inline tests run
+    /// with `locator`.
+    pub fn with_dir(dir: &Path, locator: &Locator) -> Result<Catalog, RuleError> {
+        Self::with_dir_and(dir, InlineTests::Run(locator))
     }
 
     /// The pack, then the rules and filters of `dir`.
@@ -198,13 +201,13 @@ impl Catalog {
         }
         catalog.check_filter_targets()?;
         catalog.correlations = link::link(specs, &catalog.rules)?;
-        if tests == InlineTests::Run {
+        if let InlineTests::Run(locator) = tests {
             for c in catalog
                 .correlations
                 .iter()
                 .filter(|c| custom_correlations.contains(&c.id))
             {
-                if let Some(f) = simulate::run(c).into_iter().next() {
+                if let Some(f) = simulate::run(c, locator).into_iter().next() {
                     return Err(RuleError {
                         origin: c.origin.clone(),
                         line: None,

@@ -2,6 +2,7 @@
 //! `replay` from flags that fall back to the same variables.
 
 pub mod catalog;
+pub mod geo;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -126,9 +127,11 @@ impl DetectorConfig {
                 "whole messages per rule per hour (0: no budget)",
             )?;
         }
-        let catalog = match get(RULES_DIR).filter(|d| !d.trim().is_empty()) {
-            Some(dir) => Catalog::with_dir(Path::new(dir.trim()))
-                .map_err(|e| ConfigError::new(RULES_DIR, &dir, e.to_string()))?,
+        let rules_dir = get(RULES_DIR).filter(|d| !d.trim().is_empty());
+        let locator = geo::locator(rules_dir.as_deref().map(|d| Path::new(d.trim())))?;
+        let catalog = match &rules_dir {
+            Some(dir) => Catalog::with_dir(Path::new(dir.trim()), &locator)
+                .map_err(|e| ConfigError::new(RULES_DIR, dir, e.to_string()))?,
             None => Catalog::pack().map_err(|e| ConfigError::new(RULES_DIR, "", e.to_string()))?,
         };
         let mut disabled: Vec<&Arc<Rule>> = Vec::new();
@@ -186,7 +189,9 @@ impl DetectorConfig {
             .collect();
         Ok(DetectorConfig {
             policy,
-            rules: RuleSet::new(enabled, filters).with_correlations(correlations),
+            rules: RuleSet::new(enabled, filters)
+                .with_correlations(correlations)
+                .with_locator(locator),
             catalog,
         })
     }

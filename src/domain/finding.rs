@@ -14,6 +14,7 @@ use super::rules::correlation::CorrelationKind;
 
 use super::budget::Folded;
 use super::counter::{Counters, GroupKey, NotifyReason};
+use super::geo::SrcGeo;
 use super::hash::sha256_hex;
 use super::observed::EventFacts;
 use super::rules::{ObjectField, RuleMeta, ScoredField, Severity, Technique};
@@ -30,7 +31,7 @@ pub struct ScoredObject {
     pub value: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     pub schema: &'static str,
     pub finding_id: String,
@@ -60,6 +61,10 @@ pub struct Finding {
     pub identity_type: Option<String>,
     pub session_issuer: Option<String>,
     pub src: String,
+    /// Where `src` is: country, network owner, class of network (sign-in
+    /// records; docs/finding.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_geo: Option<std::sync::Arc<SrcGeo>>,
     pub user_agent: Option<String>,
     pub signin_endpoint: Option<String>,
     // Splunk's grouping fields, under Splunk's names.
@@ -162,6 +167,7 @@ impl Finding {
             identity_type: facts.principal.identity_type,
             session_issuer: facts.principal.session_issuer,
             src: facts.src,
+            src_geo: facts.src_geo,
             user_agent: facts.user_agent,
             signin_endpoint: facts.signin_endpoint,
             signature: facts.signature,

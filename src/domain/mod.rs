@@ -27,7 +27,8 @@
 //!
 //! The modules, bottom-up: each imports only those before it (no circle;
 //! `tools/layers.py` checks it).
-//! 1. [`time`], [`lenient`], [`hash`]: timestamps, lenient JSON, SHA-256.
+//! 1. [`time`], [`lenient`], [`hash`], [`geo`]: timestamps, lenient JSON,
+//!    SHA-256, where an address is.
 //! 2. [`record`]: the CloudTrail record; [`identity`]: who it names.
 //! 3. [`rules`]: Sigma rules, filters and correlation definitions, loaded,
 //!    linked and tested inline.
@@ -43,6 +44,7 @@ pub mod budget;
 pub mod correlation;
 pub mod counter;
 pub mod finding;
+pub mod geo;
 pub mod hash;
 pub mod identity;
 pub mod lenient;

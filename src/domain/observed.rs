@@ -173,12 +173,13 @@ impl<'a> Observed<'a> {
                 .as_ref()
                 .and_then(|t| t.client_provided_host_header.as_deref())
                 .map(str::to_owned),
+            src_geo: r.src_geo.clone(),
         }
     }
 }
 
 /// Facts about the detected event, taken from the record and its envelope.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EventFacts {
     pub event_id: String,
     pub event_time: Timestamp,
@@ -193,6 +194,8 @@ pub struct EventFacts {
     pub error_message: Option<String>,
     pub outcome: Option<String>,
     pub signin_endpoint: Option<String>,
+    /// Where the source address is (sign-in records).
+    pub src_geo: Option<std::sync::Arc<super::geo::SrcGeo>>,
 }
 
 #[cfg(test)]

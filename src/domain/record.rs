@@ -79,6 +79,11 @@ pub struct CloudTrailRecord<'a> {
     pub recipient_account_id: Text<'a>,
     #[serde(borrow, default, deserialize_with = "lenient::object")]
     pub tls_details: Option<TlsDetails<'a>>,
+    /// Where the source address is (`src_*` fields): set on sign-in records
+    /// by [`CloudTrailRecord::enrich`], never read from
+    /// the record.
+    #[serde(skip)]
+    pub src_geo: Option<std::sync::Arc<super::geo::SrcGeo>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -303,6 +308,7 @@ pub const STRING_MAPS: &[&str] = &[
 /// one of [`STRING_MAPS`] and a key without dots.
 pub fn is_known_field(path: &str) -> bool {
     FIELDS.contains(&path)
+        || super::geo::FIELDS.contains(&path)
         || STRING_MAPS.iter().any(|map| {
             path.strip_prefix(map)
                 .and_then(|rest| rest.strip_prefix('.'))
@@ -347,6 +353,15 @@ impl<'a> CloudTrailRecord<'a> {
 
     pub fn is_from_signin(&self) -> bool {
         field_is(self.event_source.as_deref(), SIGNIN_EVENT_SOURCE)
+    }
+
+    /// Sets `src_geo` on a sign-in record that has none yet: only sign-in
+    /// records are enriched.
+    pub fn enrich(&mut self, locator: &super::geo::Locator) {
+        if self.src_geo.is_none() && self.is_from_signin() {
+            let src = self.source_ip_address.as_deref().unwrap_or_default();
+            self.src_geo = Some(std::sync::Arc::new(locator.locate(src)));
+        }
     }
 
     /// The outcome AWS recorded for this sign-in step, when it recorded one:
@@ -408,6 +423,7 @@ impl<'a> CloudTrailRecord<'a> {
                 .as_ref()?
                 .client_provided_host_header
                 .as_deref(),
+            _ if path.starts_with("src_") => self.src_geo.as_deref()?.field(path),
             _ => {
                 let (map, key) = path.split_once('.')?;
                 match map {

@@ -49,6 +49,7 @@ pub fn correlation_finding(
         error_message: None,
         outcome: None,
         signin_endpoint: None,
+        src_geo: None,
     };
     let (user, src, account) = (
         facts.principal.user.clone(),

@@ -81,6 +81,10 @@ pub fn write_email(out: &mut impl Write, notice: &Notice<'_>) -> fmt::Result {
             line(out, "Account", &clean(&f.account))?;
             line(out, "Region", &clean(&f.region))?;
             line(out, "Source IP", &src)?;
+            if let Some(geo) = &f.src_geo {
+                // "Frankfurt, Germany, AS24940 Hetzner Online GmbH, cloud"
+                line(out, "Source network", &clean(&geo.describe()))?;
+            }
             line(out, "User agent", &agent)?;
             line(out, "Signing in to", &clean(&f.dest))?;
             line(out, "Sign-in host", &optional(&f.signin_endpoint))?;

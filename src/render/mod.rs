@@ -65,6 +65,9 @@ pub(crate) mod tests {
             error_message: Some("Failed authentication".into()),
             outcome: Some("Failure".into()),
             signin_endpoint: None,
+            src_geo: Some(std::sync::Arc::new(
+                crate::domain::geo::Locator::default().locate("203.0.113.7"),
+            )),
         };
         let rule = pack::rule("failed-mfa").expect("the pack holds failed-mfa");
         let key = GroupKey::detection(&rule.id, &facts.account, user, &facts.src, None);

@@ -79,6 +79,13 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ),
     ("root-console-login", "1", "root"),
     ("root-console-login", "111", "root"),
+    // The AWS CLI's lookup-events example signs in from 72.21.198.70, in
+    // Amazon's AS16509: a cloud network, as the embedded data has it.
+    (
+        "console-login-from-cloud",
+        "654ccbc0-ba0d-486a-9076-dbf7274677a7",
+        "my-session-name",
+    ),
 ];
 
 fn corpus_dir() -> Option<PathBuf> {

@@ -99,7 +99,7 @@ fn assemble(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
     let json = render::json(finding);
     let body = protocol_bodies(&text, &json);
     let attr = |s: &str| MessageAttribute::String(attribute_value(s, MAX_ATTRIBUTE_CHARS));
-    let attributes = vec![
+    let mut attributes = vec![
         ("rule_id", attr(&finding.rule_id)),
         ("rule", attr(&finding.rule)),
         ("severity", attr(finding.severity.as_str())),
@@ -115,6 +115,14 @@ fn assemble(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
             MessageAttribute::StringArray(json!(finding.mitre).to_string()),
         ),
     ];
+    // For subscription filter policies on where a sign-in came from; SNS
+    // takes ten attributes at most, and these make ten.
+    if let Some(geo) = &finding.src_geo {
+        if let Some(country) = &geo.country {
+            attributes.push(("src_country", attr(country)));
+        }
+        attributes.push(("src_network", attr(&geo.network)));
+    }
     let (group_id, deduplication_id) = if fifo {
         // Group ids allow ASCII only and at most 128 characters; user names do not.
         let group = sha256_hex([finding.group.as_bytes()], 32);
@@ -272,9 +280,20 @@ mod tests {
                 "account",
                 "user",
                 "src",
-                "mitre"
+                "mitre",
+                "src_network"
             ]
         );
+        // A located address adds its country: ten attributes, SNS's most.
+        let mut located = f.clone();
+        let mut geo = crate::domain::geo::SrcGeo::default();
+        geo.country = Some("DE".into());
+        geo.network = "cloud".into();
+        located.src_geo = Some(std::sync::Arc::new(geo));
+        let attributes = message(&located, false).attributes;
+        assert_eq!(attributes.len(), 10);
+        assert!(attributes.contains(&("src_country", MessageAttribute::String("DE".into()))));
+        assert!(attributes.contains(&("src_network", MessageAttribute::String("cloud".into()))));
         assert!(m.attributes.contains(&(
             "mitre",
             MessageAttribute::StringArray(r#"["T1586.003","T1621"]"#.into())

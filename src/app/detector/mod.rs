@@ -317,6 +317,17 @@ impl<S: CounterStore + BudgetStore> Detector<S> {
             future_dated: observed.is_future_dated(fallback_time),
             ..Outcome::default()
         };
+        // A sign-in is located once, for the rules, the findings and the
+        // correlations alike.
+        let located;
+        let observed = if observed.record.src_geo.is_none() && observed.record.is_from_signin() {
+            let mut copy = observed.clone();
+            copy.record.enrich(self.rules.locator());
+            located = copy;
+            &located
+        } else {
+            observed
+        };
         let evaluation = self.rules.evaluate(&observed.record);
         for (rule, verdict) in evaluation.verdicts {
             // Building blocks make no finding; correlation rules count them.

@@ -51,7 +51,7 @@ pub(super) fn scan_reader(
         Ok(reader) => candidates::scan(
             reader,
             std::mem::take(buffer),
-            |record| rules.any_match(record),
+            |record| rules.wants(record),
             |piece| {
                 pieces.push(piece);
                 if pieces.len() >= BATCH {

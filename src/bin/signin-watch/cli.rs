@@ -7,9 +7,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 use signin_watch::app::replay::Format;
 use signin_watch::config::{self, ConfigError, DetectorConfig};
 
+/// `--version`: the program's, and the embedded geo data's.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ngeo data: ",
+    include_str!("../../../data/geo/SOURCE")
+);
+
 #[derive(Parser)]
 #[command(
     version,
+    long_version = LONG_VERSION,
     about = "Detects risky AWS console sign-ins in CloudTrail records."
 )]
 pub struct Cli {

@@ -96,6 +96,13 @@ fn replay(args: &ReplayArgs) -> ExitCode {
             return fail("this build reads no s3:// inputs (build with --features s3)");
         }
     };
+    if let Some(warning) = config
+        .rules
+        .locator()
+        .staleness(signin_watch::domain::time::Timestamp::now())
+    {
+        eprintln!("signin-watch: warning: {warning}");
+    }
     let detector = Detector::new(config.rules, config.policy, MemoryStore::new());
     let options = ReplayOptions {
         format: args.format.into(),

@@ -113,6 +113,11 @@ pub fn list(args: &DetectorArgs) -> ExitCode {
 
 /// Runs every inline test of the pack and of `--rules DIR`.
 pub fn test(args: &DetectorArgs) -> ExitCode {
+    let dir = args.rules_dir().map(PathBuf::from);
+    let locator = match signin_watch::config::geo::locator(dir.as_deref()) {
+        Ok(l) => l,
+        Err(e) => return fail(&format!("invalid setting {e}")),
+    };
     let catalog = match args.rules_dir() {
         Some(dir) => Catalog::with_dir_and(&PathBuf::from(dir), InlineTests::Skip),
         None => Catalog::pack(),
@@ -137,17 +142,27 @@ pub fn test(args: &DetectorArgs) -> ExitCode {
         }
     };
     for rule in &catalog.rules {
-        report("rule", &rule.name, rule.tests.len(), inline::run_rule(rule));
+        report(
+            "rule",
+            &rule.name,
+            rule.tests.len(),
+            inline::run_rule(rule, &locator),
+        );
     }
     for c in &catalog.correlations {
-        report("correlation", &c.name, c.tests.len(), simulate::run(c));
+        report(
+            "correlation",
+            &c.name,
+            c.tests.len(),
+            simulate::run(c, &locator),
+        );
     }
     for filter in &catalog.filters {
         report(
             "filter",
             &filter.name,
             filter.tests.len(),
-            inline::run_filter(filter),
+            inline::run_filter(filter, &locator),
         );
     }
     let _ = writeln!(
@@ -164,7 +179,12 @@ pub fn test(args: &DetectorArgs) -> ExitCode {
 /// Loads the files beside the pack, inline tests included, and says what
 /// each holds or what is wrong.
 pub fn check(files: &[PathBuf]) -> ExitCode {
-    match Catalog::with_files(files, InlineTests::Run) {
+    // The files' tests run against the embedded geo data.
+    let locator = match signin_watch::config::geo::locator(None) {
+        Ok(l) => l,
+        Err(e) => return fail(&format!("invalid setting {e}")),
+    };
+    match Catalog::with_files(files, InlineTests::Run(&locator)) {
         Ok(catalog) => {
             for path in files {
                 let origin = Origin::File(path.display().to_string());

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::state::{self, GroupState};
 use super::{FeedSource, feeds};
+use crate::domain::geo::Locator;
 use crate::domain::observed::Observed;
 use crate::domain::record::CloudTrailRecord;
 use crate::domain::rules::Rule;
@@ -13,13 +14,14 @@ use crate::domain::rules::inline::{SequenceTest, TestFailure};
 use crate::domain::time::Timestamp;
 
 /// Runs one inline test: the alerts it gives, or why it could not run.
-fn alerts_of(c: &Correlation, test: &SequenceTest) -> Result<usize, String> {
+fn alerts_of(c: &Correlation, test: &SequenceTest, locator: &Locator) -> Result<usize, String> {
     let rules: Vec<&Rule> = c.slots.iter().flat_map(slot_rules).collect();
     let mut states: HashMap<Vec<(String, String)>, GroupState> = HashMap::new();
     let mut alerts = 0;
     for text in &test.records {
-        let record: CloudTrailRecord =
+        let mut record: CloudTrailRecord =
             serde_json::from_str(text).map_err(|e| format!("not a CloudTrail record: {e}"))?;
+        record.enrich(locator);
         let observed = Observed::bare(record);
         let matched: Vec<&Rule> = rules
             .iter()
@@ -46,11 +48,11 @@ fn slot_rules(slot: &Slot) -> Vec<&Rule> {
     }
 }
 
-/// Runs a correlation's inline tests.
-pub fn run(c: &Correlation) -> Vec<TestFailure> {
+/// Runs a correlation's inline tests, each record located by `locator`.
+pub fn run(c: &Correlation, locator: &Locator) -> Vec<TestFailure> {
     let mut failures = Vec::new();
     for test in &c.tests {
-        let reason = match alerts_of(c, test) {
+        let reason = match alerts_of(c, test, locator) {
             Ok(n) if n == test.alerts => continue,
             Ok(n) => format!("{n} alerts, where the test wants {}", test.alerts),
             Err(e) => e,

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::{Filter, Rule};
+use crate::domain::geo::Locator;
 use crate::domain::record::CloudTrailRecord;
 
 /// What a test record is to the rule (or filter) that carries it.
@@ -64,21 +65,26 @@ impl std::fmt::Display for TestFailure {
     }
 }
 
+/// The test's record, located as the detector locates it.
 fn with_record<T>(
     test: &InlineTest,
+    locator: &Locator,
     f: impl FnOnce(&CloudTrailRecord<'_>) -> T,
 ) -> Result<T, String> {
-    let record: CloudTrailRecord =
+    let mut record: CloudTrailRecord =
         serde_json::from_str(&test.record).map_err(|e| format!("not a CloudTrail record: {e}"))?;
+    record.enrich(locator);
     Ok(f(&record))
 }
 
-/// Runs a rule's tests against the rule alone (no filter).
-pub fn run_rule(rule: &Rule) -> Vec<TestFailure> {
+/// Runs a rule's tests against the rule alone (no filter), each record
+/// located by `locator` (rules on `src_*` fields need the data they were
+/// written for).
+pub fn run_rule(rule: &Rule, locator: &Locator) -> Vec<TestFailure> {
     let mut failures = Vec::new();
     for test in &rule.tests {
         let want = test.case == Case::Positive;
-        let outcome = with_record(test, |r| rule.matches(r));
+        let outcome = with_record(test, locator, |r| rule.matches(r));
         let reason = match outcome {
             Ok(got) if got == want => continue,
             Ok(true) => "the rule matches it".to_owned(),
@@ -95,11 +101,11 @@ pub fn run_rule(rule: &Rule) -> Vec<TestFailure> {
 }
 
 /// Runs a filter's tests: whether it lets the record pass.
-pub fn run_filter(filter: &Filter) -> Vec<TestFailure> {
+pub fn run_filter(filter: &Filter, locator: &Locator) -> Vec<TestFailure> {
     let mut failures = Vec::new();
     for test in &filter.tests {
         let want_kept = test.case == Case::Kept;
-        let reason = match with_record(test, |r| filter.keeps(r)) {
+        let reason = match with_record(test, locator, |r| filter.keeps(r)) {
             Ok(kept) if kept == want_kept => continue,
             Ok(true) => "the filter keeps the match".to_owned(),
             Ok(false) => "the filter lets the match pass".to_owned(),

@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::geo::Locator;
 use super::record::CloudTrailRecord;
 use correlation::{Correlation, Slot};
 use inline::InlineTest;
@@ -223,6 +224,11 @@ impl Rule {
     pub fn event_names(&self) -> Option<&std::collections::BTreeSet<String>> {
         self.matcher.event_names()
     }
+
+    /// Whether the rule reads where the source address is (`src_*`).
+    pub fn uses_geo(&self) -> bool {
+        self.matcher.uses_geo()
+    }
 }
 
 /// Which rules a filter applies to.
@@ -258,6 +264,11 @@ impl Filter {
     pub fn keeps(&self, record: &CloudTrailRecord<'_>) -> bool {
         self.matcher.matches(record)
     }
+
+    /// Whether the filter reads where the source address is (`src_*`).
+    pub fn uses_geo(&self) -> bool {
+        self.matcher.uses_geo()
+    }
 }
 
 /// Which filter let a matching record pass.
@@ -292,13 +303,15 @@ struct Entry {
     makes_findings: bool,
 }
 
-/// The rules switched on, with the filters that apply to them, and the
-/// correlations over them.
+/// The rules switched on, with the filters that apply to them, the
+/// correlations over them, and what locates a sign-in for the `src_*`
+/// fields they read.
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     entries: Vec<Entry>,
     filters: Vec<Arc<Filter>>,
     correlations: Vec<Arc<Correlation>>,
+    locator: Locator,
 }
 
 impl Default for RuleSet {
@@ -340,6 +353,7 @@ impl RuleSet {
             entries,
             filters,
             correlations: Vec::new(),
+            locator: Locator::default(),
         }
     }
 
@@ -377,6 +391,17 @@ impl RuleSet {
             .filter(|c| !c.building_block)
             .collect();
         self
+    }
+
+    /// With sign-ins located by `locator` (the default knows no address).
+    pub fn with_locator(mut self, locator: Locator) -> Self {
+        self.locator = locator;
+        self
+    }
+
+    /// What locates a sign-in.
+    pub fn locator(&self) -> &Locator {
+        &self.locator
     }
 
     /// The enabled rules.
@@ -457,6 +482,24 @@ impl RuleSet {
     /// Whether any rule matches `record`, filters aside.
     pub fn any_match(&self, record: &CloudTrailRecord<'_>) -> bool {
         self.entries.iter().any(|e| e.rule.matches(record))
+    }
+
+    /// Whether any rule or filter reads where the source address is.
+    pub fn uses_geo(&self) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.rule.uses_geo() || e.filters.iter().any(|f| f.uses_geo()))
+    }
+
+    /// Whether the detector must see `record` (the scan's question): some
+    /// rule matches it, with `src_geo` located when a rule reads it.
+    pub fn wants(&self, record: &CloudTrailRecord<'_>) -> bool {
+        if record.src_geo.is_none() && record.is_from_signin() && self.uses_geo() {
+            let mut located = record.clone();
+            located.enrich(&self.locator);
+            return self.any_match(&located);
+        }
+        self.any_match(record)
     }
 }
 

@@ -30,6 +30,7 @@ pub const FILES: &[(&str, &str)] = &[
     pack_file!("concurrent-console-sessions.yml"),
     pack_file!("console-brute-force.yml"),
     pack_file!("console-login-failure.yml"),
+    pack_file!("console-login-from-cloud.yml"),
     pack_file!("console-login-success-mfa.yml"),
     pack_file!("console-login-success.yml"),
     pack_file!("console-login-without-mfa.yml"),
@@ -145,13 +146,15 @@ mod tests {
 
     #[test]
     fn every_pack_rule_passes_its_tests_and_has_the_three_cases() {
+        // The pack's tests are written for the embedded geo data.
+        let locator = crate::config::geo::locator(None).unwrap();
         let rules = rules().unwrap();
         assert!(
             rules.len() + contents().unwrap().correlations.len() >= FILES.len(),
             "every file holds a rule or a correlation"
         );
         for rule in &rules {
-            let failures = inline::run_rule(rule);
+            let failures = inline::run_rule(rule, &locator);
             assert!(failures.is_empty(), "{}: {failures:#?}", rule.name);
             for case in [Case::Positive, Case::NearMiss, Case::Unrelated] {
                 assert!(
@@ -178,7 +181,7 @@ mod tests {
             crate::domain::rules::load::link::link(contents().unwrap().correlations, &rules)
                 .unwrap();
         for c in &correlations {
-            let failures = crate::domain::correlation::simulate::run(c);
+            let failures = crate::domain::correlation::simulate::run(c, &locator);
             assert!(failures.is_empty(), "{}: {failures:#?}", c.name);
             for case in [Case::Positive, Case::NearMiss, Case::Unrelated] {
                 assert!(

@@ -50,6 +50,8 @@ pub(crate) struct Matcher {
     conditions: Vec<ConditionExpr>,
     /// The event names every match has, when the detection pins them.
     event_names: Option<std::collections::BTreeSet<String>>,
+    /// A detection names a `src_*` field: the record needs `src_geo`.
+    uses_geo: bool,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -76,11 +78,19 @@ impl Matcher {
             detections,
             conditions: detection.conditions.clone(),
             event_names: super::event_names::event_names(detection),
+            uses_geo: fields(detection)
+                .iter()
+                .any(|(_, f)| crate::domain::geo::FIELDS.contains(f)),
         })
     }
 
     pub(crate) fn event_names(&self) -> Option<&std::collections::BTreeSet<String>> {
         self.event_names.as_ref()
+    }
+
+    /// Whether a detection names a `src_*` field.
+    pub(crate) fn uses_geo(&self) -> bool {
+        self.uses_geo
     }
 
     pub(crate) fn matches(&self, record: &CloudTrailRecord<'_>) -> bool {

@@ -80,7 +80,7 @@ where
             let (totals, result) = candidates::scan(
                 reader,
                 Vec::new(),
-                |record| rules.any_match(record),
+                |record| rules.wants(record),
                 |piece| {
                     // A closed channel: the detector stopped; the reader stops next.
                     let _ = tx.blocking_send(piece);

@@ -1,0 +1,3 @@
+//! Geo lookups behind `domain::geo::GeoLookup`: the embedded default data.
+
+pub mod embedded;
