@@ -1,14 +1,20 @@
 //! What locates a sign-in: the embedded geo data
-//! (`adapters::geo::embedded`), and the named lists of networks in the
-//! rules directory (`networks/NAME.txt`, one CIDR block a line), whose
-//! names become classes of network.
+//! (`adapters::geo::embedded`) or the operator's own MaxMind-format
+//! databases (`SIGNIN_WATCH_GEOIP_DIR`, `adapters::geo::mmdb`), and the
+//! named lists of networks in the rules directory (`networks/NAME.txt`,
+//! one CIDR block a line), whose names become classes of network.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use super::{ConfigError, RULES_DIR};
 use crate::adapters::geo::embedded::EmbeddedGeo;
-use crate::domain::geo::{Locator, NetworkList, network};
+use crate::adapters::geo::mmdb::MmdbGeo;
+use crate::domain::geo::{GeoLookup, Locator, NetworkList, network};
+
+/// A directory of MaxMind-format databases (`*.mmdb`) that replace the
+/// embedded data.
+pub const GEOIP_DIR: &str = "SIGNIN_WATCH_GEOIP_DIR";
 
 /// The classes of network the lookup decides; a list may not take a name.
 const RESERVED: &[&str] = &[
@@ -69,18 +75,41 @@ pub fn network_lists(dir: &Path) -> Result<Vec<NetworkList>, ConfigError> {
     Ok(lists)
 }
 
-/// The locator: the embedded data, and the rules directory's lists.
-pub fn locator(rules_dir: Option<&Path>) -> Result<Locator, ConfigError> {
+/// The locator: the databases of `geoip_dir`, else the embedded data; and
+/// the rules directory's lists. A missing or damaged database is an error
+/// naming the variable, the file and the reason.
+pub fn locator(rules_dir: Option<&Path>, geoip_dir: Option<&Path>) -> Result<Locator, ConfigError> {
     let lists = match rules_dir {
         Some(dir) => network_lists(dir)?,
         None => Vec::new(),
     };
-    Ok(Locator::new(Arc::new(EmbeddedGeo), lists))
+    let lookup: Arc<dyn GeoLookup> =
+        match geoip_dir {
+            Some(dir) => Arc::new(MmdbGeo::open_dir(dir).map_err(|e| {
+                ConfigError::new(GEOIP_DIR, &dir.display().to_string(), e.to_string())
+            })?),
+            None => Arc::new(EmbeddedGeo),
+        };
+    Ok(Locator::new(lookup, lists))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_geoip_directory_replaces_the_embedded_data_and_a_bad_one_is_named() {
+        let empty = tempfile::tempdir().unwrap();
+        let e = locator(None, Some(empty.path())).unwrap_err();
+        assert_eq!(e.var, GEOIP_DIR);
+        assert!(e.to_string().contains("no *.mmdb file"), "{e}");
+        assert!(
+            locator(None, None)
+                .unwrap()
+                .source()
+                .starts_with("ip-location-db ")
+        );
+    }
 
     #[test]
     fn lists_load_by_name_and_bad_ones_name_the_file() {
@@ -92,7 +121,7 @@ mod tests {
         let lists = network_lists(dir.path()).unwrap();
         let names: Vec<_> = lists.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["office", "tor"]);
-        let located = locator(Some(dir.path())).unwrap().locate("192.0.2.7");
+        let located = locator(Some(dir.path()), None).unwrap().locate("192.0.2.7");
         assert_eq!(located.network, "tor");
         for (file, text, says) in [
             ("cloud.txt", "10.0.0.0/8", "a class the lookup decides"),

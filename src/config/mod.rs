@@ -128,7 +128,11 @@ impl DetectorConfig {
             )?;
         }
         let rules_dir = get(RULES_DIR).filter(|d| !d.trim().is_empty());
-        let locator = geo::locator(rules_dir.as_deref().map(|d| Path::new(d.trim())))?;
+        let geoip_dir = get(geo::GEOIP_DIR).filter(|d| !d.trim().is_empty());
+        let locator = geo::locator(
+            rules_dir.as_deref().map(|d| Path::new(d.trim())),
+            geoip_dir.as_deref().map(|d| Path::new(d.trim())),
+        )?;
         let catalog = match &rules_dir {
             Some(dir) => Catalog::with_dir(Path::new(dir.trim()), &locator)
                 .map_err(|e| ConfigError::new(RULES_DIR, dir, e.to_string()))?,

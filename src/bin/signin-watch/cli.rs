@@ -154,6 +154,9 @@ pub struct DetectorArgs {
     /// compiled pack; a rule with a pack rule's id replaces it.
     #[arg(long = "rules", value_name = "DIR", env = config::RULES_DIR)]
     rules_dir: Option<String>,
+    /// A directory of MaxMind-format geo databases (*.mmdb: GeoLite2 or GeoIP2 Country, City and ASN, DB-IP, IPinfo) that replace the embedded data.
+    #[arg(long = "geoip", value_name = "DIR", env = config::geo::GEOIP_DIR)]
+    geoip_dir: Option<String>,
     /// Minutes of event time after a notification during which a group's further detections do not notify.
     #[arg(long, env = config::SUPPRESSION_MINUTES)]
     suppression_minutes: Option<String>,
@@ -183,6 +186,11 @@ impl DetectorArgs {
         self.rules_dir.as_deref().filter(|d| !d.trim().is_empty())
     }
 
+    /// `--geoip DIR`, else `SIGNIN_WATCH_GEOIP_DIR`, when set.
+    pub fn geoip_dir(&self) -> Option<&str> {
+        self.geoip_dir.as_deref().filter(|d| !d.trim().is_empty())
+    }
+
     /// The detector's settings: each flag, else its environment variable.
     pub fn detector_config(&self) -> Result<DetectorConfig, ConfigError> {
         DetectorConfig::from_lookup(|var| {
@@ -195,6 +203,7 @@ impl DetectorArgs {
                 config::RULE2_ALLOW_USER_AGENTS => &self.rule2_allow_user_agents,
                 config::RULE2_ALLOW_CIDRS => &self.rule2_allow_cidrs,
                 config::RULES_DIR => &self.rules_dir,
+                config::geo::GEOIP_DIR => &self.geoip_dir,
                 _ => &None,
             }
             .clone()

@@ -114,7 +114,8 @@ pub fn list(args: &DetectorArgs) -> ExitCode {
 /// Runs every inline test of the pack and of `--rules DIR`.
 pub fn test(args: &DetectorArgs) -> ExitCode {
     let dir = args.rules_dir().map(PathBuf::from);
-    let locator = match signin_watch::config::geo::locator(dir.as_deref()) {
+    let geoip = args.geoip_dir().map(PathBuf::from);
+    let locator = match signin_watch::config::geo::locator(dir.as_deref(), geoip.as_deref()) {
         Ok(l) => l,
         Err(e) => return fail(&format!("invalid setting {e}")),
     };
@@ -180,7 +181,7 @@ pub fn test(args: &DetectorArgs) -> ExitCode {
 /// each holds or what is wrong.
 pub fn check(files: &[PathBuf]) -> ExitCode {
     // The files' tests run against the embedded geo data.
-    let locator = match signin_watch::config::geo::locator(None) {
+    let locator = match signin_watch::config::geo::locator(None, None) {
         Ok(l) => l,
         Err(e) => return fail(&format!("invalid setting {e}")),
     };

@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn every_pack_rule_passes_its_tests_and_has_the_three_cases() {
         // The pack's tests are written for the embedded geo data.
-        let locator = crate::config::geo::locator(None).unwrap();
+        let locator = crate::config::geo::locator(None, None).unwrap();
         let rules = rules().unwrap();
         assert!(
             rules.len() + contents().unwrap().correlations.len() >= FILES.len(),
