@@ -1,8 +1,9 @@
 //! Nanoseconds per sign-in record: the whole pack's evaluation alone, parse
 //! plus evaluation, and the prefilter; a record through the whole detector
 //! (rules, counters and correlations in the in-memory store, as replay runs
-//! it) over the correlation scenarios; and the pack's load (parse and
-//! compile every rule file). `cargo bench --bench rules`.
+//! it) over the correlation scenarios; locating a sign-in's source address
+//! in the embedded geo data; and the pack's load (parse and compile every
+//! rule file). `cargo bench --bench rules`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -107,6 +108,31 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
+    // Locating a source address in the embedded data: public addresses of
+    // both families, from access providers, clouds and resolvers.
+    let addresses = [
+        "8.8.8.8",
+        "104.131.0.1",
+        "80.128.0.1",
+        "185.220.101.33",
+        "3.80.0.1",
+        "193.0.6.139",
+        "2001:4860:4860::8888",
+        "2a01:4f8::1",
+    ];
+    let embedded = signin_watch::config::geo::locator(None, None).expect("the embedded data");
+    let mut g = c.benchmark_group("geo");
+    g.throughput(Throughput::Elements(addresses.len() as u64));
+    g.bench_function("locate_an_address", |b| {
+        b.iter(|| {
+            addresses
+                .iter()
+                .map(|a| embedded.locate(black_box(a)).asn.unwrap_or(0))
+                .sum::<u32>()
+        })
+    });
+    g.finish();
+
     // The scenarios: every record feeds correlations, most several.
     let scenarios = scenario_records();
     let mut g = c.benchmark_group("detector");
@@ -114,14 +140,17 @@ fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");
-    let with = RuleSet::default();
+    let with = RuleSet::default().with_locator(embedded.clone());
     let without = RuleSet::new(
         signin_watch::domain::rules::pack::rules().expect("the pack"),
         Vec::new(),
-    );
+    )
+    .with_locator(embedded.clone());
+    let unlocated = RuleSet::default();
     for (name, rules) in [
         ("process_the_scenarios", &with),
         ("process_the_scenarios_without_correlations", &without),
+        ("process_the_scenarios_without_geo_data", &unlocated),
     ] {
         g.bench_function(name, |b| {
             b.iter(|| {

@@ -151,6 +151,16 @@ SCENARIOS = {
             for t, ip in [("09:21:00", "192.0.2.51"), ("09:31:00", "198.51.100.52"), ("09:41:00", "192.0.2.51")]
         ],
     ),
+    "console-sessions-from-two-countries": (
+        "Sign-ins for jade from Germany (80.128.0.1) and the United States (8.8.8.8) ten minutes"
+        " apart (positive); kim's two sign-ins from two German networks (near miss).",
+        [
+            step(SUCCESS_MFA, "09:10:00", **user("jade"), sourceIPAddress="80.128.0.1"),
+            step(SUCCESS_MFA, "09:20:00", **user("jade"), sourceIPAddress="8.8.8.8"),
+            step(SUCCESS_MFA, "09:11:00", **user("kim"), sourceIPAddress="80.128.0.1"),
+            step(SUCCESS_MFA, "09:21:00", **user("kim"), sourceIPAddress="62.155.0.1"),
+        ],
+    ),
     "root-spray-across-accounts": (
         "Failed root sign-ins to two accounts from 198.51.100.80 (positive); to one account,"
         " twice, from 198.51.100.81 (near miss).",
@@ -226,6 +236,7 @@ HOURS = {
     "identity-center-brute-force": 13,
     "concurrent-console-sessions": 15,
     "root-spray-across-accounts": 17,
+    "console-sessions-from-two-countries": 19,
 }
 
 

@@ -170,9 +170,14 @@ fn write_correlation(out: &mut impl Write, c: &CorrelationFacts) -> fmt::Result 
             .as_deref()
             .map(|v| format!(" value {}", clean_line(v, USER_CHARS)))
             .unwrap_or_default();
+        let place = e
+            .place
+            .as_deref()
+            .map(|p| format!(" ({})", clean(p)))
+            .unwrap_or_default();
         writeln!(
             out,
-            "  {}  {}  {} from {}, user {}{value}",
+            "  {}  {}  {} from {}{place}, user {}{value}",
             e.time,
             clean(&e.event_id),
             clean(&e.rule),

@@ -143,6 +143,7 @@ pub fn event(id: &str, minute: f64, slot: usize, ip: &str) -> FedEvent {
         slot,
         value: Some(ip.into()),
         src: ip.into(),
+        place: None,
         user: "alice".into(),
         rule: "failed-mfa".into(),
     }

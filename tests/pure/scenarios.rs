@@ -32,6 +32,10 @@ const ALERTS: &[(&str, &[(&str, &str)])] = &[
     ),
     ("console-brute-force", &[("console-brute-force", "carol")]),
     (
+        "console-sessions-from-two-countries",
+        &[("console-sessions-from-two-countries", "jade")],
+    ),
+    (
         "federated-token-relay",
         &[("federated-token-relay", "break-glass")],
     ),

@@ -53,6 +53,8 @@ pub struct FeedSource<'r, 'a> {
     principal: super::identity::Principal,
     account: String,
     src: String,
+    /// Where `src` is, in one line (sign-in records).
+    place: Option<String>,
     event_id: String,
     time: Timestamp,
 }
@@ -70,6 +72,7 @@ impl<'r, 'a> FeedSource<'r, 'a> {
                 .as_deref()
                 .unwrap_or("unknown")
                 .to_owned(),
+            place: observed.record.src_geo.as_ref().map(|g| g.describe()),
             event_id: observed.event_id(),
             time,
             observed,
@@ -121,6 +124,7 @@ pub fn feeds(
                     .as_ref()
                     .and_then(|v| source.value_of(&v.paths[slot])),
                 src: source.src.clone(),
+                place: source.place.clone(),
                 user: source.principal.user.clone(),
                 rule: matched
                     .iter()
@@ -141,6 +145,9 @@ pub struct FedEvent {
     /// `value_count`: the counted field's value, when the record has it.
     pub value: Option<String>,
     pub src: String,
+    /// Where `src` is, in one line ("Germany, AS24940 Hetzner Online GmbH,
+    /// cloud"), when located.
+    pub place: Option<String>,
     pub user: String,
     /// The detection rule that matched it (for a chained count, the rule
     /// the inner count counts).
@@ -154,6 +161,9 @@ pub struct Evidence {
     pub time: Timestamp,
     pub rule: String,
     pub src: String,
+    /// Where `src` is, in one line, when located.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub place: Option<String>,
     pub user: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub value: Option<String>,

@@ -132,6 +132,7 @@ fn evidence(event: &FedEvent) -> Evidence {
         time: event.time,
         rule: event.rule.clone(),
         src: event.src.clone(),
+        place: event.place.clone(),
         user: event.user.clone(),
         value: event.value.clone(),
     }

@@ -61,6 +61,7 @@ fn event(id: &str, minute: f64, slot: usize, value: &str) -> FedEvent {
         slot,
         value: Some(value.into()),
         src: value.into(),
+        place: None,
         user: "alice".into(),
         rule: "failed-mfa".into(),
     }
@@ -366,6 +367,7 @@ fn a_slow_brute_force_for_a_day_stays_under_the_state_limit() {
         let e = FedEvent {
             user: long.clone(),
             src: "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff".into(),
+            place: None,
             ..event(&format!("{i:036}"), minute, 0, "a")
         };
         let tr = feed(&c, &state, &e);
