@@ -21,6 +21,9 @@ pub const RULE2_ALLOW_ISSUERS: &str = "SIGNIN_WATCH_RULE2_ALLOW_ISSUERS";
 pub const RULE2_ALLOW_USER_AGENTS: &str = "SIGNIN_WATCH_RULE2_ALLOW_USER_AGENTS";
 pub const RULE2_ALLOW_CIDRS: &str = "SIGNIN_WATCH_RULE2_ALLOW_CIDRS";
 pub const RULES_DIR: &str = "SIGNIN_WATCH_RULES_DIR";
+/// Values of the rules' placeholders (`|expand: '%name%'`): a JSON object
+/// of lists, or `name=a,b;other=c`.
+pub const PLACEHOLDERS: &str = "SIGNIN_WATCH_PLACEHOLDERS";
 
 /// The rule the `RULE2_ALLOW_*` variables tune.
 pub const RULE2: &str = "federated-single-factor";
@@ -51,6 +54,40 @@ pub struct DetectorConfig {
     pub rules: RuleSet,
     /// Every rule and filter loaded, switched on or not.
     pub catalog: Catalog,
+    /// Rules left inactive: their placeholders have no values (the rule's
+    /// name, and why).
+    pub inactive: Vec<(String, String)>,
+}
+
+/// `SIGNIN_WATCH_PLACEHOLDERS`: a JSON object of lists of strings, or
+/// `name=a,b;other=c`.
+pub fn parse_placeholders(
+    value: &str,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, ConfigError> {
+    let trimmed = value.trim();
+    if trimmed.starts_with('{') {
+        return serde_json::from_str(trimmed).map_err(|e| {
+            ConfigError::new(
+                PLACEHOLDERS,
+                value,
+                format!("not a JSON object of lists of strings: {e}"),
+            )
+        });
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for part in trimmed.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, list) = part.split_once('=').ok_or_else(|| {
+            ConfigError::new(PLACEHOLDERS, value, format!("{part:?} is not name=a,b"))
+        })?;
+        let list = list
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect();
+        out.insert(name.trim().to_owned(), list);
+    }
+    Ok(out)
 }
 
 impl Default for DetectorConfig {
@@ -179,12 +216,27 @@ impl DetectorConfig {
             ConfigError::new(var, &value.unwrap_or_default(), e.to_string())
         })?;
         filters.extend(allowlist.map(Arc::new));
-        let enabled = catalog
+        let values = match get(PLACEHOLDERS) {
+            Some(v) => parse_placeholders(&v)?,
+            None => Default::default(),
+        };
+        let mut inactive = Vec::new();
+        let mut enabled = Vec::new();
+        for rule in catalog
             .rules
             .iter()
             .filter(|r| !disabled.iter().any(|d| Arc::ptr_eq(d, r)))
-            .cloned()
-            .collect();
+        {
+            if rule.placeholders.is_empty() {
+                enabled.push(rule.clone());
+                continue;
+            }
+            // A rule with placeholders runs with the settings' values only.
+            match rule.with_placeholders(&values) {
+                Ok(filled) => enabled.push(Arc::new(filled)),
+                Err(why) => inactive.push((rule.name.clone(), why)),
+            }
+        }
         let correlations = catalog
             .correlations
             .iter()
@@ -197,6 +249,7 @@ impl DetectorConfig {
                 .with_correlations(correlations)
                 .with_locator(locator),
             catalog,
+            inactive,
         })
     }
 
@@ -222,7 +275,12 @@ mod tests {
     fn defaults() {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.policy, NotifyPolicy::default());
-        assert_eq!(c.rules.rules().count(), c.catalog.rules.len());
+        // Every rule is on but those whose placeholders have no values.
+        assert_eq!(c.inactive.len(), 1, "{:?}", c.inactive);
+        assert_eq!(
+            c.rules.rules().count() + c.inactive.len(),
+            c.catalog.rules.len()
+        );
         let alerting = c
             .catalog
             .correlations
@@ -264,6 +322,48 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_with_placeholders_runs_only_with_their_values() {
+        let rule = "console-login-unexpected-country";
+        let off = cfg(&[]).unwrap();
+        assert!(!off.rules.rules().any(|r| r.name == rule));
+        let (name, why) = &off.inactive[0];
+        assert_eq!(
+            (name.as_str(), why.as_str()),
+            (rule, "no values for %expected_countries%")
+        );
+        for value in [
+            "expected_countries=DE, FR",
+            r#"{"expected_countries": ["DE", "FR"]}"#,
+        ] {
+            let on = cfg(&[(PLACEHOLDERS, value)]).unwrap();
+            assert!(on.inactive.is_empty());
+            let r = on.rules.rules().find(|r| r.name == rule).expect("active");
+            let located = |ip: &str| {
+                let text = format!(
+                    r#"{{"eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin",
+                        "responseElements":{{"ConsoleLogin":"Success"}},"sourceIPAddress":"{ip}"}}"#
+                );
+                let mut record: crate::domain::record::CloudTrailRecord =
+                    serde_json::from_str(&text).unwrap();
+                record.enrich(on.rules.locator());
+                r.matches(&record)
+            };
+            assert!(located("8.8.8.8"), "the United States is not expected");
+            assert!(!located("80.128.0.1"), "Germany is");
+        }
+        // Other values than the tests': France alone makes Germany unexpected.
+        let fr = cfg(&[(PLACEHOLDERS, "expected_countries=FR")]).unwrap();
+        let r = fr.rules.rules().find(|r| r.name == rule).expect("active");
+        let mut record: crate::domain::record::CloudTrailRecord = serde_json::from_str(
+            r#"{"eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin",
+                "responseElements":{"ConsoleLogin":"Success"},"sourceIPAddress":"80.128.0.1"}"#,
+        )
+        .unwrap();
+        record.enrich(fr.rules.locator());
+        assert!(r.matches(&record));
+    }
+
+    #[test]
     fn errors_name_the_variable_and_value() {
         for (var, value) in [
             (SUPPRESSION_MINUTES, "an hour"),
@@ -277,6 +377,8 @@ mod tests {
             (RULE2_ALLOW_ISSUERS, "[1,2]"),
             (RULE2_ALLOW_USER_AGENTS, "Jersey/*"),
             (RULES_DIR, "/no/such/rules"),
+            (PLACEHOLDERS, "expected_countries"),
+            (PLACEHOLDERS, "{\"expected_countries\": \"DE\"}"),
         ] {
             let err = cfg(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

@@ -287,6 +287,7 @@ fn deployment_settings_are_as_documented() {
         signin_watch::config::RULE2_ALLOW_CIDRS,
         signin_watch::config::RULES_DIR,
         signin_watch::config::geo::GEOIP_DIR,
+        signin_watch::config::PLACEHOLDERS,
         signin_watch::lambda::config::TABLE,
         signin_watch::lambda::config::TOPIC_ARN,
         signin_watch::lambda::config::RETENTION_DAYS,

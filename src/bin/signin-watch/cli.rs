@@ -166,6 +166,9 @@ pub struct DetectorArgs {
     /// Messages per rule per hour of event time; the rest fold into one digest per rule and hour (0: no budget).
     #[arg(long, env = config::BUDGET_PER_RULE_HOUR)]
     notify_budget: Option<String>,
+    /// Values of the rules' placeholders: name=a,b;other=c, or a JSON object of lists (e.g. expected_countries=DE,FR).
+    #[arg(long, env = config::PLACEHOLDERS)]
+    placeholders: Option<String>,
     /// Rules to switch off, by name or id (see `signin-watch rules list`).
     #[arg(long, env = config::DISABLED_RULES)]
     disabled_rules: Option<String>,
@@ -204,6 +207,7 @@ impl DetectorArgs {
                 config::RULE2_ALLOW_CIDRS => &self.rule2_allow_cidrs,
                 config::RULES_DIR => &self.rules_dir,
                 config::geo::GEOIP_DIR => &self.geoip_dir,
+                config::PLACEHOLDERS => &self.placeholders,
                 _ => &None,
             }
             .clone()

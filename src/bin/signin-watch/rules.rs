@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use signin_watch::config;
 use signin_watch::config::catalog::{Catalog, InlineTests};
 use signin_watch::domain::correlation::simulate;
 use signin_watch::domain::rules::correlation::Slot;
@@ -29,14 +30,23 @@ pub fn list(args: &DetectorArgs) -> ExitCode {
         .rules
         .iter()
         .map(|r| {
-            let enabled = config.rules.rules().any(|e| std::sync::Arc::ptr_eq(e, r));
+            // A rule with placeholders runs as a copy filled from the settings.
+            let enabled = config.rules.rules().any(|e| e.id == r.id);
+            let inactive = config.inactive.iter().find(|(name, _)| *name == r.name);
+            let state = match (enabled, inactive) {
+                (true, _) => "yes".to_owned(),
+                (false, Some((_, why))) => {
+                    format!("no: inactive, {why} ({})", config::PLACEHOLDERS)
+                }
+                (false, None) => "no".to_owned(),
+            };
             [
                 r.name.clone(),
                 r.id.clone(),
                 r.severity.as_str().to_owned(),
                 r.kind.as_str().to_owned(),
                 r.origin.to_string(),
-                if enabled { "yes" } else { "no" }.to_owned(),
+                state,
             ]
         })
         .chain(config.catalog.correlations.iter().map(|c| {

@@ -194,6 +194,10 @@ pub struct Rule {
     pub kind: RuleKind,
     pub tests: Vec<InlineTest>,
     matcher: Matcher,
+    /// The placeholders its detection names (`|expand: '%name%'`), sorted.
+    pub placeholders: Vec<String>,
+    /// The detection section, kept to fill the placeholders.
+    detection: Arc<rsigma_parser::Detections>,
 }
 
 /// A rule reads as its metadata: `rule.name`, `rule.severity`.
@@ -205,6 +209,39 @@ impl std::ops::Deref for Rule {
 }
 
 impl Rule {
+    /// The placeholders `values` gives no values for.
+    pub fn missing_placeholders(
+        &self,
+        values: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Vec<String> {
+        self.placeholders
+            .iter()
+            .filter(|p| !values.contains_key(*p))
+            .cloned()
+            .collect()
+    }
+
+    /// The rule with its placeholders filled from `values`; an error names
+    /// the placeholders `values` lacks (the rule stays inactive).
+    pub fn with_placeholders(
+        &self,
+        values: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<Rule, String> {
+        let missing = self.missing_placeholders(values);
+        if !missing.is_empty() {
+            return Err(format!("no values for %{}%", missing.join("%, %")));
+        }
+        let matcher = Matcher::compile(&sigma::expand(&self.detection, values))?;
+        Ok(Rule {
+            meta: self.meta.clone(),
+            kind: self.kind,
+            tests: self.tests.clone(),
+            matcher,
+            placeholders: self.placeholders.clone(),
+            detection: self.detection.clone(),
+        })
+    }
+
     /// The rule's own check, without filters.
     pub fn matches(&self, record: &CloudTrailRecord<'_>) -> bool {
         self.matcher.matches(record)

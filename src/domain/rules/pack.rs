@@ -33,6 +33,7 @@ pub const FILES: &[(&str, &str)] = &[
     pack_file!("console-login-from-cloud.yml"),
     pack_file!("console-login-success-mfa.yml"),
     pack_file!("console-login-success.yml"),
+    pack_file!("console-login-unexpected-country.yml"),
     pack_file!("console-login-without-mfa.yml"),
     pack_file!("console-sessions-from-two-countries.yml"),
     pack_file!("failed-mfa.yml"),

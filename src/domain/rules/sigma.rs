@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use rsigma_eval::compiler::{CompiledDetection, compile_detection, eval_condition};
 use rsigma_eval::event::{Event, EventValue};
 use rsigma_parser::{
-    ConditionExpr, Detection, DetectionItem, Detections, Modifier, Quantifier, SigmaValue,
+    ConditionExpr, Detection, DetectionItem, Detections, Modifier, Quantifier, SigmaString,
+    SigmaValue,
 };
 
 use crate::domain::record::{CloudTrailRecord, SIGNIN_EVENT_SOURCE};
@@ -144,9 +145,85 @@ pub(crate) fn unsupported_modifier(item: &DetectionItem) -> Option<Modifier> {
     item.field.modifiers.iter().copied().find(|m| {
         matches!(
             m,
-            Modifier::Gt | Modifier::Gte | Modifier::Lt | Modifier::Lte | Modifier::Expand
+            Modifier::Gt | Modifier::Gte | Modifier::Lt | Modifier::Lte
         )
     })
+}
+
+/// The placeholder a `|expand` value names: `%name%`, the name of letters,
+/// digits and `_`.
+fn placeholder(value: &SigmaValue) -> Option<String> {
+    let SigmaValue::String(s) = value else {
+        return None;
+    };
+    let text = s.as_plain()?;
+    let name = text.strip_prefix('%')?.strip_suffix('%')?;
+    let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    valid.then(|| name.to_owned())
+}
+
+fn walk_items_mut(d: &mut Detection, f: &mut dyn FnMut(&mut DetectionItem)) {
+    match d {
+        Detection::AllOf(items) => items.iter_mut().for_each(&mut *f),
+        Detection::AnyOf(ds) | Detection::And(ds) => {
+            ds.iter_mut().for_each(|d| walk_items_mut(d, f))
+        }
+        Detection::Keywords(_) => {}
+        Detection::ArrayMatch { body, .. } => walk_items_mut(body, f),
+        Detection::Conditional { named, .. } => {
+            named.values_mut().for_each(|d| walk_items_mut(d, f))
+        }
+    }
+}
+
+/// The placeholders the `|expand` items of a detection section name,
+/// sorted; an error names an `|expand` value that is not one placeholder
+/// (`%name%`): signin-watch fills placeholders from its settings, as
+/// pySigma's placeholder pipelines do, and nothing else.
+pub(crate) fn placeholders(detection: &Detections) -> Result<Vec<String>, String> {
+    let mut names = std::collections::BTreeSet::new();
+    for (name, item) in items(detection) {
+        if !item.field.modifiers.contains(&Modifier::Expand) {
+            continue;
+        }
+        for v in &item.values {
+            let p = placeholder(v).ok_or_else(|| {
+                format!("detection {name:?}: an |expand value must be one placeholder, %name%")
+            })?;
+            names.insert(p);
+        }
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// The detection section with each `|expand` item's placeholders replaced
+/// by `values[name]` (any of them matches) and the modifier removed. A
+/// placeholder without values stays as its own text, which no record holds.
+pub(crate) fn expand(
+    detection: &Detections,
+    values: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Detections {
+    let mut out = detection.clone();
+    for d in out.named.values_mut() {
+        walk_items_mut(d, &mut |item| {
+            if !item.field.modifiers.contains(&Modifier::Expand) {
+                return;
+            }
+            item.field.modifiers.retain(|m| *m != Modifier::Expand);
+            item.values = item
+                .values
+                .iter()
+                .flat_map(|v| match placeholder(v).and_then(|p| values.get(&p)) {
+                    Some(list) => list
+                        .iter()
+                        .map(|x| SigmaValue::String(SigmaString::from_raw(x)))
+                        .collect(),
+                    None => vec![v.clone()],
+                })
+                .collect();
+        });
+    }
+    out
 }
 
 /// Every detection item of a section, with its detection's name.

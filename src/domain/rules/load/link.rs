@@ -119,6 +119,15 @@ fn build(
     let mut slots = Vec::new();
     for key in &spec.rules {
         if let Some(rule) = rules.iter().find(|r| r.is_named(key)) {
+            if !rule.placeholders.is_empty() {
+                // Its settings decide whether it runs at all.
+                return Err(error(
+                    &spec,
+                    format!(
+                        "counts {key:?}, a rule with placeholders: correlations count rules without"
+                    ),
+                ));
+            }
             slots.push(Slot::Rule(rule.clone()));
             continue;
         }

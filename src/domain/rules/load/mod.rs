@@ -111,6 +111,10 @@ pub(super) struct Extension {
     building_block: bool,
     /// Correlations: the first sentence of the finding's text.
     story: Option<String>,
+    /// A rule with placeholders (`|expand: '%name%'`): the values its inline
+    /// tests run with. The detector fills them from its settings.
+    #[serde(default)]
+    placeholders: std::collections::BTreeMap<String, Vec<String>>,
     #[serde(default)]
     tests: Vec<TestSpec>,
 }
@@ -486,9 +490,25 @@ impl Context<'_> {
                 ),
             ));
         }
-        let matcher = Matcher::compile(&rule.detection)
-            .map_err(|e| self.error(Some("detection:"), format!("{title:?}: {e}")))?;
+        let placeholders = sigma::placeholders(&rule.detection)
+            .map_err(|e| self.error(Some("|expand"), format!("{title:?}: {e}")))?;
         let mut ext = self.extension(title, &rule.custom_attributes)?;
+        if let Some(missing) = placeholders
+            .iter()
+            .find(|p| !ext.placeholders.contains_key(*p))
+        {
+            return Err(self.error(
+                Some("placeholders:"),
+                format!(
+                    "{title:?}: the detection names the placeholder %{missing}%: give the values its inline tests run with (signin_watch: placeholders: {{{missing}: [...]}})"
+                ),
+            ));
+        }
+        // As loaded, the rule runs with its tests' values; the detector fills
+        // the placeholders from its settings, or leaves the rule inactive.
+        let detection = sigma::expand(&rule.detection, &ext.placeholders);
+        let matcher = Matcher::compile(&detection)
+            .map_err(|e| self.error(Some("detection:"), format!("{title:?}: {e}")))?;
         let meta = self.meta(
             &Common {
                 title,
@@ -522,12 +542,22 @@ impl Context<'_> {
             },
             tests,
             matcher,
+            detection: Arc::new(rule.detection.clone()),
+            placeholders,
         })
     }
 
     fn filter(&self, filter: &FilterRule) -> Result<Filter, RuleError> {
         let title = filter.title.as_str();
         self.check_detection(title, &filter.detection)?;
+        let placeholders = sigma::placeholders(&filter.detection)
+            .map_err(|e| self.error(Some("|expand"), format!("{title:?}: {e}")))?;
+        if !placeholders.is_empty() {
+            return Err(self.error(
+                Some("|expand"),
+                format!("{title:?}: placeholders are for detection rules, not filters"),
+            ));
+        }
         super::filter_trust::check_filter_trust(&filter.detection)
             .map_err(|reason| self.error(Some("filter:"), format!("{title:?}: {reason}")))?;
         let matcher = Matcher::compile(&filter.detection)
