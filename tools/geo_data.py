@@ -44,7 +44,7 @@ def ranges(path):
             yield start, end, row[2:]
 
 
-def flatten(items, empty):
+def flatten(items, empty, top=1 << 128):
     """Disjoint (start, value) records covering the space from the first
     start, gaps as `empty`. Where ranges overlap, the one starting later
     (the more specific, in these files) wins until it ends."""
@@ -70,7 +70,9 @@ def flatten(items, empty):
         while stack and stack[-1][0] < limit:
             end, _ = stack.pop()
             after = end + 1
-            emit(after, stack[-1][1] if stack else empty)
+            # A range that ends the address space leaves nothing after it.
+            if after < top:
+                emit(after, stack[-1][1] if stack else empty)
             pos = after
 
     for start, end, value in items:
@@ -112,7 +114,7 @@ def main():
     for family, bits in (("4", 32), ("6", 128)):
         rows = [(s, e, v[0].encode("ascii")) for s, e, v in ranges(
             os.path.join(args.country, f"geo-whois-asn-country-ipv{family}.csv"))]
-        recs = flatten(rows, b"\0\0")
+        recs = flatten(rows, b"\0\0", 1 << bits)
         fmt = "<I2s" if bits == 32 else "<QQ2s"
         write(os.path.join(args.out, f"country{family}.bin"), recs, fmt)
         print(f"country{family}.bin: {len(recs)} records", file=sys.stderr)
@@ -125,7 +127,7 @@ def main():
             rows.append((s, e, asn))
             if len(v) > 1 and v[1]:
                 names.setdefault(asn, v[1])
-        recs = flatten(rows, 0)
+        recs = flatten(rows, 0, 1 << bits)
         fmt = "<II" if bits == 32 else "<QQI"
         write(os.path.join(args.out, f"asn{family}.bin"), recs, fmt)
         print(f"asn{family}.bin: {len(recs)} records", file=sys.stderr)

@@ -32,6 +32,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             "{warning}"
         );
     }
+    for (rule, why) in &config.detector.inactive {
+        tracing::warn!(rule = %rule, reason = %why, "the rule is inactive: give its placeholders values (SIGNIN_WATCH_PLACEHOLDERS)");
+    }
     // A rule the bus's pattern starves fires only on the bucket path: say so.
     for rule in config.detector.rules.rules() {
         if let Reach::Missing(names) = rule.reach() {

@@ -65,27 +65,37 @@ pub fn parse_placeholders(
     value: &str,
 ) -> Result<std::collections::BTreeMap<String, Vec<String>>, ConfigError> {
     let trimmed = value.trim();
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     if trimmed.starts_with('{') {
-        return serde_json::from_str(trimmed).map_err(|e| {
+        out = serde_json::from_str(trimmed).map_err(|e| {
             ConfigError::new(
                 PLACEHOLDERS,
                 value,
                 format!("not a JSON object of lists of strings: {e}"),
             )
-        });
-    }
-    let mut out = std::collections::BTreeMap::new();
-    for part in trimmed.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, list) = part.split_once('=').ok_or_else(|| {
-            ConfigError::new(PLACEHOLDERS, value, format!("{part:?} is not name=a,b"))
         })?;
-        let list = list
-            .split(',')
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-            .map(str::to_owned)
-            .collect();
-        out.insert(name.trim().to_owned(), list);
+    } else {
+        for part in trimmed.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, list) = part.split_once('=').ok_or_else(|| {
+                ConfigError::new(PLACEHOLDERS, value, format!("{part:?} is not name=a,b"))
+            })?;
+            let list: Vec<String> = list
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+                .collect();
+            out.insert(name.trim().to_owned(), list);
+        }
+    }
+    // An empty list matches nothing: `not expected` would then hold for
+    // every sign-in.
+    if let Some((name, _)) = out.iter().find(|(_, list)| list.is_empty()) {
+        return Err(ConfigError::new(
+            PLACEHOLDERS,
+            value,
+            format!("{name:?} has no values (a rule on it would match nothing, or everything)"),
+        ));
     }
     Ok(out)
 }
@@ -220,6 +230,22 @@ impl DetectorConfig {
             Some(v) => parse_placeholders(&v)?,
             None => Default::default(),
         };
+        // A misspelt name would leave its rule inactive without a word.
+        let named: Vec<&String> = catalog.rules.iter().flat_map(|r| &r.placeholders).collect();
+        if let Some(name) = values.keys().find(|n| !named.contains(n)) {
+            return Err(ConfigError::new(
+                PLACEHOLDERS,
+                &get(PLACEHOLDERS).unwrap_or_default(),
+                format!(
+                    "no loaded rule names %{name}% (the rules' placeholders: {})",
+                    named
+                        .iter()
+                        .map(|n| format!("%{n}%"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
         let mut inactive = Vec::new();
         let mut enabled = Vec::new();
         for rule in catalog
@@ -232,10 +258,20 @@ impl DetectorConfig {
                 continue;
             }
             // A rule with placeholders runs with the settings' values only.
-            match rule.with_placeholders(&values) {
-                Ok(filled) => enabled.push(Arc::new(filled)),
-                Err(why) => inactive.push((rule.name.clone(), why)),
+            let missing = rule.missing_placeholders(&values);
+            if !missing.is_empty() {
+                let why = format!("no values for %{}%", missing.join("%, %"));
+                inactive.push((rule.name.clone(), why));
+                continue;
             }
+            let filled = rule.with_placeholders(&values).map_err(|e| {
+                ConfigError::new(
+                    PLACEHOLDERS,
+                    &get(PLACEHOLDERS).unwrap_or_default(),
+                    format!("{:?} does not compile with these values: {e}", rule.name),
+                )
+            })?;
+            enabled.push(Arc::new(filled));
         }
         let correlations = catalog
             .correlations
@@ -379,6 +415,9 @@ mod tests {
             (RULES_DIR, "/no/such/rules"),
             (PLACEHOLDERS, "expected_countries"),
             (PLACEHOLDERS, "{\"expected_countries\": \"DE\"}"),
+            (PLACEHOLDERS, "expected_countries="),
+            (PLACEHOLDERS, "{\"expected_countries\": []}"),
+            (PLACEHOLDERS, "expected_country=DE"),
         ] {
             let err = cfg(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

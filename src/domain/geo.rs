@@ -382,6 +382,14 @@ impl Locator {
         }
     }
 
+    /// The same data with other lists.
+    pub fn new_with_lists(other: &Locator, lists: Vec<NetworkList>) -> Self {
+        Locator {
+            lookup: other.lookup.clone(),
+            lists: lists.into(),
+        }
+    }
+
     /// Which data answers.
     pub fn source(&self) -> &str {
         self.lookup.source()

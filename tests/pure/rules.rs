@@ -401,6 +401,17 @@ fn rules_check_loads_files_beside_the_pack() {
     assert!(text(&out).contains("which is not loaded"), "{}", text(&out));
 }
 
+/// `rules check` runs a filter's tests with the lists of networks beside
+/// it, as the function would load them: the office filter names its list.
+#[test]
+fn rules_check_reads_the_lists_beside_the_files() {
+    let office = common::repo_path("rules/filters/root-from-office.yml")
+        .display()
+        .to_string();
+    let out = signin_watch(&["rules", "check", &office]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
 /// The filters under rules/filters/ load beside the pack and pass their
 /// inline tests; with them, the broker's sign-in is allowlisted.
 #[test]

@@ -82,6 +82,9 @@ fn as_name(asn: u32) -> Option<&'static str> {
             hi = mid;
         }
     }
+    if lo == count {
+        return None;
+    }
     let (n, start) = entry(lo)?;
     if n != asn {
         return None;

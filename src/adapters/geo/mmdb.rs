@@ -85,6 +85,9 @@ struct Record<'a> {
     registered_country: Option<CountryField<'a>>,
     #[serde(borrow, default)]
     country_code: Option<Cow<'a, str>>,
+    /// IPinfo's older free databases: `country` is the code, this the name.
+    #[serde(borrow, default)]
+    country_name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     city: Option<CityField<'a>>,
     #[serde(default)]
@@ -107,9 +110,17 @@ impl Record<'_> {
             Some(CountryField::Map { iso_code, names }) => {
                 (iso_code.map(owned), names.en.map(owned))
             }
+            // IPinfo writes the code here in its older databases, the name
+            // in its newer ones.
+            Some(CountryField::Name(text))
+                if text.len() == 2 && text.bytes().all(|b| b.is_ascii_alphabetic()) =>
+            {
+                (Some(text.into_owned()), None)
+            }
             Some(CountryField::Name(name)) => (None, Some(name.into_owned())),
             None => (None, None),
         };
+        let name = name.or(self.country_name.map(owned));
         let code = code.or(self.country_code.map(owned));
         if place.country.is_none() {
             place.country = code.map(|c| c.to_ascii_uppercase());
@@ -338,6 +349,27 @@ mod tests {
             (p.asn, p.as_org.as_deref()),
             (Some(14061), Some("DigitalOcean, LLC"))
         );
+    }
+
+    /// IPinfo's older free databases: `country` is the code.
+    #[test]
+    fn ipinfo_older_schema() {
+        let record = map(vec![
+            ("country", text("DE")),
+            ("country_name", text("Germany")),
+            ("asn", text("AS3320")),
+            ("as_name", text("Deutsche Telekom AG")),
+        ]);
+        let dir = dir_with(&[(
+            "country_asn.mmdb",
+            database("ipinfo country_asn", [80, 128, 0, 0], 11, &record),
+        )]);
+        let p = MmdbGeo::open_dir(dir.path())
+            .unwrap()
+            .place("80.128.0.1".parse().unwrap());
+        assert_eq!(p.country.as_deref(), Some("DE"));
+        assert_eq!(p.country_name.as_deref(), Some("Germany"));
+        assert_eq!(p.asn, Some(3320));
     }
 
     #[test]

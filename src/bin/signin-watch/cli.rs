@@ -56,9 +56,12 @@ pub enum RulesAction {
     Test(DetectorArgs),
     /// Loads rule files on their own, inline tests included, and says what is wrong.
     Check {
-        /// Sigma rule or filter files.
+        /// Sigma rule or filter files; lists of networks load from networks/ beside them.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// A directory of MaxMind-format geo databases the inline tests run with (else the embedded data).
+        #[arg(long = "geoip", value_name = "DIR", env = config::geo::GEOIP_DIR)]
+        geoip: Option<String>,
     },
     /// The event names the enabled rules need beyond the template's
     /// EventBridge pattern (the `ExtraEventNames` parameter), and the whole pattern.

@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         Command::Rules { action } => match action {
             RulesAction::List(args) => rules::list(&args),
             RulesAction::Test(args) => rules::test(&args),
-            RulesAction::Check { files } => rules::check(&files),
+            RulesAction::Check { files, geoip } => rules::check(&files, geoip.as_deref()),
             RulesAction::Pattern(args) => rules::pattern(&args),
         },
     }

@@ -189,10 +189,25 @@ pub fn test(args: &DetectorArgs) -> ExitCode {
 
 /// Loads the files beside the pack, inline tests included, and says what
 /// each holds or what is wrong.
-pub fn check(files: &[PathBuf]) -> ExitCode {
-    // The files' tests run against the embedded geo data.
-    let locator = match signin_watch::config::geo::locator(None, None) {
-        Ok(l) => l,
+pub fn check(files: &[PathBuf], geoip: Option<&str>) -> ExitCode {
+    // The files' tests run as the function would run them from the files'
+    // directory: the embedded geo data (or --geoip's) and the lists of
+    // networks/ beside them.
+    let mut dirs: Vec<&std::path::Path> = files
+        .iter()
+        .map(|f| f.parent().unwrap_or(std::path::Path::new(".")))
+        .collect();
+    dirs.dedup();
+    let geoip = geoip.filter(|d| !d.trim().is_empty()).map(PathBuf::from);
+    let mut lists = Vec::new();
+    for dir in dirs {
+        match signin_watch::config::geo::network_lists(dir) {
+            Ok(found) => lists.extend(found),
+            Err(e) => return fail(&format!("invalid setting {e}")),
+        }
+    }
+    let locator = match signin_watch::config::geo::locator(None, geoip.as_deref()) {
+        Ok(l) => signin_watch::domain::geo::Locator::new_with_lists(&l, lists),
         Err(e) => return fail(&format!("invalid setting {e}")),
     };
     match Catalog::with_files(files, InlineTests::Run(&locator)) {

@@ -393,6 +393,7 @@ fn estimated_bytes(state: &GroupState) -> usize {
         100 + e.event_id.len()
             + e.rule.len()
             + e.src.len()
+            + e.place.as_ref().map_or(0, |p| p.len() + 10)
             + e.user.len()
             + e.value.as_ref().map_or(0, String::len)
     };

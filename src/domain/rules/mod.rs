@@ -198,6 +198,9 @@ pub struct Rule {
     pub placeholders: Vec<String>,
     /// The detection section, kept to fill the placeholders.
     detection: Arc<rsigma_parser::Detections>,
+    /// The values its placeholders are filled with, when filled from the
+    /// settings (the catalog's copy holds its tests' values).
+    pub filled: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 /// A rule reads as its metadata: `rule.name`, `rule.severity`.
@@ -232,6 +235,11 @@ impl Rule {
             return Err(format!("no values for %{}%", missing.join("%, %")));
         }
         let matcher = Matcher::compile(&sigma::expand(&self.detection, values))?;
+        let used = values
+            .iter()
+            .filter(|(name, _)| self.placeholders.contains(name))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
         Ok(Rule {
             meta: self.meta.clone(),
             kind: self.kind,
@@ -239,6 +247,7 @@ impl Rule {
             matcher,
             placeholders: self.placeholders.clone(),
             detection: self.detection.clone(),
+            filled: Some(used),
         })
     }
 
@@ -352,7 +361,8 @@ pub struct RuleSet {
 }
 
 impl Default for RuleSet {
-    /// The pack, every rule and correlation on, no filter.
+    /// The pack, every rule and correlation on but the rules with
+    /// placeholders (inactive without values), no filter, no geo data.
     fn default() -> Self {
         let pack = pack::contents()
             .and_then(|p| {
@@ -360,7 +370,13 @@ impl Default for RuleSet {
                 Ok((p.rules, correlations))
             })
             .unwrap_or_else(|e| panic!("the compiled pack loads: {e}"));
-        Self::new(pack.0, Vec::new()).with_correlations(pack.1)
+        // A rule with placeholders is inactive without their values.
+        let rules = pack
+            .0
+            .into_iter()
+            .filter(|r| r.placeholders.is_empty())
+            .collect();
+        Self::new(rules, Vec::new()).with_correlations(pack.1)
     }
 }
 
@@ -498,12 +514,13 @@ impl RuleSet {
             .iter()
             .map(|e| {
                 format!(
-                    "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+                    "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{:?}",
                     e.rule.id,
                     e.rule.name,
                     e.rule.origin,
                     e.enabled,
-                    e.rule.tests.len()
+                    e.rule.tests.len(),
+                    e.rule.filled
                 )
             })
             .chain(
@@ -511,6 +528,16 @@ impl RuleSet {
                     .iter()
                     .map(|c| format!("{}\u{0}{}", c.id, c.name)),
             )
+            // Which records are candidates depends on where addresses are.
+            .chain(std::iter::once(format!(
+                "geo\u{0}{}\u{0}{:?}",
+                self.locator.source(),
+                self.locator
+                    .lists()
+                    .iter()
+                    .map(|l| (&l.name, l.len()))
+                    .collect::<Vec<_>>()
+            )))
             .collect();
         parts.sort();
         crate::domain::hash::sha256_hex(parts.iter().map(|p| p.as_bytes()), 8)

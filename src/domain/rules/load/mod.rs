@@ -544,6 +544,7 @@ impl Context<'_> {
             matcher,
             detection: Arc::new(rule.detection.clone()),
             placeholders,
+            filled: None,
         })
     }
 
