@@ -91,6 +91,10 @@ pub struct Folded {
     /// Chosen by whoever signed in: rendered escaped, never trusted.
     pub user: String,
     pub src: String,
+    /// Where `src` is, in one line, when located (a flood's countries and
+    /// networks at a glance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
     pub count: u64,
     pub reason: Option<NotifyReason>,
 }

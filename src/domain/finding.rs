@@ -199,6 +199,7 @@ impl From<&Finding> for Folded {
             account: finding.account.clone(),
             user: finding.user.clone(),
             src: finding.src.clone(),
+            place: finding.src_geo.as_ref().map(|g| g.describe()),
             count: finding.count,
             reason: finding.notify_reason,
         }

@@ -74,16 +74,17 @@ pub fn digest_text(notice: &DigestNotice<'_>, max_listed: usize) -> String {
     );
     let _ = writeln!(
         out,
-        "event time | account | user | source IP | count | group"
+        "event time | account | user | source IP | where | count | group"
     );
     for f in d.folded.iter().take(max_listed) {
         let _ = writeln!(
             out,
-            "{} | {} | {} | {} | {} | {}",
+            "{} | {} | {} | {} | {} | {} | {}",
             f.event_time,
             clean_line(&f.account, 64),
             clean_line(&f.user, 64),
             clean_line(&f.src, 64),
+            clean_line(f.place.as_deref().unwrap_or("-"), 128),
             f.count,
             clean_line(&f.group, 256),
         );

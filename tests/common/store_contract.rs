@@ -192,6 +192,7 @@ fn folded(s: &Sighting) -> Folded {
         account: "111122223333".into(),
         user: s.key.field("user").unwrap_or_default().into(),
         src: "203.0.113.7".into(),
+        place: Some("Germany, AS3320 Deutsche Telekom AG, isp".into()),
         count: 1,
         reason: Some(NotifyReason::FirstDetection),
     }
@@ -228,6 +229,8 @@ pub async fn a_digest_lists_the_earliest_and_counts_the_rest<S: CounterStore + B
         ids,
         ["mn00", "mn01", "mn02", "mn03", "mn04", "mn05", "mn06"]
     );
+    // Each listed fold comes back whole, where its address is included.
+    assert_eq!(d.folded[0], folded(&s[s.len() - 1]));
     store.mark_digest_sent(d).await.expect("sent");
     assert!(
         due_for(store, after, &key).await.is_none(),
