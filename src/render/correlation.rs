@@ -115,9 +115,24 @@ pub fn story(c: &Correlation, alert: &Alert, key: &GroupKey) -> String {
         1 => "1 address".to_owned(),
         n => format!("{n} addresses"),
     };
+    // Where the evidence came from: each place's city and country (what
+    // precedes its network owner), once each, in the evidence's order.
+    let mut places: Vec<&str> = Vec::new();
+    for p in alert.evidence.iter().filter_map(|e| e.place.as_deref()) {
+        let short = p.split(", AS").next().unwrap_or(p);
+        if !places.contains(&short) {
+            places.push(short);
+        }
+    }
+    let places = if places.is_empty() {
+        "unknown places".to_owned()
+    } else {
+        places.join("; ")
+    };
     // Values from the record last: a user's name never becomes a placeholder.
     let mut text = fill_counts(&template, alert)
         .replace("$addresses$", &addresses)
+        .replace("$places$", &places)
         .replace("$first$", &first.hh_mm())
         .replace("$last$", &last.hh_mm())
         .replace("$rule$", &c.name)

@@ -182,6 +182,18 @@ fn all_scenarios_together_give_each_ones_alerts() {
     assert_eq!(ids(replay(&files)), ids(replay(&reversed)));
 }
 
+/// A correlation's story names the places its evidence came from.
+#[test]
+fn the_story_names_the_places() {
+    let file = common::repo_path("events/scenarios/console-sessions-from-two-countries.jsonl");
+    let f = &replay(&[file])[0];
+    let story = &f.correlation.as_ref().expect("a correlation").story;
+    assert_eq!(
+        story,
+        "Console sign-ins of jade from 2 countries (Germany; United States of America) between 19:10 and 19:20 UTC"
+    );
+}
+
 #[test]
 fn the_stories_read_as_the_issue_wrote_them() {
     let file = common::repo_path("events/scenarios/mfa-fatigue-success.jsonl");
