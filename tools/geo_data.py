@@ -51,7 +51,6 @@ def flatten(items, empty, top=1 << 128):
     items = sorted(items, key=lambda r: (r[0], -r[1]))
     out = []
     stack = []  # open ranges (end, value), innermost last
-    pos = None
 
     def emit(start, value):
         if out and out[-1][1] == value:
@@ -66,14 +65,12 @@ def flatten(items, empty, top=1 << 128):
     def close_until(limit):
         # Close the ranges that end before `limit`, stepping out to the
         # enclosing one (or a gap) after each.
-        nonlocal pos
         while stack and stack[-1][0] < limit:
             end, _ = stack.pop()
             after = end + 1
             # A range that ends the address space leaves nothing after it.
             if after < top:
                 emit(after, stack[-1][1] if stack else empty)
-            pos = after
 
     for start, end, value in items:
         close_until(start)

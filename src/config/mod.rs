@@ -226,16 +226,14 @@ impl DetectorConfig {
             ConfigError::new(var, &value.unwrap_or_default(), e.to_string())
         })?;
         filters.extend(allowlist.map(Arc::new));
-        let values = match get(PLACEHOLDERS) {
-            Some(v) => parse_placeholders(&v)?,
-            None => Default::default(),
-        };
+        let placeholders = get(PLACEHOLDERS).unwrap_or_default();
+        let values = parse_placeholders(&placeholders)?;
         // A misspelt name would leave its rule inactive without a word.
         let named: Vec<&String> = catalog.rules.iter().flat_map(|r| &r.placeholders).collect();
         if let Some(name) = values.keys().find(|n| !named.contains(n)) {
             return Err(ConfigError::new(
                 PLACEHOLDERS,
-                &get(PLACEHOLDERS).unwrap_or_default(),
+                &placeholders,
                 format!(
                     "no loaded rule names %{name}% (the rules' placeholders: {})",
                     named
@@ -267,7 +265,7 @@ impl DetectorConfig {
             let filled = rule.with_placeholders(&values).map_err(|e| {
                 ConfigError::new(
                     PLACEHOLDERS,
-                    &get(PLACEHOLDERS).unwrap_or_default(),
+                    &placeholders,
                     format!("{:?} does not compile with these values: {e}", rule.name),
                 )
             })?;

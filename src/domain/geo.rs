@@ -281,6 +281,14 @@ impl SrcGeo {
     }
 }
 
+/// The city and country of a [`SrcGeo::describe`] line: what precedes
+/// the network's owner ("Frankfurt, Germany" of "Frankfurt, Germany,
+/// AS24940 Hetzner Online GmbH, cloud"); the whole line when it names no
+/// owner.
+pub fn area_of(place: &str) -> &str {
+    place.split(", AS").next().unwrap_or(place)
+}
+
 /// The fields enrichment adds for rules, filters and correlations.
 pub const FIELDS: &[&str] = &[
     "src_country",
@@ -383,9 +391,9 @@ impl Locator {
     }
 
     /// The same data with other lists.
-    pub fn new_with_lists(other: &Locator, lists: Vec<NetworkList>) -> Self {
+    pub fn with_lists(&self, lists: Vec<NetworkList>) -> Self {
         Locator {
-            lookup: other.lookup.clone(),
+            lookup: self.lookup.clone(),
             lists: lists.into(),
         }
     }
@@ -490,6 +498,8 @@ mod tests {
             geo.describe(),
             "Frankfurt, Germany, AS24940 Hetzner Online GmbH, cloud"
         );
+        assert_eq!(area_of(&geo.describe()), "Frankfurt, Germany");
+        assert_eq!(area_of("private"), "private");
         assert_eq!(geo.field("src_asn"), Some("24940"));
         assert_eq!(geo.field("src_country"), Some("DE"));
         assert_eq!(geo.field("src_network"), Some("cloud"));

@@ -119,7 +119,7 @@ pub fn story(c: &Correlation, alert: &Alert, key: &GroupKey) -> String {
     // precedes its network owner), once each, in the evidence's order.
     let mut places: Vec<&str> = Vec::new();
     for p in alert.evidence.iter().filter_map(|e| e.place.as_deref()) {
-        let short = p.split(", AS").next().unwrap_or(p);
+        let short = crate::domain::geo::area_of(p);
         if !places.contains(&short) {
             places.push(short);
         }

@@ -46,17 +46,25 @@ impl<const K: usize, const V: usize> Table<K, V> {
 
     /// The value of the last record whose key is at most `key`.
     fn find(&self, key: u128) -> Option<&'static [u8]> {
-        let (mut lo, mut hi) = (0, self.len());
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if self.key(mid) <= key {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        lo.checked_sub(1).map(|i| self.value(i))
+        let past = partition_point(self.len(), |i| self.key(i) <= key);
+        past.checked_sub(1).map(|i| self.value(i))
     }
+}
+
+/// The first index in `0..len` for which `before` is false, `before`
+/// holding for a prefix (`slice::partition_point` over records read in
+/// place).
+fn partition_point(len: usize, before: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if before(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
@@ -72,16 +80,7 @@ fn as_name(asn: u32) -> Option<&'static str> {
         Some((u32_at(AS_NAMES, at)?, u32_at(AS_NAMES, at + 4)? as usize))
     };
     let blob = 4 + count * 8;
-    let (mut lo, mut hi) = (0, count);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let (n, _) = entry(mid)?;
-        if n < asn {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
+    let lo = partition_point(count, |i| entry(i).is_some_and(|(n, _)| n < asn));
     if lo == count {
         return None;
     }
@@ -97,24 +96,9 @@ fn as_name(asn: u32) -> Option<&'static str> {
     std::str::from_utf8(AS_NAMES.get(blob + start..blob + end)?).ok()
 }
 
-/// The English short name of an ISO 3166-1 alpha-2 code.
-fn country_name(code: &str) -> Option<String> {
-    isocountry::CountryCode::for_alpha2(code)
-        .ok()
-        .map(|c| c.name().to_owned())
-}
-
 /// The embedded data.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EmbeddedGeo;
-
-impl EmbeddedGeo {
-    /// The day the data was built (from the packages' versions).
-    pub fn date() -> Option<Timestamp> {
-        let day = EmbeddedGeo.source().split_whitespace().nth(1)?;
-        Timestamp::parse(&format!("{day}T00:00:00Z"))
-    }
-}
 
 impl GeoLookup for EmbeddedGeo {
     fn place(&self, ip: IpAddr) -> Place {
@@ -143,7 +127,7 @@ impl GeoLookup for EmbeddedGeo {
             .map(str::to_owned);
         let asn = asn.and_then(|v| u32_at(v, 0)).filter(|n| *n != 0);
         Place {
-            country_name: country.as_deref().and_then(country_name),
+            country_name: country.as_deref().and_then(super::country_name),
             country,
             as_org: asn.and_then(as_name).map(str::to_owned),
             asn,
@@ -155,8 +139,10 @@ impl GeoLookup for EmbeddedGeo {
         SOURCE.lines().next().unwrap_or_default().trim()
     }
 
+    /// The day the data was built (from the packages' versions).
     fn built(&self) -> Option<Timestamp> {
-        Self::date()
+        let day = self.source().split_whitespace().nth(1)?;
+        Timestamp::parse(&format!("{day}T00:00:00Z"))
     }
 }
 
@@ -217,7 +203,7 @@ mod tests {
     #[test]
     fn the_source_names_the_data_and_its_date() {
         assert!(EmbeddedGeo.source().contains("ip-location-db"));
-        let date = EmbeddedGeo::date().expect("a date");
+        let date = EmbeddedGeo.built().expect("a date");
         assert!(date > Timestamp::parse("2025-01-01T00:00:00Z").unwrap());
     }
 

@@ -220,11 +220,7 @@ impl GeoLookup for MmdbGeo {
             }
         }
         if place.country_name.is_none() {
-            place.country_name = place
-                .country
-                .as_deref()
-                .and_then(|c| isocountry::CountryCode::for_alpha2(c).ok())
-                .map(|c| c.name().to_owned());
+            place.country_name = place.country.as_deref().and_then(super::country_name);
         }
         place
     }

@@ -3,3 +3,11 @@
 
 pub mod embedded;
 pub mod mmdb;
+
+/// The English short name of an ISO 3166-1 alpha-2 code, for data that
+/// gives codes alone.
+fn country_name(code: &str) -> Option<String> {
+    isocountry::CountryCode::for_alpha2(code)
+        .ok()
+        .map(|c| c.name().to_owned())
+}

@@ -207,7 +207,7 @@ pub fn check(files: &[PathBuf], geoip: Option<&str>) -> ExitCode {
         }
     }
     let locator = match signin_watch::config::geo::locator(None, geoip.as_deref()) {
-        Ok(l) => signin_watch::domain::geo::Locator::new_with_lists(&l, lists),
+        Ok(l) => l.with_lists(lists),
         Err(e) => return fail(&format!("invalid setting {e}")),
     };
     match Catalog::with_files(files, InlineTests::Run(&locator)) {

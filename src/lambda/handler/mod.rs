@@ -440,26 +440,37 @@ where
             return Err(HandlerError::Untrusted { shape });
         }
         let mut failed_for_good = None;
-        let documents = match decoded {
+        match decoded {
             Decoded::Records(records) => {
-                for o in &records {
-                    count(o, metrics);
-                    let result = self.detect(o, Timestamp::now(), detections, metrics).await;
-                    set_aside_for_good(result, &mut failed_for_good)?;
-                }
-                Vec::new()
+                self.detect_each(&records, &mut failed_for_good, detections, metrics)
+                    .await?;
             }
-            Decoded::Documents(documents) => documents,
-        };
-        for text in &documents {
-            let records = decode_document(text).inspect_err(|_| metrics.malformed += 1)?;
-            for o in &records {
-                count(o, metrics);
-                let result = self.detect(o, Timestamp::now(), detections, metrics).await;
-                set_aside_for_good(result, &mut failed_for_good)?;
+            Decoded::Documents(documents) => {
+                for text in &documents {
+                    let records = decode_document(text).inspect_err(|_| metrics.malformed += 1)?;
+                    self.detect_each(&records, &mut failed_for_good, detections, metrics)
+                        .await?;
+                }
             }
         }
         failed_for_good.map_or(Ok(()), Err)
+    }
+
+    /// Records of an invocation's payload, each counted and through the
+    /// detector; the first that fails for good is kept in `failed`.
+    async fn detect_each(
+        &self,
+        records: &[Observed<'_>],
+        failed: &mut Option<HandlerError>,
+        detections: &mut Vec<Finding>,
+        metrics: &mut InvocationMetrics,
+    ) -> Result<(), HandlerError> {
+        for o in records {
+            count(o, metrics);
+            let result = self.detect(o, Timestamp::now(), detections, metrics).await;
+            set_aside_for_good(result, failed)?;
+        }
+        Ok(())
     }
 
     /// One record through the detector, as received at `received`.
