@@ -141,6 +141,11 @@ impl Finding {
             },
         };
         let (risk_object, threat_object) = (scored(&rule.risk_object), scored(&rule.threat_object));
+        // A rule that takes its severity from a watched list of networks.
+        let (severity, risk_score) = match facts.src_geo.as_ref().and_then(|g| g.watch) {
+            Some(watch) if rule.severity_from_list => (watch.severity, watch.risk_score),
+            _ => (rule.severity, rule.risk_score),
+        };
         Finding {
             schema: SCHEMA,
             finding_id: finding_id(&rule.id, &facts.event_id),
@@ -149,8 +154,8 @@ impl Finding {
             rule_id: rule.id.clone(),
             rule_name: rule.title.clone(),
             rule_source: rule.source.vendor.clone(),
-            severity: rule.severity,
-            risk_score: rule.risk_score,
+            severity,
+            risk_score,
             risk_object,
             threat_object,
             mitre: rule.mitre_ids(),

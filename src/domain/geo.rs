@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::severity::Severity;
 use super::time::Timestamp;
 
 /// What a geo database says of one address; every part optional.
@@ -120,28 +121,80 @@ pub fn is_cloud_asn(asn: u32) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkList {
     pub name: String,
+    /// A watched list's severity (its `severity:` line): a sign-in from
+    /// it is a detection of that severity (`src_network_severity`, the
+    /// pack's `sign-in-from-listed-network`). A list without one only
+    /// names a class of network (offices, VPN egress).
+    pub watch: Option<Watch>,
     /// (first, last) addresses, inclusive, each family as u128.
     ranges: Vec<(u128, u128)>,
 }
 
+/// What a watched list makes a sign-in from it: a severity, and a risk
+/// score (the severity's own unless the list gives one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Watch {
+    pub severity: Severity,
+    pub risk_score: u8,
+}
+
 impl NetworkList {
-    /// A list from CIDR lines (`#` starts a comment); the error names the
-    /// line.
+    /// A list from its file's text: CIDR blocks or addresses, one a line
+    /// (`#` starts a comment), and the settings `severity: LEVEL` and
+    /// `risk_score: N` (a `key: value` line; no address has ": "). The
+    /// error names the line.
     pub fn parse(name: &str, text: &str) -> Result<Self, String> {
         let mut ranges = Vec::new();
+        let (mut severity, mut risk_score) = (None, None);
         for (n, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or_default().trim();
             if line.is_empty() {
                 continue;
             }
-            let range = cidr(line).ok_or_else(|| {
-                format!("line {}: {line:?} is not an address or CIDR block", n + 1)
-            })?;
+            let at = |e: String| format!("line {}: {e}", n + 1);
+            if let Some((key, value)) = line.split_once(": ") {
+                let value = value.trim();
+                match key.trim() {
+                    "severity" => severity = Some(value.parse::<Severity>().map_err(at)?),
+                    "risk_score" => {
+                        risk_score =
+                            Some(value.parse::<u8>().ok().filter(|n| *n <= 100).ok_or_else(
+                                || {
+                                    at(format!(
+                                        "risk_score {value:?} is not a number from 0 to 100"
+                                    ))
+                                },
+                            )?);
+                    }
+                    other => {
+                        return Err(at(format!(
+                            "{other:?} is not a setting of a list (severity, risk_score)"
+                        )));
+                    }
+                }
+                continue;
+            }
+            let range = cidr(line)
+                .ok_or_else(|| at(format!("{line:?} is not an address or CIDR block")))?;
             ranges.push(range);
         }
+        let watch = match (severity, risk_score) {
+            (Some(severity), score) => Some(Watch {
+                severity,
+                risk_score: score.unwrap_or_else(|| severity.default_risk_score()),
+            }),
+            (None, Some(_)) => {
+                return Err(
+                    "risk_score without severity: a list is watched when it names a severity"
+                        .into(),
+                );
+            }
+            (None, None) => None,
+        };
         ranges.sort_unstable();
         Ok(NetworkList {
             name: name.to_owned(),
+            watch,
             ranges,
         })
     }
@@ -238,6 +291,10 @@ pub struct SrcGeo {
     pub latitude: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub longitude: Option<f64>,
+    /// The watched list's severity and risk score, when a watched list
+    /// holds the address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<Watch>,
     /// Which data answered, and its date.
     pub source: String,
     /// `asn` as rules compare it.
@@ -255,6 +312,7 @@ impl SrcGeo {
             "src_as_org" => self.as_org.as_deref(),
             "src_network" => Some(&self.network),
             "src_city" => self.city.as_deref(),
+            "src_network_severity" => self.watch.map(|w| w.severity.as_str()),
             _ => None,
         }
     }
@@ -297,6 +355,7 @@ pub const FIELDS: &[&str] = &[
     "src_as_org",
     "src_network",
     "src_city",
+    "src_network_severity",
 ];
 
 /// Where `src` (a record's `sourceIPAddress`) came from, as `lookup` and
@@ -319,7 +378,10 @@ pub fn locate(src: &str, lookup: &dyn GeoLookup, lists: &[NetworkList]) -> SrcGe
     };
     if let Some(list) = lists.iter().find(|l| l.contains(ip)) {
         let place = lookup.place(ip);
-        return SrcGeo::of(place, list.name.clone(), source);
+        return SrcGeo {
+            watch: list.watch,
+            ..SrcGeo::of(place, list.name.clone(), source)
+        };
     }
     if is_private(ip) {
         return SrcGeo {
@@ -349,6 +411,7 @@ impl SrcGeo {
             city: place.city,
             latitude: place.latitude,
             longitude: place.longitude,
+            watch: None,
             source,
         }
     }
@@ -546,5 +609,59 @@ mod tests {
         }
         assert!(!l.contains("11.0.0.0".parse().unwrap()));
         assert!(!l.contains("2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_watched_list_gives_its_severity_to_the_addresses_it_holds() {
+        let tor = NetworkList::parse(
+            "tor",
+            "# exits\nseverity: high  # watched\nrisk_score: 80\n185.220.101.0/24\n2a0b:f4c2::/40\n",
+        )
+        .unwrap();
+        let office = NetworkList::parse("office", "198.51.100.0/24").unwrap();
+        assert_eq!(
+            tor.watch,
+            Some(Watch {
+                severity: Severity::High,
+                risk_score: 80
+            })
+        );
+        assert_eq!(office.watch, None);
+        let lists = [office, tor];
+        for ip in ["185.220.101.33", "2a0b:f4c2:2::1"] {
+            let geo = locate(ip, &NoGeo, &lists);
+            assert_eq!(geo.network, "tor", "{ip}");
+            assert_eq!(geo.field("src_network_severity"), Some("high"), "{ip}");
+        }
+        let geo = locate("198.51.100.7", &NoGeo, &lists);
+        assert_eq!(
+            (geo.network.as_str(), geo.field("src_network_severity")),
+            ("office", None)
+        );
+        assert_eq!(locate("185.220.102.1", &NoGeo, &lists).watch, None);
+        // A severity alone takes the severity's own score.
+        let feed = NetworkList::parse("feed", "severity: low\n192.0.2.0/24").unwrap();
+        assert_eq!(feed.watch.map(|w| w.risk_score), Some(21));
+    }
+
+    #[test]
+    fn a_list_s_bad_setting_is_named_by_its_line() {
+        for (text, line, says) in [
+            ("192.0.2.1\nseverity: urgent", "line 2:", "not a severity"),
+            ("severity: high\nrisk_score: 101", "line 2:", "0 to 100"),
+            ("level: high", "line 1:", "not a setting"),
+        ] {
+            let e = NetworkList::parse("x", text).unwrap_err();
+            assert!(e.starts_with(line) && e.contains(says), "{text:?}: {e}");
+        }
+        let e = NetworkList::parse("x", "risk_score: 50\n192.0.2.1").unwrap_err();
+        assert!(e.contains("without severity"), "{e}");
+        // An IPv6 block has colons but never ": ".
+        assert!(
+            NetworkList::parse("x", "2001:db8::/32")
+                .unwrap()
+                .watch
+                .is_none()
+        );
     }
 }

@@ -27,8 +27,8 @@
 //!
 //! The modules, bottom-up: each imports only those before it (no circle;
 //! `tools/layers.py` checks it).
-//! 1. [`time`], [`lenient`], [`hash`], [`geo`]: timestamps, lenient JSON,
-//!    SHA-256, where an address is.
+//! 1. [`time`], [`lenient`], [`hash`], [`severity`], [`geo`]: timestamps,
+//!    lenient JSON, SHA-256, how bad a detection is, where an address is.
 //! 2. [`record`]: the CloudTrail record; [`identity`]: who it names.
 //! 3. [`rules`]: Sigma rules, filters and correlation definitions, loaded,
 //!    linked and tested inline.
@@ -52,5 +52,6 @@ pub mod notify;
 pub mod observed;
 pub mod record;
 pub mod rules;
+pub mod severity;
 pub mod store;
 pub mod time;

@@ -52,6 +52,7 @@ fn replays_the_samples_with_the_documented_fields() {
             "region",
             "user",
             "src",
+            "src_geo",
             "user_agent",
             "risk_score",
             "severity",
@@ -533,4 +534,96 @@ fn an_event_older_than_the_lateness_horizon_is_counted_as_too_late() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A sign-in record from `ip` as one line.
+fn sign_in_from(event_id: &str, ip: &str) -> String {
+    serde_json::json!({
+        "eventVersion": "1.08",
+        "eventID": event_id,
+        "eventTime": "2026-12-01T09:00:00Z",
+        "eventSource": "signin.amazonaws.com",
+        "eventName": "ConsoleLogin",
+        "awsRegion": "us-east-1",
+        "recipientAccountId": "111122223333",
+        "sourceIPAddress": ip,
+        "userIdentity": {"type": "IAMUser", "userName": "dana", "accountId": "111122223333",
+                         "arn": "arn:aws:iam::111122223333:user/dana"},
+        "responseElements": {"ConsoleLogin": "Success"},
+        "additionalEventData": {"MFAUsed": "Yes"}
+    })
+    .to_string()
+}
+
+#[test]
+fn a_user_rule_on_the_network_owner_and_a_watched_list_fire_where_they_must() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(rules.join("networks")).unwrap();
+    std::fs::write(
+        rules.join("hetzner-de.yml"),
+        r#"title: Console sign-in from Hetzner in Germany
+id: 0c8e5a52-6a43-4d3e-9a0e-5a1f3f1b7e01
+name: hetzner-de
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventSource: signin.amazonaws.com
+    src_asn: 24940
+    src_country: DE
+  condition: selection
+level: low
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("networks/tor.txt"),
+        "# exits\nseverity: critical\n185.220.101.0/24\n",
+    )
+    .unwrap();
+    let records = dir.path().join("records.jsonl");
+    std::fs::write(
+        &records,
+        [
+            sign_in_from("hetzner", "88.198.0.1"),
+            sign_in_from("telekom", "80.128.0.1"),
+            sign_in_from("tor", "185.220.101.33"),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let out = replay(&[
+        "--rules",
+        rules.to_str().unwrap(),
+        records.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let findings = lines(&out);
+    let fired = |rule: &str| -> Vec<&str> {
+        findings
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .map(|f| f["event_id"].as_str().unwrap())
+            .collect()
+    };
+    // The owner and country rule: Hetzner in Germany, not Telekom in Germany.
+    assert_eq!(fired("hetzner-de"), ["hetzner"], "{findings:#?}");
+    assert_eq!(fired("console-login-from-cloud"), ["hetzner"]);
+    // The watched list: the finding takes the list's severity and its score.
+    assert_eq!(fired("sign-in-from-listed-network"), ["tor"]);
+    let tor = findings
+        .iter()
+        .find(|f| f["rule"] == "sign-in-from-listed-network")
+        .unwrap();
+    assert_eq!(tor["severity"], "critical");
+    assert_eq!(tor["risk_score"], 90);
+    assert_eq!(tor["src_geo"]["network"], "tor");
+    assert_eq!(tor["src_geo"]["watch"]["severity"], "critical");
+    // Every finding says where its source is.
+    for f in &findings {
+        assert!(f["src_geo"]["source"].is_string(), "{f}");
+    }
+    let hetzner = findings.iter().find(|f| f["rule"] == "hetzner-de").unwrap();
+    assert_eq!(hetzner["src_geo"]["asn"], 24940);
+    assert_eq!(hetzner["src_geo"]["network"], "cloud");
 }

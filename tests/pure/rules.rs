@@ -319,6 +319,24 @@ fn a_broken_rule_file_stops_start_up_naming_file_line_and_reason() {
             "keywords, which whoever signs in chooses",
         ),
         (
+            "severity-from.yml",
+            format!("{GOOD}signin_watch:\n  severity_from: src_country\n"),
+            Some(12),
+            "the one source of a severity is src_network",
+        ),
+        (
+            "test-list.yml",
+            format!("{GOOD}signin_watch:\n  networks:\n    tor: |\n      severity: urgent\n"),
+            Some(12),
+            "the test list \"tor\": line 1: \"urgent\" is not a severity",
+        ),
+        (
+            "filter-networks.yml",
+            "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  s: {sourceIPAddress|cidr: 10.0.0.0/8}\n  condition: not s\nsignin_watch:\n  networks: {vpn: 10.0.0.0/8}\n".into(),
+            Some(8),
+            "networks: is for detection rules, not filters",
+        ),
+        (
             "test-count.yml",
             format!("{CORRELATION}      steps:\n        - {{event: rule1-failed-mfa-iam-user.json, count: 2000000}}\n      alerts: 1\n"),
             None,

@@ -170,7 +170,20 @@ fn each_scenario_alerts_for_its_positive_only() {
 fn all_scenarios_together_give_each_ones_alerts() {
     let files = scenario_files();
     let all: Vec<(&str, &str)> = ALERTS.iter().flat_map(|(_, a)| a.iter().copied()).collect();
-    assert_eq!(alerts(&replay(&files)), want(&all));
+    let findings = replay(&files);
+    assert_eq!(alerts(&findings), want(&all));
+    // A correlation's finding says where its source address is, as any does.
+    for f in &findings {
+        let geo = f
+            .src_geo
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no src_geo", f.rule));
+        assert!(
+            geo.source.starts_with("ip-location-db"),
+            "{}: {geo:?}",
+            f.rule
+        );
+    }
     // And in reverse order: the same alerts, the same finding ids.
     let mut reversed = files.clone();
     reversed.reverse();

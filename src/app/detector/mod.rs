@@ -215,7 +215,7 @@ impl<S: CounterStore + BudgetStore> Detector<S> {
             &d.finding.account,
             d.sighting.event_time,
         )
-        .urgent(d.rule.severity >= Severity::High);
+        .urgent(d.finding.severity >= Severity::High);
         if self.spend(&key, &d.sighting).await? == Spend::Within {
             let notice = Notice {
                 finding: &d.finding,
@@ -398,8 +398,21 @@ impl<S: CounterStore + BudgetStore> Detector<S> {
                         outcome.duplicates.push(c.meta.clone());
                         continue;
                     };
-                    let finding =
+                    let mut finding =
                         render::correlation_finding(c, &alert, &sighting.key, &counters, notify);
+                    // Where the alert's source address is, as for any
+                    // finding: the record's own place when it is this one.
+                    finding.src_geo = match &observed.record.src_geo {
+                        Some(geo)
+                            if observed.record.source_ip_address.as_deref()
+                                == Some(finding.src.as_str()) =>
+                        {
+                            Some(geo.clone())
+                        }
+                        _ => Some(std::sync::Arc::new(
+                            self.rules.locator().locate(&finding.src),
+                        )),
+                    };
                     outcome.detections.push(Detection::new(
                         &c.meta,
                         finding,

@@ -43,7 +43,11 @@ pub fn list(args: &DetectorArgs) -> ExitCode {
             [
                 r.name.clone(),
                 r.id.clone(),
-                r.severity.as_str().to_owned(),
+                if r.severity_from_list {
+                    "the list's".to_owned()
+                } else {
+                    r.severity.as_str().to_owned()
+                },
                 r.kind.as_str().to_owned(),
                 r.origin.to_string(),
                 state,

@@ -81,6 +81,20 @@ fn with_record<T>(
 /// located by `locator` (rules on `src_*` fields need the data they were
 /// written for).
 pub fn run_rule(rule: &Rule, locator: &Locator) -> Vec<TestFailure> {
+    // The rule's own test lists first: its tests are written for them.
+    let with_test_lists;
+    let locator = if rule.test_lists.is_empty() {
+        locator
+    } else {
+        with_test_lists = locator.with_lists(
+            rule.test_lists
+                .iter()
+                .chain(locator.lists())
+                .cloned()
+                .collect(),
+        );
+        &with_test_lists
+    };
     let mut failures = Vec::new();
     for test in &rule.tests {
         let want = test.case == Case::Positive;

@@ -26,44 +26,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::geo::Locator;
+use super::geo::{Locator, NetworkList};
 use super::record::CloudTrailRecord;
+pub use super::severity::Severity;
 use correlation::{Correlation, Slot};
 use inline::InlineTest;
 use sigma::Matcher;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Informational,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Informational => "informational",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    /// The risk score of a rule that gives none of its own.
-    pub fn default_risk_score(self) -> u8 {
-        match self {
-            Severity::Informational => 7,
-            Severity::Low => 21,
-            Severity::Medium => 47,
-            Severity::High => 73,
-            Severity::Critical => 90,
-        }
-    }
-}
 
 /// A MITRE ATT&CK technique or tactic a rule is tagged with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -166,6 +134,9 @@ pub struct RuleMeta {
     pub known_false_positives: Vec<String>,
     pub investigation_steps: Vec<String>,
     pub tuning: String,
+    /// `severity_from: src_network`: a match from a watched list of
+    /// networks takes the list's severity and risk score.
+    pub severity_from_list: bool,
 }
 
 impl RuleMeta {
@@ -201,6 +172,9 @@ pub struct Rule {
     /// The values its placeholders are filled with, when filled from the
     /// settings (the catalog's copy holds its tests' values).
     pub filled: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// The lists of networks its inline tests run with (`signin_watch:
+    /// networks:`), before the operator's.
+    pub test_lists: Vec<NetworkList>,
 }
 
 /// A rule reads as its metadata: `rule.name`, `rule.severity`.
@@ -248,6 +222,7 @@ impl Rule {
             placeholders: self.placeholders.clone(),
             detection: self.detection.clone(),
             filled: Some(used),
+            test_lists: self.test_lists.clone(),
         })
     }
 
@@ -535,7 +510,7 @@ impl RuleSet {
                 self.locator
                     .lists()
                     .iter()
-                    .map(|l| (&l.name, l.len()))
+                    .map(|l| (&l.name, l.len(), l.watch))
                     .collect::<Vec<_>>()
             )))
             .collect();

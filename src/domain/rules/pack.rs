@@ -51,6 +51,7 @@ pub const FILES: &[(&str, &str)] = &[
     pack_file!("root-console-login.yml"),
     pack_file!("root-password-recovery.yml"),
     pack_file!("root-spray-across-accounts.yml"),
+    pack_file!("sign-in-from-listed-network.yml"),
 ];
 
 /// `events/*.json`, by file name.

@@ -225,6 +225,12 @@ impl Context<'_> {
             }
         };
         let mut ext = self.extension(title, &c.custom_attributes)?;
+        if let Some(field) = ext.rule_only_field() {
+            return Err(self.error(
+                Some(field),
+                format!("{title:?}: {field} is for detection rules, not correlations"),
+            ));
+        }
         let meta = self.meta(
             &Common {
                 title,

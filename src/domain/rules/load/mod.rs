@@ -31,6 +31,7 @@ use super::{
     Filter, FilterTargets, ObjectField, Origin, Rule, RuleKind, RuleMeta, RuleSource, ScoredField,
     Severity, Technique,
 };
+use crate::domain::geo::NetworkList;
 use crate::domain::record::{STRING_MAPS, is_known_field};
 
 /// A rule file that cannot be used, and why.
@@ -115,8 +116,29 @@ pub(super) struct Extension {
     /// tests run with. The detector fills them from its settings.
     #[serde(default)]
     placeholders: std::collections::BTreeMap<String, Vec<String>>,
+    /// `src_network`: a match from a watched list takes the list's
+    /// severity and risk score.
+    severity_from: Option<String>,
+    /// Lists of networks (name: the list file's text) the inline tests
+    /// run with, before the operator's own.
+    #[serde(default)]
+    networks: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     tests: Vec<TestSpec>,
+}
+
+impl Extension {
+    /// The first field only a detection rule may give, when this one
+    /// (a filter's or a correlation's) gives it.
+    pub(super) fn rule_only_field(&self) -> Option<&'static str> {
+        [
+            ("placeholders:", !self.placeholders.is_empty()),
+            ("severity_from:", self.severity_from.is_some()),
+            ("networks:", !self.networks.is_empty()),
+        ]
+        .into_iter()
+        .find_map(|(field, given)| given.then_some(field))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -435,7 +457,18 @@ impl Context<'_> {
                 .collect(),
             None => attack::from_tags(c.tags),
         };
+        let severity_from_list = match ext.severity_from.take().as_deref() {
+            None => false,
+            Some("src_network") => true,
+            Some(other) => {
+                return Err(self.error(
+                    Some("severity_from:"),
+                    format!("{title:?}: severity_from: {other:?}; the one source of a severity is src_network (a watched list's)"),
+                ));
+            }
+        };
         Ok(RuleMeta {
+            severity_from_list,
             title_template: ext
                 .title
                 .take()
@@ -533,7 +566,19 @@ impl Context<'_> {
             ));
         }
         let tests = self.tests(title, std::mem::take(&mut ext.tests))?;
+        let test_lists = std::mem::take(&mut ext.networks)
+            .into_iter()
+            .map(|(name, text)| {
+                NetworkList::parse(&name, &text).map_err(|e| {
+                    self.error(
+                        Some("networks:"),
+                        format!("{title:?}: the test list {name:?}: {e}"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Rule {
+            test_lists,
             meta: Arc::new(meta),
             kind: if ext.building_block {
                 RuleKind::BuildingBlock
@@ -564,6 +609,12 @@ impl Context<'_> {
         let matcher = Matcher::compile(&filter.detection)
             .map_err(|e| self.error(Some("filter:"), format!("{title:?}: {e}")))?;
         let ext = self.extension(title, &filter.custom_attributes)?;
+        if let Some(field) = ext.rule_only_field() {
+            return Err(self.error(
+                Some(field),
+                format!("{title:?}: {field} is for detection rules, not filters"),
+            ));
+        }
         let tests = self.tests(title, ext.tests)?;
         for t in &tests {
             if !matches!(t.case, Case::Allowlisted | Case::Kept) {
