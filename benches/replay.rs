@@ -64,9 +64,10 @@ struct Run {
 /// Whether a finding's JSON line is of a seed rule (the generator's counts
 /// cover those; the rest of the pack finds more).
 fn is_seed_finding(line: &[u8]) -> bool {
+    // A finding's own rule, not a correlation's evidence naming it.
     let seeds: [&[u8]; 2] = [
-        br#""rule":"failed-mfa""#,
-        br#""rule":"federated-single-factor""#,
+        br#""kind":"detection","rule":"failed-mfa""#,
+        br#""kind":"detection","rule":"federated-single-factor""#,
     ];
     seeds.iter().any(|s| line.windows(s.len()).any(|w| w == *s))
 }
