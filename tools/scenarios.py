@@ -36,6 +36,7 @@ SUCCESS_MFA = "rule1-near-miss-success-with-mfa.json"
 FEDERATED_TOKEN = "rule2-federated-getsignintoken-no-mfa.json"
 IDENTITY_CENTER_FAILURE = "identity-center-credential-failure.json"
 ROOT_FAILURE = "rule1-failed-mfa-root.json"
+ROOT_SUCCESS = "root-console-login-success.json"
 
 FEDERATED_CONSOLE = {
     "eventName": "ConsoleLogin",
@@ -63,6 +64,19 @@ def every(sample, start, n, gap_s, **fields):
 
 def user(name):
     return {"userIdentity.userName": name}
+
+
+def principal(acct, name):
+    """An IAM user of `acct`, by name and ARN."""
+    return {
+        **account(acct),
+        "userIdentity.userName": name,
+        "userIdentity.arn": f"arn:aws:iam::{acct}:user/{name}",
+    }
+
+
+def root(acct):
+    return {**account(acct), "userIdentity.arn": f"arn:aws:iam::{acct}:root"}
 
 
 # Windows are hopping, a half timespan apart, aligned to the epoch; the
@@ -171,6 +185,62 @@ SCENARIOS = {
             step(ROOT_FAILURE, "09:36:00", sourceIPAddress="198.51.100.81"),
         ],
     ),
+    # Baselines and impossible travel: each in an account of its own, so
+    # that no other scenario's principals are its history. Steps written
+    # with a date (YYYY-MM-DD HH:MM:SS) keep it; the learning period is a week.
+    "new-country-for-principal": (
+        "lena signs in from Germany on November 10 and 14, then from the United States on the 21st"
+        " (positive; new-network-for-principal alerts too: Google's network is new for her); mona"
+        " signs in from Germany on the 10th and from another German address of the same provider on"
+        " the 21st (near miss).",
+        [
+            step(SUCCESS_MFA, "2026-11-10 09:00:00", **principal("222200000001", "lena"), sourceIPAddress="80.128.0.1"),
+            step(SUCCESS_MFA, "2026-11-14 09:00:00", **principal("222200000001", "lena"), sourceIPAddress="80.128.0.1"),
+            step(SUCCESS_MFA, "09:05:00", **principal("222200000001", "lena"), sourceIPAddress="8.8.8.8"),
+            step(SUCCESS_MFA, "2026-11-10 09:01:00", **principal("222200000001", "mona"), sourceIPAddress="80.128.0.1"),
+            step(SUCCESS_MFA, "09:06:00", **principal("222200000001", "mona"), sourceIPAddress="62.155.0.1"),
+        ],
+    ),
+    "new-network-for-principal": (
+        "otto signs in from Deutsche Telekom on November 10, then from Vodafone on the 21st, both in"
+        " Germany (positive); nina from Deutsche Telekom both times (near miss).",
+        [
+            step(SUCCESS_MFA, "2026-11-10 09:00:00", **principal("222200000002", "otto"), sourceIPAddress="80.128.0.1"),
+            step(SUCCESS_MFA, "09:05:00", **principal("222200000002", "otto"), sourceIPAddress="88.64.0.1"),
+            step(SUCCESS_MFA, "2026-11-10 09:01:00", **principal("222200000002", "nina"), sourceIPAddress="80.128.0.1"),
+            step(SUCCESS_MFA, "09:06:00", **principal("222200000002", "nina"), sourceIPAddress="80.129.0.1"),
+        ],
+    ),
+    "root-from-new-network": (
+        "The root user of 222200000003 signs in from Deutsche Telekom on November 10, then from"
+        " Vodafone on the 21st (positive; new-network-for-principal alerts too); the root user of"
+        " 222200000004 from Deutsche Telekom both times (near miss).",
+        [
+            step(ROOT_SUCCESS, "2026-11-10 09:00:00", **root("222200000003"), sourceIPAddress="80.128.0.1"),
+            step(ROOT_SUCCESS, "09:05:00", **root("222200000003"), sourceIPAddress="88.64.0.1"),
+            step(ROOT_SUCCESS, "2026-11-10 09:01:00", **root("222200000004"), sourceIPAddress="80.128.0.1"),
+            step(ROOT_SUCCESS, "09:06:00", **root("222200000004"), sourceIPAddress="62.155.0.1"),
+        ],
+    ),
+    "first-console-sign-in": (
+        "pia signs in to 222200000005 on November 10 and again on the 21st (near miss); quinn signs"
+        " in for the first time on the 21st, after the account's learning week (positive).",
+        [
+            step(SUCCESS_MFA, "2026-11-10 09:00:00", **principal("222200000005", "pia"), sourceIPAddress="80.128.0.1"),
+            step(SUCCESS_MFA, "09:05:00", **principal("222200000005", "pia"), sourceIPAddress="80.128.0.1"),
+            step(SUCCESS_MFA, "09:06:00", **principal("222200000005", "quinn"), sourceIPAddress="80.128.0.1"),
+        ],
+    ),
+    "impossible-travel": (
+        "rosa signs in from Germany, then from the United States forty minutes later (positive);"
+        " sam from Germany, then from the United States ten hours later (near miss).",
+        [
+            step(SUCCESS_MFA, "09:00:00", **principal("222200000006", "rosa"), sourceIPAddress="80.128.0.1"),
+            step(SUCCESS_MFA, "09:40:00", **principal("222200000006", "rosa"), sourceIPAddress="8.8.8.8"),
+            step(SUCCESS_MFA, "2026-11-21 12:01:00", **principal("222200000006", "sam"), sourceIPAddress="80.128.0.1"),
+            step(SUCCESS_MFA, "09:01:00", **principal("222200000006", "sam"), sourceIPAddress="8.8.8.8"),
+        ],
+    ),
 }
 
 
@@ -184,13 +254,19 @@ def set_path(obj, dotted, value):
 def event(name, day, index, sample, at, fields):
     envelope = json.loads((EVENTS / sample).read_text())
     detail = envelope["detail"]
-    when = f"{day}T{at}Z"
+    when = at.replace(" ", "T") + "Z" if " " in at else f"{day}T{at}Z"
     event_id = str(uuid.uuid5(NAMESPACE, f"{name}/{index}"))
     for dotted, value in fields.items():
         if dotted == "@account":
             envelope["account"] = value
         else:
             set_path(detail, dotted, copy.deepcopy(value))
+    # A user named without an ARN keeps the sample's ARN consistent with
+    # the name: records name an IAM user both ways.
+    ident = detail.get("userIdentity", {})
+    name_set = "userIdentity.userName" in fields and "userIdentity.arn" not in fields
+    if name_set and ident.get("type") == "IAMUser" and "/" in ident.get("arn", ""):
+        ident["arn"] = ident["arn"].rsplit("/", 1)[0] + "/" + fields["userIdentity.userName"]
     detail["eventTime"] = when
     detail["eventID"] = event_id
     envelope["time"] = when
@@ -237,10 +313,17 @@ HOURS = {
     "concurrent-console-sessions": 15,
     "root-spray-across-accounts": 17,
     "console-sessions-from-two-countries": 19,
+    "new-country-for-principal": 20,
+    "new-network-for-principal": 20,
+    "root-from-new-network": 21,
+    "first-console-sign-in": 21,
+    "impossible-travel": 22,
 }
 
 
 def at_hour(at, hour):
+    if " " in at:
+        return at  # a date and time of its own
     h, rest = at.split(":", 1)
     assert h == "09", f"steps are written at 09:.., not {at}"
     return f"{hour:02d}:{rest}"

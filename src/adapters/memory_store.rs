@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use crate::domain::budget::{BudgetKey, Digest, Folded, OwedDigest, Spend, keep, lists_latest};
+use crate::domain::correlation::Alert;
 use crate::domain::correlation::state::{self, GroupState};
-use crate::domain::correlation::{Alert, LATENESS_HORIZON_MS};
 use crate::domain::counter::{Counters, NotifyPolicy, Sighting, advance};
 use crate::domain::store::{
     AlertRecorded, BudgetStore, Correlated, CounterStore, Feed, PendingNotification, Recorded,
@@ -164,7 +164,7 @@ impl CounterStore for MemoryStore {
     ) -> Result<Correlated, StoreError> {
         let mut inner = self.lock()?;
         let group = feed.key.id();
-        let idle = LATENESS_HORIZON_MS + feed.correlation.timespan_ms;
+        let idle = state::keep_ms(feed.correlation);
         // In place: a busy group's state is not copied for every event.
         let (group_state, _) = inner
             .correlations

@@ -82,7 +82,11 @@ fn add_spec(
     {
         return Err(clash(&other.meta.origin.clone(), "name"));
     }
-    if let Some(other) = rules.iter().find(|r| r.is_named(&spec.meta.name)) {
+    // A rule with a memory shares its name with the correlation it makes.
+    if let Some(other) = rules
+        .iter()
+        .find(|r| r.is_named(&spec.meta.name) && !(spec.own_rule && r.id == spec.meta.id))
+    {
         return Err(clash(&other.origin.clone(), "name"));
     }
     specs.push(spec);
@@ -297,5 +301,14 @@ impl Catalog {
     /// The correlation a key (name or id) names.
     pub fn find_correlation(&self, key: &str) -> Option<&Arc<Correlation>> {
         self.correlations.iter().find(|c| c.is_named(key))
+    }
+
+    /// Whether `rule` selects the events of a baseline or impossible travel
+    /// of the same name: the rule is that correlation's, listed and tested
+    /// as the correlation.
+    pub fn has_memory(&self, rule: &Rule) -> bool {
+        self.correlations
+            .iter()
+            .any(|c| c.id == rule.id && (c.baseline.is_some() || c.travel.is_some()))
     }
 }

@@ -189,11 +189,12 @@ impl DetectorConfig {
         let mut disabled_correlations: Vec<&Arc<Correlation>> = Vec::new();
         if let Some(v) = get(DISABLED_RULES) {
             for name in parse_list(DISABLED_RULES, &v)? {
-                if let Some(rule) = catalog.find(&name) {
-                    disabled.push(rule);
-                } else if let Some(correlation) = catalog.find_correlation(&name) {
-                    disabled_correlations.push(correlation);
-                } else {
+                // A rule with a memory is a rule and a correlation of one name.
+                let rule = catalog.find(&name);
+                let correlation = catalog.find_correlation(&name);
+                disabled.extend(rule);
+                disabled_correlations.extend(correlation);
+                if rule.is_none() && correlation.is_none() {
                     return Err(ConfigError::new(
                         DISABLED_RULES,
                         &v,

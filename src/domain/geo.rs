@@ -38,6 +38,12 @@ pub trait GeoLookup: Send + Sync {
     fn built(&self) -> Option<Timestamp> {
         None
     }
+    /// A representative point (latitude, longitude) of the country with
+    /// ISO code `country`: where impossible travel places an address
+    /// without a city.
+    fn country_point(&self, _country: &str) -> Option<(f64, f64)> {
+        None
+    }
 }
 
 /// Days after which data is old enough to say so: networks change hands,
@@ -297,6 +303,10 @@ pub struct SrcGeo {
     pub watch: Option<Watch>,
     /// Which data answered, and its date.
     pub source: String,
+    /// The country's representative point, for impossible travel without
+    /// a city database.
+    #[serde(skip)]
+    pub country_point: Option<(f64, f64)>,
     /// `asn` as rules compare it.
     #[serde(skip)]
     asn_text: Option<String>,
@@ -396,7 +406,14 @@ pub fn locate(src: &str, lookup: &dyn GeoLookup, lists: &[NetworkList]) -> SrcGe
     } else {
         network::ISP
     };
-    SrcGeo::of(place, network.to_owned(), source)
+    let country_point = place
+        .country
+        .as_deref()
+        .and_then(|c| lookup.country_point(c));
+    SrcGeo {
+        country_point,
+        ..SrcGeo::of(place, network.to_owned(), source)
+    }
 }
 
 impl SrcGeo {
@@ -413,6 +430,7 @@ impl SrcGeo {
             longitude: place.longitude,
             watch: None,
             source,
+            country_point: None,
         }
     }
 }

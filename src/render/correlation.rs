@@ -140,10 +140,24 @@ pub fn story(c: &Correlation, alert: &Alert, key: &GroupKey) -> String {
     if let Some(then) = &alert.completing {
         text = text
             .replace("$then_src$", &then.src)
-            .replace("$then_time$", &then.time.hh_mm());
+            .replace("$then_time$", &then.time.hh_mm())
+            .replace(
+                "$then_place$",
+                then.place
+                    .as_deref()
+                    .map_or("an unknown place", crate::domain::geo::area_of),
+            )
+            .replace("$value$", then.value.as_deref().unwrap_or("no value"));
     }
+    // Baselines and travel: what made the alert, in the engine's words.
+    text = text.replace("$detail$", alert.detail.as_deref().unwrap_or(""));
     for (name, value) in &key.fields {
         text = text.replace(&format!("${name}$"), value);
+    }
+    // A group without a user or a source field (a baseline's principal, an
+    // account): the completing event's.
+    if let Some(e) = alert.completing.as_ref().or(alert.evidence.last()) {
+        text = text.replace("$user$", &e.user).replace("$src$", &e.src);
     }
     text
 }

@@ -13,11 +13,11 @@ use std::sync::Arc;
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
-use signin_watch::domain::correlation::FedEvent;
 use signin_watch::domain::correlation::state::{self, GroupState};
+use signin_watch::domain::correlation::{FedEvent, Point};
 use signin_watch::domain::counter::{GroupKey, NotifyPolicy};
 use signin_watch::domain::rules::correlation::{
-    Correlation, CorrelationKind, GroupField, Slot, Threshold,
+    Baseline, Correlation, CorrelationKind, GroupField, Slot, Threshold, Travel,
 };
 use signin_watch::domain::rules::pack;
 use signin_watch::domain::store::{CounterStore, Feed, Recorded};
@@ -82,6 +82,8 @@ pub fn correlation(
         building_block: false,
         story: None,
         tests: Vec::new(),
+        baseline: None,
+        travel: None,
     }
 }
 
@@ -146,6 +148,7 @@ pub fn event(id: &str, minute: f64, slot: usize, ip: &str) -> FedEvent {
         place: None,
         user: "alice".into(),
         rule: "failed-mfa".into(),
+        point: None,
     }
 }
 
@@ -430,9 +433,188 @@ pub fn reference(c: &Correlation, events: &[FedEvent]) -> (BTreeSet<String>, Gro
 }
 
 fn canonical(mut s: GroupState) -> GroupState {
-    s.decided.iter_mut().for_each(|d| d.caused_by.clear());
+    // A baseline's alert stands at the time of the event that decided it,
+    // whichever of a burst's events arrived first.
+    s.decided.iter_mut().for_each(|d| {
+        d.caused_by.clear();
+        d.time = Timestamp::from_millis(0);
+    });
     s.decided.sort_by(|a, b| a.identity.cmp(&b.identity));
+    // Which of a value's times a baseline keeps depends on the order they
+    // came in (each kept set answers alike); the values do not.
+    s.seen.values_mut().for_each(Vec::clear);
     s
+}
+
+const HOUR: i64 = 60 * MIN;
+const DAY: i64 = 24 * HOUR;
+
+/// A baseline over the values of `FedEvent::value` (learning a day, a value
+/// forgotten after three) and impossible travel (500 km, 1,000 km/h).
+pub fn every_history_kind() -> Vec<Correlation> {
+    let mut baseline = correlation(
+        "baseline",
+        CorrelationKind::Baseline,
+        vec![slot("console-login-success")],
+        0,
+        1,
+    );
+    baseline.baseline = Some(Baseline {
+        values: vec![GroupField {
+            name: "src_country".into(),
+            paths: vec!["src_country".into()],
+        }],
+        learning_ms: DAY,
+        forget_ms: 3 * DAY,
+    });
+    baseline.timespan_ms = 3 * DAY;
+    let mut travel = correlation(
+        "travel",
+        CorrelationKind::ImpossibleTravel,
+        vec![slot("console-login-success")],
+        0,
+        1,
+    );
+    let t = Travel {
+        min_km: 500.0,
+        max_kmh: 1000.0,
+    };
+    travel.timespan_ms = t.window_ms();
+    travel.travel = Some(t);
+    vec![baseline, travel]
+}
+
+/// Four cities: their country codes are the baseline's values.
+const PLACES: &[(&str, f64, f64)] = &[
+    ("DE", 52.52, 13.405),
+    ("US", 40.7128, -74.006),
+    ("FR", 48.8566, 2.3522),
+    ("JP", 35.6762, 139.6503),
+];
+
+/// One generated case for a correlation with a memory: bursts of events,
+/// each burst shorter than the lateness horizon (20 hours) and a few days
+/// after the one before. Bursts are delivered in turn; within one, in any
+/// order, with duplicates, split into concurrent batches.
+#[derive(Debug, Clone)]
+pub struct HistoryCase {
+    pub bursts: Vec<Case>,
+}
+
+/// `n` cases of 1 to 5 bursts.
+pub fn history_cases(n: usize) -> Vec<HistoryCase> {
+    let burst = (
+        0i64..5,
+        proptest::collection::vec((0i64..20 * 60, 0usize..PLACES.len()), 1..10),
+        proptest::collection::vec(any_index(), 0..6),
+        any_seed(),
+        1usize..4,
+    );
+    let strategy = proptest::collection::vec(burst, 1..6);
+    let mut runner = TestRunner::default();
+    (0..n)
+        .map(|_| {
+            let raw = strategy
+                .new_tree(&mut runner)
+                .expect("a strategy without filters")
+                .current();
+            let mut start = BASE;
+            let mut id = 0;
+            let bursts = raw
+                .into_iter()
+                .map(|(gap_days, minutes, dups, seed, batches)| {
+                    // Each burst begins after the one before has ended.
+                    start += 20 * HOUR + gap_days * DAY;
+                    let events: Vec<FedEvent> = minutes
+                        .iter()
+                        .map(|(minute, place)| {
+                            id += 1;
+                            let (code, lat, lon) = PLACES[*place];
+                            FedEvent {
+                                time: Timestamp::from_millis(start + minute * MIN),
+                                value: Some(code.into()),
+                                point: Some(Point::new(lat, lon, true)),
+                                ..event(&format!("h{id}"), 0.0, 0, code)
+                            }
+                        })
+                        .collect();
+                    let mut delivery: Vec<usize> = (0..events.len()).collect();
+                    delivery.extend(dups.iter().map(|d| d % events.len()));
+                    let mut s = seed | 1;
+                    for i in (1..delivery.len()).rev() {
+                        s ^= s << 13;
+                        s ^= s >> 7;
+                        s ^= s << 17;
+                        delivery.swap(i, (s % (i as u64 + 1)) as usize);
+                    }
+                    Case {
+                        events,
+                        delivery,
+                        batches,
+                    }
+                })
+                .collect();
+            HistoryCase { bursts }
+        })
+        .collect()
+}
+
+/// The property for a correlation with a memory: `case`'s bursts, each in
+/// its own order and concurrent batches, count each of the reference's
+/// alerts (every event fed in time order) exactly once, and leave its state.
+pub async fn same_alerts_and_state_over_days<S>(
+    store: Arc<S>,
+    c: Arc<Correlation>,
+    group: String,
+    case: HistoryCase,
+) -> usize
+where
+    S: CounterStore + StateOf + Send + Sync + 'static,
+{
+    let all: Vec<FedEvent> = case.bursts.iter().flat_map(|b| b.events.clone()).collect();
+    let (want_alerts, want_state) = reference(&c, &all);
+    let mut got: HashMap<String, usize> = HashMap::new();
+    for burst in &case.bursts {
+        let per_batch = burst.delivery.len().div_ceil(burst.batches);
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunk in burst.delivery.chunks(per_batch.max(1)) {
+            let events: Vec<FedEvent> = chunk.iter().map(|&i| burst.events[i].clone()).collect();
+            let (store, c, group) = (store.clone(), c.clone(), group.clone());
+            tasks.spawn(async move { feed_all(store.as_ref(), &c, &group, &events).await });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            for id in counted(&joined.expect("task")) {
+                *got.entry(id).or_default() += 1;
+            }
+        }
+    }
+    assert!(
+        got.values().all(|n| *n == 1),
+        "an alert counted twice: {got:?} in {case:?}"
+    );
+    let got_alerts: BTreeSet<String> = got.into_keys().collect();
+    assert_eq!(got_alerts, want_alerts, "{} alerts for {case:?}", c.name);
+    let state = store
+        .state_of(&key(&c, &group))
+        .await
+        .map(canonical)
+        .unwrap_or_default();
+    // A baseline forgets a decision two horizons after the event that made
+    // it, and that event is whichever of its burst came first: what is
+    // still kept at the end depends on the order (the alerts do not).
+    let decisions = |mut s: GroupState| {
+        if c.baseline.is_some() {
+            s.decided.clear();
+        }
+        s
+    };
+    assert_eq!(
+        decisions(state),
+        decisions(want_state),
+        "{} state for {case:?}",
+        c.name
+    );
+    want_alerts.len()
 }
 
 /// The property: `case` delivered to `store` in its order, split into its

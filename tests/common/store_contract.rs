@@ -416,6 +416,30 @@ macro_rules! store_contract_tests {
                     }
                 }
             }
+
+            /// Baselines and impossible travel, over days: bursts in turn,
+            /// each in any order, duplicated, split across concurrent tasks.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn memories_give_the_same_alerts_and_state_in_any_order_over_days() {
+                if ($skip)("memories_give_the_same_alerts_and_state_in_any_order_over_days") {
+                    return;
+                }
+                let store = std::sync::Arc::new($store);
+                for c in cc::every_history_kind() {
+                    let c = std::sync::Arc::new(c);
+                    let mut alerts = 0;
+                    for (i, case) in cc::history_cases($cases).into_iter().enumerate() {
+                        alerts += cc::same_alerts_and_state_over_days(
+                            store.clone(),
+                            c.clone(),
+                            format!("m{i}"),
+                            case,
+                        )
+                        .await;
+                    }
+                    assert!(alerts > 0, "{}: the cases make alerts", c.name);
+                }
+            }
         }
     };
     (@each $store:expr, $skip:expr; $($name:ident),* $(,)?) => {

@@ -11,6 +11,52 @@ use signin_watch::app::detector::Detector;
 use signin_watch::app::replay::{Replay, ReplayOptions};
 use signin_watch::config::DetectorConfig;
 
+/// The baselines' alerts on the corpus, by (rule, event time, user): its
+/// records span 2018 to 2025 and reuse the documentation's example
+/// accounts, so principals met after an account's first week are new to
+/// it, and Panther's tests sign one ARN in from Japan and the United States.
+const EXPECTED_BASELINES: &[(&str, &str, &str)] = &[
+    (
+        "first-console-sign-in",
+        "2019-06-10T17:14:09Z",
+        "Mary_Major",
+    ),
+    ("first-console-sign-in", "2022-11-10T16:24:34Z", "anaya"),
+    ("first-console-sign-in", "2022-11-10T16:24:34Z", "root"),
+    ("first-console-sign-in", "2023-05-26T20:14:51Z", "tester"),
+    ("first-console-sign-in", "2024-08-02T08:53:24Z", "alice"),
+    ("first-console-sign-in", "2025-08-13T14:25:00Z", "root"),
+    ("first-console-sign-in", "2025-08-13T14:30:00Z", "john.doe"),
+    (
+        "first-console-sign-in",
+        "2025-08-13T14:40:00Z",
+        "admin@company.com",
+    ),
+    (
+        "first-console-sign-in",
+        "2025-08-13T14:50:00Z",
+        "service-account",
+    ),
+    (
+        "first-console-sign-in",
+        "2025-08-13T14:55:00Z",
+        "mobile.user",
+    ),
+    ("new-country-for-principal", "2019-01-01T00:00:00Z", "root"),
+    (
+        "new-country-for-principal",
+        "2023-05-26T20:14:51Z",
+        "tester",
+    ),
+    ("new-network-for-principal", "2019-01-01T00:00:00Z", "root"),
+    (
+        "new-network-for-principal",
+        "2023-05-26T20:14:51Z",
+        "tester",
+    ),
+    ("root-from-new-network", "2019-01-01T00:00:00Z", "root"),
+];
+
 /// Which corpus records each detection rule of the pack finds, by eventID
 /// and user; each once, however many copies the corpus holds.
 const EXPECTED: &[(&str, &str, &str)] = &[
@@ -131,6 +177,28 @@ fn corpus_reads_without_panic_and_matches_exactly_the_expected_records() {
         .map(|l| serde_json::from_str(l).expect("JSON line"))
         .collect();
 
+    let baselines: BTreeSet<(String, String, String)> = findings
+        .iter()
+        .filter(|f| f["kind"] == "correlation")
+        .map(|f| {
+            let text = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+            (text("rule"), text("event_time"), text("user"))
+        })
+        .collect();
+    let table = |rows: &[(&str, &str, &str)]| -> BTreeSet<(String, String, String)> {
+        rows.iter()
+            .map(|(r, e, u)| (r.to_string(), e.to_string(), u.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        baselines,
+        table(EXPECTED_BASELINES),
+        "corpus correlation alerts (left) vs the table (right)"
+    );
+    let findings: Vec<serde_json::Value> = findings
+        .into_iter()
+        .filter(|f| f["kind"] == "detection")
+        .collect();
     let got: BTreeSet<(String, String, String)> = findings
         .iter()
         .map(|f| {

@@ -31,18 +31,27 @@ const ALERTS: &[(&str, &[(&str, &str)])] = &[
         &[("concurrent-console-sessions", "grace")],
     ),
     ("console-brute-force", &[("console-brute-force", "carol")]),
+    // Germany and the United States ten minutes apart: too fast as well.
     (
         "console-sessions-from-two-countries",
-        &[("console-sessions-from-two-countries", "jade")],
+        &[
+            ("console-sessions-from-two-countries", "jade"),
+            ("impossible-travel", "jade"),
+        ],
     ),
     (
         "federated-token-relay",
         &[("federated-token-relay", "break-glass")],
     ),
     (
+        "first-console-sign-in",
+        &[("first-console-sign-in", "quinn")],
+    ),
+    (
         "identity-center-brute-force",
         &[("identity-center-brute-force", "erin@example.com")],
     ),
+    ("impossible-travel", &[("impossible-travel", "rosa")]),
     ("mfa-fatigue", &[("mfa-fatigue", "alice")]),
     // Six failed MFA challenges are failed sign-ins too, and five of them in
     // ten minutes are MFA fatigue on their own.
@@ -55,7 +64,25 @@ const ALERTS: &[(&str, &[(&str, &str)])] = &[
             ("mfa-fatigue-success", "ivan"),
         ],
     ),
+    (
+        "new-country-for-principal",
+        &[
+            ("new-country-for-principal", "lena"),
+            ("new-network-for-principal", "lena"),
+        ],
+    ),
+    (
+        "new-network-for-principal",
+        &[("new-network-for-principal", "otto")],
+    ),
     ("password-spray", &[("password-spray", "192.0.2.99")]),
+    (
+        "root-from-new-network",
+        &[
+            ("new-network-for-principal", "root"),
+            ("root-from-new-network", "root"),
+        ],
+    ),
     (
         "root-spray-across-accounts",
         &[("root-spray-across-accounts", "198.51.100.80")],
@@ -111,7 +138,8 @@ fn alerts(findings: &[Finding]) -> Vec<(String, String)> {
                 .get("user")
                 .or_else(|| c.group_fields.get("sourceIPAddress"))
                 .cloned()
-                .unwrap_or_default();
+                // Baselines group by principal or account: the finding's user.
+                .unwrap_or_else(|| f.user.clone());
             (f.rule.clone(), who)
         })
         .collect();

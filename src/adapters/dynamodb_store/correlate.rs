@@ -29,6 +29,7 @@ use crate::domain::counter::{Counters, GroupKey, NotifyPolicy, advance};
 use crate::domain::store::{
     AlertRecorded, Correlated, Feed, PendingNotification, Recorded, StoreError,
 };
+use crate::domain::time::Timestamp;
 
 /// The most items DynamoDB takes in one transaction.
 const MAX_TRANSACT_ITEMS: usize = 100;
@@ -133,14 +134,25 @@ impl DynamoStore {
         pk: &str,
         state: &GroupState,
         prev: Option<i64>,
+        keep_ms: i64,
     ) -> Result<Put, StoreError> {
         let json = serde_json::to_string(state).map_err(|e| corrupt(pk, e.to_string()))?;
+        // A baseline remembers for its forget-after period, which may be
+        // longer than the table's retention.
+        let expires_at = match self.expires_at() {
+            AttributeValue::N(n) => {
+                let by_retention: i64 = n.parse().unwrap_or_default();
+                let by_rule = Timestamp::now().as_millis().saturating_add(keep_ms) / 1000;
+                number_attr(by_retention.max(by_rule))
+            }
+            other => other,
+        };
         let item: Item = [
             ("pk", string_attr(pk)),
             ("sk", string_attr("STATE")),
             ("state", string_attr(json)),
             ("version", number_attr(prev.map_or(1, |v| v + 1))),
-            ("expires_at", self.expires_at()),
+            ("expires_at", expires_at),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -247,7 +259,12 @@ impl DynamoStore {
                 }
             }
             if cancelled.is_none() {
-                let mut items = vec![self.state_put(&state_pk, &tr.state, version)?];
+                let mut items = vec![self.state_put(
+                    &state_pk,
+                    &tr.state,
+                    version,
+                    state::keep_ms(feed.correlation),
+                )?];
                 let first = decided.len();
                 for alert in &fresh[split..] {
                     let (put, recorded) = self.alert_put(feed, alert, &mut counters, policy)?;

@@ -139,6 +139,10 @@ impl GeoLookup for EmbeddedGeo {
         SOURCE.lines().next().unwrap_or_default().trim()
     }
 
+    fn country_point(&self, country: &str) -> Option<(f64, f64)> {
+        super::points::country_point(country)
+    }
+
     /// The day the data was built (from the packages' versions).
     fn built(&self) -> Option<Timestamp> {
         let day = self.source().split_whitespace().nth(1)?;

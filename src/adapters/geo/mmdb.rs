@@ -229,6 +229,10 @@ impl GeoLookup for MmdbGeo {
         &self.source
     }
 
+    fn country_point(&self, country: &str) -> Option<(f64, f64)> {
+        super::points::country_point(country)
+    }
+
     fn built(&self) -> Option<Timestamp> {
         self.built
     }

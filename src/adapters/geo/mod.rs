@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod mmdb;
+pub mod points;
 
 /// The English short name of an ISO 3166-1 alpha-2 code, for data that
 /// gives codes alone.

@@ -29,6 +29,7 @@ pub fn list(args: &DetectorArgs) -> ExitCode {
         .catalog
         .rules
         .iter()
+        .filter(|r| !config.catalog.has_memory(r))
         .map(|r| {
             // A rule with placeholders runs as a copy filled from the settings.
             let enabled = config.rules.rules().any(|e| e.id == r.id);
@@ -156,7 +157,7 @@ pub fn test(args: &DetectorArgs) -> ExitCode {
             let _ = writeln!(out, "       {f}");
         }
     };
-    for rule in &catalog.rules {
+    for rule in catalog.rules.iter().filter(|r| !catalog.has_memory(r)) {
         report(
             "rule",
             &rule.name,

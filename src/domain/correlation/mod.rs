@@ -32,9 +32,7 @@ use super::rules::Rule;
 use super::rules::correlation::Correlation;
 use super::time::Timestamp;
 
-/// How long after the latest event of a group a late event still counts:
-/// EventBridge retries a delivery for up to 24 hours.
-pub const LATENESS_HORIZON_MS: i64 = 24 * 3_600_000;
+pub use super::rules::correlation::LATENESS_HORIZON_MS;
 /// The most events a sequence keeps per group; past it the oldest are
 /// forgotten, and a sequence whose early steps were forgotten no longer
 /// completes.
@@ -55,6 +53,8 @@ pub struct FeedSource<'r, 'a> {
     src: String,
     /// Where `src` is, in one line (sign-in records).
     place: Option<String>,
+    /// Where `src` is on the map, for impossible travel.
+    point: Option<Point>,
     event_id: String,
     time: Timestamp,
 }
@@ -73,6 +73,7 @@ impl<'r, 'a> FeedSource<'r, 'a> {
                 .unwrap_or("unknown")
                 .to_owned(),
             place: observed.record.src_geo.as_ref().map(|g| g.describe()),
+            point: observed.record.src_geo.as_deref().and_then(Point::of),
             event_id: observed.event_id(),
             time,
             observed,
@@ -85,6 +86,12 @@ impl<'r, 'a> FeedSource<'r, 'a> {
             "user" => Some(self.principal.user.clone()),
             "account" => Some(self.account.clone()),
             "issuer" => self.principal.session_issuer.clone(),
+            "principal" => Some(
+                self.principal
+                    .arn
+                    .clone()
+                    .unwrap_or_else(|| self.principal.user.clone()),
+            ),
             _ => self.observed.record.field(path).map(str::to_owned),
         }
     }
@@ -119,10 +126,21 @@ pub fn feeds(
                 event_id: source.event_id.clone(),
                 time: source.time,
                 slot,
-                value: c
-                    .value
-                    .as_ref()
-                    .and_then(|v| source.value_of(&v.paths[slot])),
+                value: match &c.baseline {
+                    // Several fields make one value; a record without
+                    // one of them has none.
+                    Some(b) => b
+                        .values
+                        .iter()
+                        .map(|v| source.value_of(&v.paths[slot]))
+                        .collect::<Option<Vec<_>>>()
+                        .map(|parts| parts.join(" / ")),
+                    None => c
+                        .value
+                        .as_ref()
+                        .and_then(|v| source.value_of(&v.paths[slot])),
+                },
+                point: source.point,
                 src: source.src.clone(),
                 place: source.place.clone(),
                 user: source.principal.user.clone(),
@@ -152,6 +170,54 @@ pub struct FedEvent {
     /// The detection rule that matched it (for a chained count, the rule
     /// the inner count counts).
     pub rule: String,
+    /// Where `src` is on the map (impossible travel), when it is a public
+    /// address of a located network.
+    pub point: Option<Point>,
+}
+
+/// A place on the map, to a hundred-thousandth of a degree (about a
+/// metre), and whether it is a city's or a country's representative point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Point {
+    lat_e5: i32,
+    lon_e5: i32,
+    /// From a city database; else the country's representative point.
+    pub city: bool,
+}
+
+impl Point {
+    pub fn new(latitude: f64, longitude: f64, city: bool) -> Self {
+        Point {
+            lat_e5: (latitude * 1e5).round() as i32,
+            lon_e5: (longitude * 1e5).round() as i32,
+            city,
+        }
+    }
+
+    pub fn latitude(self) -> f64 {
+        f64::from(self.lat_e5) / 1e5
+    }
+
+    pub fn longitude(self) -> f64 {
+        f64::from(self.lon_e5) / 1e5
+    }
+
+    /// Where a located address is, for travel: its city's coordinates,
+    /// else its country's point; none for AWS, private, unknown and listed
+    /// networks (offices, VPN egress and relays say nothing of where a
+    /// person is).
+    pub fn of(geo: &crate::domain::geo::SrcGeo) -> Option<Point> {
+        use crate::domain::geo::network;
+        if geo.network != network::ISP && geo.network != network::CLOUD {
+            return None;
+        }
+        match (geo.latitude, geo.longitude) {
+            (Some(lat), Some(lon)) => Some(Point::new(lat, lon, true)),
+            _ => geo
+                .country_point
+                .map(|(lat, lon)| Point::new(lat, lon, false)),
+        }
+    }
 }
 
 /// An event that contributed to an alert, as a finding lists it.
@@ -192,4 +258,8 @@ pub struct Alert {
     /// Sequences: the event that completed it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub completing: Option<Evidence>,
+    /// Baselines and travel: what made it ("last seen ...", "1,234 km in
+    /// 40 min: 1,851 km/h (country precision)"), the story's `$detail$`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
 }

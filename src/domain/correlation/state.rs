@@ -20,6 +20,8 @@ use super::{
 use crate::domain::rules::correlation::{Correlation, CorrelationKind, MAX_WINDOW_EVENTS, Slot};
 use crate::domain::time::Timestamp;
 
+pub mod history;
+
 /// One count window.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Window {
@@ -66,6 +68,16 @@ pub struct GroupState {
     pub events: Vec<SequenceEvent>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub decided: Vec<Decided>,
+    /// Baselines: the group's first event, where its learning counts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<Timestamp>,
+    /// Baselines: per value, the times that answer whether it is new
+    /// (milliseconds, thinned: `history`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seen: BTreeMap<String, Vec<i64>>,
+    /// Impossible travel: the group's recent located sign-ins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stops: Vec<history::Stop>,
 }
 
 /// What one event made of a group's state.
@@ -80,6 +92,29 @@ pub struct Transition {
     pub redelivered: Vec<String>,
     /// Older than the lateness horizon: not counted.
     pub too_late: bool,
+}
+
+/// How far behind the group's newest event an event is still honoured:
+/// the lateness horizon, plus the window a count or sequence looks back
+/// over (a baseline decides on what is older than the horizon alone;
+/// impossible travel pairs sign-ins up to its window apart).
+pub fn horizon(c: &Correlation) -> i64 {
+    match (&c.baseline, &c.travel) {
+        (Some(_), _) => LATENESS_HORIZON_MS,
+        (_, Some(t)) => LATENESS_HORIZON_MS + t.window_ms(),
+        _ => LATENESS_HORIZON_MS + c.timespan_ms,
+    }
+}
+
+/// How long a group's state matters after its newest event: its horizon,
+/// and for a baseline its forget-after period (a value unseen that long is
+/// new again, and the group learned). Replay forgets idle groups after it;
+/// DynamoDB keeps a state item at least that long.
+pub fn keep_ms(c: &Correlation) -> i64 {
+    match &c.baseline {
+        Some(b) => b.forget_ms.saturating_add(LATENESS_HORIZON_MS),
+        None => horizon(c),
+    }
 }
 
 /// Half a window: windows start every `half` and last `2 * half`.
@@ -102,7 +137,7 @@ pub fn feed(c: &Correlation, state: &GroupState, event: &FedEvent) -> Transition
 pub fn apply(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> Transition {
     let t = event.time.as_millis();
     if let Some(latest) = state.latest
-        && t < latest.as_millis() - LATENESS_HORIZON_MS - c.timespan_ms
+        && t < latest.as_millis() - horizon(c)
     {
         return Transition {
             too_late: true,
@@ -110,10 +145,11 @@ pub fn apply(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> Trans
         };
     }
     state.latest = Some(state.latest.map_or(event.time, |l| l.max(event.time)));
-    let tr = if c.kind.counts() {
-        feed_windows(c, state, event)
-    } else {
-        feed_sequence(c, state, event)
+    let tr = match (&c.baseline, &c.travel) {
+        (Some(b), _) => history::feed_baseline(b, state, event, evidence(event)),
+        (_, Some(travel)) => history::feed_travel(travel, state, event, evidence(event)),
+        _ if c.kind.counts() => feed_windows(c, state, event),
+        _ => feed_sequence(c, state, event),
     };
     for alert in &tr.alerts {
         state.decided.push(Decided {
@@ -138,7 +174,7 @@ fn evidence(event: &FedEvent) -> Evidence {
     }
 }
 
-fn redelivered(state: &GroupState, event_id: &str) -> Vec<String> {
+pub(super) fn redelivered(state: &GroupState, event_id: &str) -> Vec<String> {
     state
         .decided
         .iter()
@@ -203,6 +239,7 @@ fn feed_windows(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> Tr
                 distinct: (c.kind == CorrelationKind::ValueCount).then_some(counted as u64),
                 evidence: std::mem::take(&mut window.evidence),
                 completing: None,
+                detail: None,
             });
             window.ids.clear();
             window.values.clear();
@@ -371,12 +408,22 @@ fn completes(c: &Correlation, events: &[SequenceEvent], i: usize) -> Option<Aler
         distinct: None,
         evidence,
         completing: Some(f.evidence.clone()),
+        detail: None,
     })
 }
 
 /// Forgets what no event within the lateness horizon can still change.
 fn evict(c: &Correlation, state: &mut GroupState) {
     let Some(latest) = state.latest else { return };
+    match (&c.baseline, &c.travel) {
+        (Some(b), _) => history::evict_baseline(b, state, latest),
+        (_, Some(t)) => history::evict_travel(t, state, latest),
+        _ => evict_windows_and_events(c, state, latest),
+    }
+    shrink_to_fit(state);
+}
+
+fn evict_windows_and_events(c: &Correlation, state: &mut GroupState, latest: Timestamp) {
     let keep_from = latest.as_millis() - LATENESS_HORIZON_MS - c.timespan_ms;
     let half = half(c);
     state.windows.retain(|k, _| (k + 2) * half > keep_from);
@@ -384,7 +431,6 @@ fn evict(c: &Correlation, state: &mut GroupState) {
         .events
         .retain(|e| e.evidence.time.as_millis() >= keep_from);
     state.decided.retain(|d| d.time.as_millis() >= keep_from);
-    shrink_to_fit(state);
 }
 
 /// A cheap upper estimate of the state's JSON size (escapes aside).
@@ -416,10 +462,17 @@ fn estimated_bytes(state: &GroupState) -> usize {
         .iter()
         .map(|d| 80 + d.identity.len() + d.caused_by.len())
         .sum();
-    64 + windows + events + decided
+    let seen: usize = state
+        .seen
+        .iter()
+        .map(|(v, times)| 8 + v.len() + 15 * times.len())
+        .sum();
+    let stops: usize = state.stops.iter().map(|s| 60 + evidence(&s.evidence)).sum();
+    64 + windows + events + decided + seen + stops
 }
 
-/// Forgets the oldest windows, sequence events and decisions, an eighth at
+/// Forgets the oldest windows, sequence events, sign-ins, values and
+/// decisions, an eighth at
 /// a time, once the state nears [`MAX_STATE_BYTES`], down to half of it: the
 /// estimate spares the serialisation for every state under three quarters
 /// of the limit, and the halving spares it for the feeds that follow.
@@ -435,6 +488,13 @@ fn shrink_to_fit(state: &mut GroupState) {
             }
         } else if !state.events.is_empty() {
             state.events.drain(..eighth(state.events.len()));
+        } else if !state.stops.is_empty() {
+            state.stops.drain(..eighth(state.stops.len()));
+        } else if !state.seen.is_empty() {
+            // The values seen least recently go first.
+            for _ in 0..eighth(state.seen.len()) {
+                history::forget_least_recent(state, None);
+            }
         } else if !state.decided.is_empty() {
             state.decided.drain(..eighth(state.decided.len()));
         } else {

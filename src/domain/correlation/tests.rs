@@ -51,6 +51,8 @@ fn correlation(kind: CorrelationKind, slots: Vec<Slot>, minutes: i64, needs: u64
         building_block: false,
         story: None,
         tests: Vec::new(),
+        baseline: None,
+        travel: None,
     }
 }
 
@@ -64,6 +66,7 @@ fn event(id: &str, minute: f64, slot: usize, value: &str) -> FedEvent {
         place: None,
         user: "alice".into(),
         rule: "failed-mfa".into(),
+        point: None,
     }
 }
 

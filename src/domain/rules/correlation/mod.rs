@@ -21,6 +21,11 @@ pub enum CorrelationKind {
     ValueCount,
     Temporal,
     TemporalOrdered,
+    /// A value not seen for the group before ([`Baseline`]).
+    Baseline,
+    /// Two sign-ins of the group farther apart than travel allows
+    /// ([`Travel`]).
+    ImpossibleTravel,
 }
 
 impl CorrelationKind {
@@ -30,6 +35,8 @@ impl CorrelationKind {
             CorrelationKind::ValueCount => "value_count",
             CorrelationKind::Temporal => "temporal",
             CorrelationKind::TemporalOrdered => "temporal_ordered",
+            CorrelationKind::Baseline => "baseline",
+            CorrelationKind::ImpossibleTravel => "impossible_travel",
         }
     }
 
@@ -109,8 +116,49 @@ pub struct GroupField {
 }
 
 /// Fields a correlation may group by besides the record's own: the names
-/// findings give the principal, the account and the session issuer.
-pub const DERIVED_FIELDS: &[&str] = &["user", "account", "issuer"];
+/// findings give the user, the account and the session issuer, and the
+/// principal (its ARN, else the user).
+pub const DERIVED_FIELDS: &[&str] = &["user", "account", "issuer", "principal"];
+
+/// How long after the latest event of a group a late event still counts:
+/// EventBridge retries a delivery for up to 24 hours.
+pub const LATENESS_HORIZON_MS: i64 = 24 * 3_600_000;
+
+/// How long a group's own history must be before a baseline alerts, by
+/// default: a week.
+pub const DEFAULT_LEARNING_MS: i64 = 7 * 86_400_000;
+/// How long a value may go unseen before it is new again, by default.
+pub const DEFAULT_FORGET_MS: i64 = 90 * 86_400_000;
+/// The most values a baseline keeps per group; past it the least recently
+/// seen are forgotten first (and are new again when they return).
+pub const MAX_BASELINE_VALUES: usize = 1000;
+
+/// "A value not seen for this group before": what makes the value, how long
+/// the group's history must be before it alerts, and how long a value may
+/// go unseen before it is new again (docs/baselines.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Baseline {
+    /// The fields whose values, together, are the value.
+    pub values: Vec<GroupField>,
+    pub learning_ms: i64,
+    pub forget_ms: i64,
+}
+
+/// Impossible travel: two sign-ins of a group farther apart than
+/// `min_km`, at a speed above `max_kmh`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Travel {
+    pub min_km: f64,
+    pub max_kmh: f64,
+}
+
+impl Travel {
+    /// The longest time between two sign-ins that can still be too fast:
+    /// half the Earth's circumference at `max_kmh`.
+    pub fn window_ms(&self) -> i64 {
+        (20_038.0 / self.max_kmh.max(1.0) * 3_600_000.0) as i64
+    }
+}
 
 /// A correlation rule, linked to the rules it counts.
 #[derive(Debug)]
@@ -132,6 +180,10 @@ pub struct Correlation {
     /// The first sentence of the finding's text, with placeholders.
     pub story: Option<String>,
     pub tests: Vec<SequenceTest>,
+    /// `baseline` rules: what makes a value new.
+    pub baseline: Option<Baseline>,
+    /// `impossible_travel` rules: what is too far, too fast.
+    pub travel: Option<Travel>,
 }
 
 impl std::ops::Deref for Correlation {

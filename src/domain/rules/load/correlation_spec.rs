@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{Common, Context, TestSpec};
 use crate::domain::rules::RuleMeta;
-use crate::domain::rules::correlation::{CorrelationKind, MAX_WINDOW_EVENTS, Threshold};
+use crate::domain::rules::correlation::{CorrelationKind, MAX_WINDOW_EVENTS, Threshold, Travel};
 use crate::domain::rules::inline::{Case, SequenceTest};
 use crate::domain::rules::load::RuleError;
 use crate::domain::time::Timestamp;
@@ -35,6 +35,20 @@ pub struct CorrelationSpec {
     pub building_block: bool,
     pub story: Option<String>,
     pub tests: Vec<SequenceTest>,
+    /// A `baseline` rule's value fields and periods.
+    pub baseline: Option<BaselineSpec>,
+    pub travel: Option<Travel>,
+    /// Made from a detection rule's own `baseline:` or `travel:` block: it
+    /// shares the rule's name and id, and counts the rule's matches.
+    pub own_rule: bool,
+}
+
+/// A baseline as its rule says, before linking.
+#[derive(Debug, Clone)]
+pub struct BaselineSpec {
+    pub values: Vec<String>,
+    pub learning_ms: i64,
+    pub forget_ms: i64,
 }
 
 /// One step of a correlation's inline test: `count` copies of a record,
@@ -82,7 +96,7 @@ fn test_span(key: &str, span: &str) -> Result<i64, String> {
     Ok(ms)
 }
 
-fn millis(span: &str) -> Result<i64, String> {
+pub(super) fn millis(span: &str) -> Result<i64, String> {
     let t = Timespan::parse(span).map_err(|e| format!("{span:?} is not a timespan: {e}"))?;
     i64::try_from(t.seconds)
         .ok()
@@ -274,10 +288,13 @@ impl Context<'_> {
             building_block: ext.building_block,
             story: ext.story,
             tests,
+            baseline: None,
+            travel: None,
+            own_rule: false,
         })
     }
 
-    fn sequence_tests(
+    pub(super) fn sequence_tests(
         &self,
         title: &str,
         specs: Vec<TestSpec>,

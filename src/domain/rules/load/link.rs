@@ -10,7 +10,7 @@ use super::{CorrelationSpec, RuleError};
 use crate::domain::record::is_known_field;
 use crate::domain::rules::Rule;
 use crate::domain::rules::correlation::{
-    Correlation, CorrelationKind, DERIVED_FIELDS, GroupField, Slot,
+    Baseline, Correlation, CorrelationKind, DERIVED_FIELDS, GroupField, Slot,
 };
 
 fn error(spec: &CorrelationSpec, reason: String) -> RuleError {
@@ -182,6 +182,24 @@ fn build(
         .map(|name| field(&spec, name, &slots))
         .transpose()?;
     Ok(Correlation {
+        baseline: spec
+            .baseline
+            .as_ref()
+            .map(|b| {
+                Ok::<_, RuleError>(Baseline {
+                    values: b
+                        .values
+                        .iter()
+                        .map(|name| field(&spec, name, &slots))
+                        .collect::<Result<Vec<_>, _>>()?,
+                    learning_ms: b.learning_ms,
+                    forget_ms: b.forget_ms,
+                })
+            })
+            .transpose()?,
+        travel: spec.travel,
+        story: spec.story,
+        tests: spec.tests,
         meta: Arc::new(spec.meta),
         kind: spec.kind,
         slots,
@@ -191,7 +209,5 @@ fn build(
         threshold: spec.threshold,
         generate: spec.generate,
         building_block: spec.building_block,
-        story: spec.story,
-        tests: spec.tests,
     })
 }

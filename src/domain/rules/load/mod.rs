@@ -20,6 +20,7 @@ use rsigma_parser::{
 use serde::Deserialize;
 
 mod correlation_spec;
+mod history;
 pub mod link;
 
 pub use correlation_spec::CorrelationSpec;
@@ -116,6 +117,10 @@ pub(super) struct Extension {
     /// tests run with. The detector fills them from its settings.
     #[serde(default)]
     placeholders: std::collections::BTreeMap<String, Vec<String>>,
+    /// A value not seen for the group before (`history`).
+    baseline: Option<history::BaselineYaml>,
+    /// Impossible travel (`history`).
+    travel: Option<history::TravelYaml>,
     /// `src_network`: a match from a watched list takes the list's
     /// severity and risk score.
     severity_from: Option<String>,
@@ -135,6 +140,8 @@ impl Extension {
             ("placeholders:", !self.placeholders.is_empty()),
             ("severity_from:", self.severity_from.is_some()),
             ("networks:", !self.networks.is_empty()),
+            ("baseline:", self.baseline.is_some()),
+            ("travel:", self.travel.is_some()),
         ]
         .into_iter()
         .find_map(|(field, given)| given.then_some(field))
@@ -225,7 +232,9 @@ pub fn parse(origin: Origin, text: &str, events: &dyn EventFiles) -> Result<Load
     };
     let mut loaded = Loaded::default();
     for rule in &collection.rules {
-        loaded.rules.push(ctx.rule(rule)?);
+        let (rule, memory) = ctx.rule(rule)?;
+        loaded.rules.push(rule);
+        loaded.correlations.extend(memory);
     }
     for filter in &collection.filters {
         loaded.filters.push(ctx.filter(filter)?);
@@ -495,7 +504,9 @@ impl Context<'_> {
         })
     }
 
-    fn rule(&self, rule: &SigmaRule) -> Result<Rule, RuleError> {
+    /// A detection rule, and the correlation its `baseline:` or `travel:`
+    /// block makes of it.
+    fn rule(&self, rule: &SigmaRule) -> Result<(Rule, Option<CorrelationSpec>), RuleError> {
         let title = rule.title.as_str();
         let logsource = &rule.logsource;
         let is_cloudtrail = logsource
@@ -559,6 +570,7 @@ impl Context<'_> {
             },
             &mut ext,
         )?;
+        let memory = self.history(title, &meta, &mut ext)?;
         if ext.story.is_some() {
             return Err(self.error(
                 Some("story:"),
@@ -577,10 +589,11 @@ impl Context<'_> {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Rule {
+        let rule = Rule {
             test_lists,
             meta: Arc::new(meta),
-            kind: if ext.building_block {
+            // A rule with a memory alerts through its correlation only.
+            kind: if ext.building_block || memory.is_some() {
                 RuleKind::BuildingBlock
             } else {
                 RuleKind::Detection
@@ -590,7 +603,14 @@ impl Context<'_> {
             detection: Arc::new(rule.detection.clone()),
             placeholders,
             filled: None,
-        })
+        };
+        if memory.is_some() && !rule.placeholders.is_empty() {
+            return Err(self.error(
+                Some("baseline:"),
+                format!("{title:?}: a rule with a baseline or travel block has no placeholders"),
+            ));
+        }
+        Ok((rule, memory))
     }
 
     fn filter(&self, filter: &FilterRule) -> Result<Filter, RuleError> {
