@@ -7,6 +7,7 @@ pub mod geo;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::domain::time::Timestamp;
 use crate::domain::counter::NotifyPolicy;
 use crate::domain::rules::allowlist::{Allowlist, AllowlistError};
 use crate::domain::rules::correlation::Correlation;
@@ -14,6 +15,9 @@ use crate::domain::rules::{Rule, RuleSet};
 pub use catalog::Catalog;
 
 pub const SUPPRESSION_MINUTES: &str = "SIGNIN_WATCH_SUPPRESSION_MINUTES";
+/// Detections of events before this time (RFC 3339) notify nobody: a new
+/// deployment warms its counters and baselines from the trail quietly.
+pub const QUIET_BEFORE: &str = "SIGNIN_WATCH_QUIET_BEFORE";
 pub const ESCALATION_TIERS: &str = "SIGNIN_WATCH_ESCALATION_TIERS";
 pub const BUDGET_PER_RULE_HOUR: &str = "SIGNIN_WATCH_NOTIFY_BUDGET_PER_RULE_HOUR";
 pub const DISABLED_RULES: &str = "SIGNIN_WATCH_DISABLED_RULES";
@@ -143,6 +147,15 @@ impl DetectorConfig {
         if let Some(v) = get(SUPPRESSION_MINUTES) {
             policy.suppression_window_minutes =
                 parse_number(SUPPRESSION_MINUTES, &v, "whole minutes (0 or more)")?;
+        }
+        if let Some(v) = get(QUIET_BEFORE).filter(|v| !v.trim().is_empty()) {
+            policy.quiet_before = Some(Timestamp::parse(v.trim()).ok_or_else(|| {
+                ConfigError::new(
+                    QUIET_BEFORE,
+                    &v,
+                    "expected a time such as 2026-12-07T00:00:00Z",
+                )
+            })?);
         }
         if let Some(v) = get(ESCALATION_TIERS) {
             let mut tiers = Vec::new();
@@ -402,6 +415,7 @@ mod tests {
     fn errors_name_the_variable_and_value() {
         for (var, value) in [
             (SUPPRESSION_MINUTES, "an hour"),
+            (QUIET_BEFORE, "yesterday"),
             (SUPPRESSION_MINUTES, "-5"),
             (ESCALATION_TIERS, "5,x"),
             (ESCALATION_TIERS, "1"),

@@ -141,6 +141,10 @@ pub struct NotifyPolicy {
     /// Messages per rule per hour of event time; what exceeds it is folded
     /// into the hour's digest (see [`super::budget`]). 0: no budget.
     pub budget_per_rule_hour: u32,
+    /// Detections of events before this time are counted and remembered
+    /// (counters, correlations, baselines) but notify nobody: a new
+    /// deployment warms its state from the trail's past quietly.
+    pub quiet_before: Option<Timestamp>,
 }
 
 impl Default for NotifyPolicy {
@@ -149,6 +153,7 @@ impl Default for NotifyPolicy {
             suppression_window_minutes: 60,
             escalation_tiers: vec![5, 25, 100],
             budget_per_rule_hour: DEFAULT_BUDGET_PER_RULE_HOUR,
+            quiet_before: None,
         }
     }
 }
@@ -162,6 +167,27 @@ pub fn advance(
     policy: &NotifyPolicy,
 ) -> (Counters, Option<NotifyReason>) {
     let t = sighting.event_time;
+    let (counters, reason) = decide(prev, t, policy);
+    // Before the quiet time nothing notifies, and nothing counts as
+    // notified: the first detection after it notifies.
+    if policy.quiet_before.is_some_and(|q| t < q) {
+        let last_notified = prev.and_then(|p| p.last_notified);
+        return (
+            Counters {
+                last_notified,
+                ..counters
+            },
+            None,
+        );
+    }
+    (counters, reason)
+}
+
+fn decide(
+    prev: Option<&Counters>,
+    t: Timestamp,
+    policy: &NotifyPolicy,
+) -> (Counters, Option<NotifyReason>) {
     let Some(prev) = prev else {
         let counters = Counters {
             count: 1,
@@ -245,6 +271,27 @@ mod tests {
         );
         assert_eq!(c.count, 8);
         assert_eq!(c.last_notified, Some(at(64)));
+    }
+
+    #[test]
+    fn before_the_quiet_time_nothing_notifies_and_the_first_after_it_does() {
+        let p = NotifyPolicy {
+            quiet_before: Some(at(50)),
+            ..NotifyPolicy::default()
+        };
+        let (c, why) = advance(None, &sight("a", 10), &p);
+        assert_eq!((c.count, why, c.last_notified), (1, None, None));
+        // An escalation tier reached in the quiet time stays quiet too.
+        let mut c = c;
+        for (i, min) in [11, 12, 13, 14].into_iter().enumerate() {
+            let (next, why) = advance(Some(&c), &sight(&format!("q{i}"), min), &p);
+            assert_eq!(why, None, "minute {min}");
+            c = next;
+        }
+        assert_eq!(c.count, 5);
+        let (c, why) = advance(Some(&c), &sight("b", 50), &p);
+        assert_eq!(why, Some(NotifyReason::WindowElapsed));
+        assert_eq!((c.count, c.first_seen, c.last_notified), (6, at(10), Some(at(50))));
     }
 
     #[test]

@@ -112,6 +112,11 @@ pub struct CorrelationFacts {
     /// Sequences: the event that completed it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completing_event: Option<Evidence>,
+    /// Baselines and impossible travel: what made the alert ("last seen
+    /// 2026-08-01T09:00:00Z", "7,842 km in 40 min: 11,764 km/h (country
+    /// precision)").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
     /// The alert in one sentence.
     pub story: String,
 }

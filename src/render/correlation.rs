@@ -73,6 +73,7 @@ pub fn correlation_finding(
         distinct_values: alert.distinct,
         evidence: alert.evidence.clone(),
         completing_event: alert.completing.clone(),
+        detail: alert.detail.clone(),
         story: story(c, alert, key),
     });
     finding

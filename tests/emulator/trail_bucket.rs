@@ -268,3 +268,77 @@ async fn an_object_larger_than_a_range_is_read_to_its_end() {
         "the last range's record is found"
     );
 }
+
+/// A new deployment warms its baselines from the trail bucket: the
+/// scenario's first week read from a trail object before the quiet time
+/// notifies nobody; the sign-in after it, through EventBridge, finds the
+/// principal's history and alerts. Without the warm-up the principal has no
+/// history yet, and the same sign-in alerts nothing.
+#[tokio::test]
+async fn a_backfill_warms_the_baselines_quietly() {
+    if moto::unavailable("a_backfill_warms_the_baselines_quietly") {
+        return;
+    }
+    let scenario = std::fs::read_to_string(common::repo_path(
+        "events/scenarios/new-country-for-principal.jsonl",
+    ))
+    .unwrap();
+    let events: Vec<Value> = scenario
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (history, today): (Vec<&Value>, Vec<&Value>) = events
+        .iter()
+        .partition(|e| e["time"].as_str().unwrap() < "2026-11-20");
+    assert!(!history.is_empty() && !today.is_empty());
+    let quiet = |env: &Env| {
+        let c = DetectorConfig::default();
+        let mut policy = c.policy.clone();
+        policy.quiet_before = signin_watch::domain::time::Timestamp::parse("2026-11-20T00:00:00Z");
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&env.sdk), &env.table, 90);
+        Handler::new(
+            Detector::new(c.rules, policy, store),
+            SnsPublisher::new(aws_sdk_sns::Client::new(&env.sdk), &env.topic.arn),
+        )
+        .with_objects(S3Objects::new(s3::client(&env.sdk)))
+    };
+    let today_rules = |messages: BTreeSet<(String, String)>| -> BTreeSet<String> {
+        messages.into_iter().map(|(rule, _)| rule).collect()
+    };
+
+    // Warmed: the history from the bucket, quietly; then today's sign-ins.
+    let warm = Env::new().await;
+    let records: Vec<&Value> = history.iter().map(|e| &e["detail"]).collect();
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(serde_json::json!({ "Records": records }).to_string().as_bytes())
+        .unwrap();
+    moto::put_object(&warm.sdk, &warm.bucket, LOG_KEY, gz.finish().unwrap()).await;
+    let h = quiet(&warm);
+    let (summary, metrics) = handle(&h, &sqs_notification(&warm.bucket, &[LOG_KEY])).await;
+    assert!(summary.failed_messages().is_empty());
+    assert_eq!(metrics.records, history.len() as u64);
+    assert!(
+        warm.messages().await.is_empty(),
+        "the warm-up notifies nobody"
+    );
+    for e in &today {
+        handle(&h, e.to_string().as_bytes()).await;
+    }
+    let alerted = today_rules(warm.messages().await);
+    assert!(
+        alerted.contains("new-country-for-principal"),
+        "the warmed baseline alerts: {alerted:?}"
+    );
+
+    // Cold: today's sign-ins alone find no history, and alert nothing.
+    let cold = Env::new().await;
+    let h = quiet(&cold);
+    for e in &today {
+        handle(&h, e.to_string().as_bytes()).await;
+    }
+    let alerted = today_rules(cold.messages().await);
+    assert!(
+        !alerted.contains("new-country-for-principal"),
+        "a cold baseline learns first: {alerted:?}"
+    );
+}

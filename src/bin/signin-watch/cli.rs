@@ -163,6 +163,9 @@ pub struct DetectorArgs {
     /// Minutes of event time after a notification during which a group's further detections do not notify.
     #[arg(long, env = config::SUPPRESSION_MINUTES)]
     suppression_minutes: Option<String>,
+    /// Detections of events before this time (e.g. 2026-12-07T00:00:00Z) are counted and remembered but notify nobody.
+    #[arg(long, env = config::QUIET_BEFORE)]
+    quiet_before: Option<String>,
     /// Counts at which a detection notifies whatever the window, e.g. 5,25,100.
     #[arg(long, env = config::ESCALATION_TIERS)]
     escalation_tiers: Option<String>,
@@ -202,6 +205,7 @@ impl DetectorArgs {
         DetectorConfig::from_lookup(|var| {
             match var {
                 config::SUPPRESSION_MINUTES => &self.suppression_minutes,
+                config::QUIET_BEFORE => &self.quiet_before,
                 config::ESCALATION_TIERS => &self.escalation_tiers,
                 config::BUDGET_PER_RULE_HOUR => &self.notify_budget,
                 config::DISABLED_RULES => &self.disabled_rules,
