@@ -103,12 +103,13 @@ rules-test: ## Every inline test of the pack and of the example filters
 # The embedded geo data: ip-location-db's packages from the npm registry
 # (docs/decisions/0010-geo-data.md). Commit data/geo/ afterwards.
 GEO_WORK := target/geo-data
-geo-data: ## Refresh data/geo/ from ip-location-db's latest packages on the npm registry
+geo-data: ## Refresh data/geo/ from ip-location-db's latest packages on the npm registry, and the country points from 360info
 	rm -rf $(GEO_WORK) && mkdir -p $(GEO_WORK)/country $(GEO_WORK)/asn
 	cd $(GEO_WORK) && npm pack --silent @ip-location-db/geo-whois-asn-country @ip-location-db/asn
 	tar xzf $(GEO_WORK)/ip-location-db-geo-whois-asn-country-*.tgz -C $(GEO_WORK)/country
 	tar xzf $(GEO_WORK)/ip-location-db-asn-*.tgz -C $(GEO_WORK)/asn
 	python3 tools/geo_data.py --country $(GEO_WORK)/country/package --asn $(GEO_WORK)/asn/package --out data/geo
+	curl -fsSL -o data/geo/country-points.csv https://raw.githubusercontent.com/360-info/country-centroids/main/data/centroids-oflargestpoly.csv
 	cat data/geo/SOURCE
 
 scenarios: ## Write events/scenarios/*.jsonl and events/sqs/*.json from tools/scenarios.py

@@ -7,11 +7,11 @@ pub mod geo;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::domain::time::Timestamp;
 use crate::domain::counter::NotifyPolicy;
 use crate::domain::rules::allowlist::{Allowlist, AllowlistError};
 use crate::domain::rules::correlation::Correlation;
 use crate::domain::rules::{Rule, RuleSet};
+use crate::domain::time::Timestamp;
 pub use catalog::Catalog;
 
 pub const SUPPRESSION_MINUTES: &str = "SIGNIN_WATCH_SUPPRESSION_MINUTES";

@@ -291,7 +291,10 @@ mod tests {
         assert_eq!(c.count, 5);
         let (c, why) = advance(Some(&c), &sight("b", 50), &p);
         assert_eq!(why, Some(NotifyReason::WindowElapsed));
-        assert_eq!((c.count, c.first_seen, c.last_notified), (6, at(10), Some(at(50))));
+        assert_eq!(
+            (c.count, c.first_seen, c.last_notified),
+            (6, at(10), Some(at(50)))
+        );
     }
 
     #[test]

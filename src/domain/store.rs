@@ -136,7 +136,7 @@ pub struct Correlated {
 
 /// Where counters live: in memory for `replay`, DynamoDB in the Lambda. Both
 /// implement the same contract and pass the same tests.
-pub trait CounterStore {
+pub trait CounterStore: Sync {
     /// Counts `sighting` once per (rule, eventID) and decides, atomically with
     /// the count, whether it notifies.
     fn record(
@@ -162,6 +162,24 @@ pub trait CounterStore {
         feed: &Feed<'_>,
         policy: &NotifyPolicy,
     ) -> impl Future<Output = Result<Correlated, StoreError>> + Send;
+
+    /// Feeds one record's events to several correlation groups, each as
+    /// [`CounterStore::correlate`] would, in as few requests as the store
+    /// can (DynamoDB: one read and one transaction for all, when they fit);
+    /// one result per feed, in order.
+    fn correlate_together(
+        &self,
+        feeds: &[Feed<'_>],
+        policy: &NotifyPolicy,
+    ) -> impl Future<Output = Vec<Result<Correlated, StoreError>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(feeds.len());
+            for feed in feeds {
+                out.push(self.correlate(feed, policy).await);
+            }
+            out
+        }
+    }
 }
 
 /// Where the notification budget and its digests live. Apart from

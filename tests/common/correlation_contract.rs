@@ -651,3 +651,81 @@ where
         .unwrap_or_default();
     assert_eq!(state, want_state, "{} state for {case:?}", c.name);
 }
+
+/// Feeds each event to every one of `cs` together
+/// ([`CounterStore::correlate_together`]); what each counted, by
+/// correlation.
+async fn feed_together<S: CounterStore>(
+    store: &S,
+    cs: &[Arc<Correlation>],
+    group: &str,
+    events: &[FedEvent],
+) -> Vec<Vec<String>> {
+    let policy = NotifyPolicy::default();
+    let mut out = vec![Vec::new(); cs.len()];
+    for e in events {
+        let feeds: Vec<Feed> = cs
+            .iter()
+            .map(|c| Feed {
+                correlation: c,
+                key: key(c, group),
+                event: e.clone(),
+            })
+            .collect();
+        for (i, result) in store
+            .correlate_together(&feeds, &policy)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            let alerts = result.expect("store").alerts;
+            out[i].extend(
+                alerts
+                    .into_iter()
+                    .filter(|a| matches!(a.recorded, Recorded::Counted { .. }))
+                    .map(|a| a.alert.identity),
+            );
+        }
+    }
+    out
+}
+
+/// The memories fed together, as the detector feeds one record's: each
+/// correlation counts the alerts the time-ordered feed gives it, once.
+pub async fn memories_together_give_the_same_alerts<S>(
+    store: Arc<S>,
+    group: String,
+    case: HistoryCase,
+) where
+    S: CounterStore + Send + Sync + 'static,
+{
+    let cs: Vec<Arc<Correlation>> = every_history_kind().into_iter().map(Arc::new).collect();
+    let all: Vec<FedEvent> = case.bursts.iter().flat_map(|b| b.events.clone()).collect();
+    let mut got: Vec<HashMap<String, usize>> = vec![HashMap::new(); cs.len()];
+    for burst in &case.bursts {
+        let per_batch = burst.delivery.len().div_ceil(burst.batches);
+        let mut tasks = tokio::task::JoinSet::new();
+        for chunk in burst.delivery.chunks(per_batch.max(1)) {
+            let events: Vec<FedEvent> = chunk.iter().map(|&i| burst.events[i].clone()).collect();
+            let (store, cs, group) = (store.clone(), cs.clone(), group.clone());
+            tasks.spawn(async move { feed_together(store.as_ref(), &cs, &group, &events).await });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            for (i, ids) in joined.expect("task").into_iter().enumerate() {
+                for id in ids {
+                    *got[i].entry(id).or_default() += 1;
+                }
+            }
+        }
+    }
+    for (c, got) in cs.iter().zip(got) {
+        assert!(
+            got.values().all(|n| *n == 1),
+            "{}: counted twice: {got:?}",
+            c.name
+        );
+        let (want, _) = reference(c, &all);
+        let got: BTreeSet<String> = got.into_keys().collect();
+        assert_eq!(got, want, "{} together for {case:?}", c.name);
+    }
+}

@@ -440,6 +440,20 @@ macro_rules! store_contract_tests {
                     assert!(alerts > 0, "{}: the cases make alerts", c.name);
                 }
             }
+
+            /// A record's memories fed together (one read and one
+            /// transaction on DynamoDB) count what each counts alone.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn memories_fed_together_count_what_each_counts_alone() {
+                if ($skip)("memories_fed_together_count_what_each_counts_alone") {
+                    return;
+                }
+                let store = std::sync::Arc::new($store);
+                for (i, case) in cc::history_cases($cases).into_iter().enumerate() {
+                    cc::memories_together_give_the_same_alerts(store.clone(), format!("t{i}"), case)
+                        .await;
+                }
+            }
         }
     };
     (@each $store:expr, $skip:expr; $($name:ident),* $(,)?) => {

@@ -525,19 +525,37 @@ async fn requests_per_correlation_fed_stay_within_budget() {
     assert_eq!((ddb_calls.take().len(), sns_calls.take().len()), (0, 0));
 
     // A success with MFA makes no finding but feeds the success correlations:
-    // one read and one transaction per correlation group fed, nothing else.
-    let s = ok(
-        &handler,
-        &serde_json::to_vec(&sample("rule1-near-miss-success-with-mfa.json")).unwrap(),
-    )
-    .await;
+    // one read and one transaction per correlation group fed, and one read
+    // and one transaction for all its baselines and impossible travel.
+    let success = sample("rule1-near-miss-success-with-mfa.json");
+    let s = ok(&handler, &serde_json::to_vec(&success).unwrap()).await;
+    let detail = success["detail"].to_string();
+    let record: signin_watch::domain::record::CloudTrailRecord =
+        serde_json::from_str(&detail).unwrap();
+    let memories = DetectorConfig::default()
+        .rules
+        .correlations()
+        .iter()
+        .filter(|c| {
+            c.has_memory()
+                && c.slots
+                    .iter()
+                    .flat_map(|s| s.rules())
+                    .any(|r| r.matches(&record))
+        })
+        .count();
     assert!(
-        s.correlations_fed >= 2,
+        memories >= 4,
+        "the baselines and travel a success feeds: {memories}"
+    );
+    assert!(
+        s.correlations_fed as usize >= memories + 2,
         "the success correlations: {}",
         s.correlations_fed
     );
     let calls = ddb_calls.take();
-    assert_eq!(calls.len(), 2 * s.correlations_fed as usize, "{calls:?}");
+    let alone = s.correlations_fed as usize - memories;
+    assert_eq!(calls.len(), 2 * alone + 2, "{calls:?}");
     for pair in calls.chunks(2) {
         assert_eq!(pair, ["BatchGetItem", "TransactWriteItems"]);
     }

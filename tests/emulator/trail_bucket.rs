@@ -310,8 +310,12 @@ async fn a_backfill_warms_the_baselines_quietly() {
     let warm = Env::new().await;
     let records: Vec<&Value> = history.iter().map(|e| &e["detail"]).collect();
     let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(serde_json::json!({ "Records": records }).to_string().as_bytes())
-        .unwrap();
+    gz.write_all(
+        serde_json::json!({ "Records": records })
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
     moto::put_object(&warm.sdk, &warm.bucket, LOG_KEY, gz.finish().unwrap()).await;
     let h = quiet(&warm);
     let (summary, metrics) = handle(&h, &sqs_notification(&warm.bucket, &[LOG_KEY])).await;

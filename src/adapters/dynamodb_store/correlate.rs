@@ -32,7 +32,7 @@ use crate::domain::store::{
 use crate::domain::time::Timestamp;
 
 /// The most items DynamoDB takes in one transaction.
-const MAX_TRANSACT_ITEMS: usize = 100;
+pub(super) const MAX_TRANSACT_ITEMS: usize = 100;
 /// Alerts that fit beside the state and the counter in one transaction.
 const MAX_ALERTS_WITH_STATE: usize = MAX_TRANSACT_ITEMS - 2;
 
@@ -48,7 +48,7 @@ impl DynamoStore {
         Self::state_pk_of(&feed.key)
     }
 
-    fn state_pk_of(key: &GroupKey) -> String {
+    pub(super) fn state_pk_of(key: &GroupKey) -> String {
         partition_key(format!("CORR#{}", key.id()))
     }
 
@@ -66,7 +66,7 @@ impl DynamoStore {
         }
     }
 
-    fn key(pk: &str, sk: &str) -> Item {
+    pub(super) fn key(pk: &str, sk: &str) -> Item {
         [
             ("pk".to_owned(), string_attr(pk)),
             ("sk".to_owned(), string_attr(sk)),
@@ -117,7 +117,10 @@ impl DynamoStore {
         Ok((find(state_pk), find(group_pk)))
     }
 
-    fn state_of(item: Option<&Item>, pk: &str) -> Result<(GroupState, Option<i64>), StoreError> {
+    pub(super) fn state_of(
+        item: Option<&Item>,
+        pk: &str,
+    ) -> Result<(GroupState, Option<i64>), StoreError> {
         let Some(item) = item else {
             return Ok((GroupState::default(), None));
         };
@@ -129,7 +132,7 @@ impl DynamoStore {
         Ok((state, Some(super::need_n(item, "version", pk)?)))
     }
 
-    fn state_put(
+    pub(super) fn state_put(
         &self,
         pk: &str,
         state: &GroupState,
@@ -326,7 +329,7 @@ impl DynamoStore {
 
     /// The event item of `alert` and what it records, the group's counters
     /// advanced by it.
-    fn alert_put(
+    pub(super) fn alert_put(
         &self,
         feed: &Feed<'_>,
         alert: &Alert,
@@ -355,7 +358,10 @@ impl DynamoStore {
     }
 
     /// One transaction of `items`.
-    async fn transact(&self, items: Vec<Put>) -> Result<(), SdkError<TransactWriteItemsError>> {
+    pub(super) async fn transact(
+        &self,
+        items: Vec<Put>,
+    ) -> Result<(), SdkError<TransactWriteItemsError>> {
         let mut request = self.client.transact_write_items();
         for put in items {
             request = request.transact_items(TransactWriteItem::builder().put(put).build());

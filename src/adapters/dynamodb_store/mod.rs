@@ -405,6 +405,7 @@ pub(super) fn cancellation_codes(err: &SdkError<TransactWriteItemsError>) -> Opt
 mod budget;
 mod correlate;
 mod progress;
+mod together;
 
 impl CounterStore for DynamoStore {
     async fn record(
@@ -473,6 +474,14 @@ impl CounterStore for DynamoStore {
         policy: &NotifyPolicy,
     ) -> Result<Correlated, StoreError> {
         self.correlate_feed(feed, policy).await
+    }
+
+    async fn correlate_together(
+        &self,
+        feeds: &[Feed<'_>],
+        policy: &NotifyPolicy,
+    ) -> Vec<Result<Correlated, StoreError>> {
+        self.correlate_all(feeds, policy).await
     }
 
     async fn mark_notified(&self, sighting: &Sighting) -> Result<(), StoreError> {

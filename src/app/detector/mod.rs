@@ -370,18 +370,34 @@ impl<S: CounterStore + BudgetStore> Detector<S> {
             return Ok(outcome);
         }
         let source = correlation::FeedSource::new(observed, observed.event_time(fallback_time));
+        let mut feeds = Vec::new();
         for c in self.rules.correlations() {
             for (fields, event) in correlation::feeds(c, &source, &matched) {
-                let feed = Feed {
+                feeds.push(Feed {
                     correlation: c,
                     key: GroupKey {
                         rule_id: c.id.clone(),
                         fields,
                     },
                     event,
-                };
+                });
+            }
+        }
+        // A record's baselines and travel are moved together: one read and
+        // one transaction for all of them (docs/baselines.md#cost).
+        let (together, alone): (Vec<Feed>, Vec<Feed>) =
+            feeds.into_iter().partition(|f| f.correlation.has_memory());
+        let mut fed = Vec::with_capacity(alone.len() + together.len());
+        for feed in alone {
+            let correlated = self.store.correlate(&feed, &self.policy).await;
+            fed.push((feed, correlated));
+        }
+        let results = self.store.correlate_together(&together, &self.policy).await;
+        fed.extend(together.into_iter().zip(results));
+        for (feed, correlated) in fed {
+            let c = feed.correlation;
+            {
                 outcome.fed += 1;
-                let correlated = self.store.correlate(&feed, &self.policy).await;
                 let Some(correlated) = set_aside(correlated, &c.meta, &mut outcome.failed)? else {
                     continue;
                 };

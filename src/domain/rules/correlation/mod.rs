@@ -194,6 +194,12 @@ impl std::ops::Deref for Correlation {
 }
 
 impl Correlation {
+    /// Whether it remembers beyond its horizon: a baseline or impossible
+    /// travel.
+    pub fn has_memory(&self) -> bool {
+        self.baseline.is_some() || self.travel.is_some()
+    }
+
     /// The slots a record feeds, given the rules that matched it.
     pub fn slots_fed(&self, matched: &[&Rule]) -> Vec<usize> {
         (0..self.slots.len())
