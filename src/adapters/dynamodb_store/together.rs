@@ -22,10 +22,10 @@ impl DynamoStore {
         policy: &NotifyPolicy,
     ) -> Vec<Result<Correlated, StoreError>> {
         if feeds.len() > 1 && feeds.len() * 2 <= MAX_TRANSACT_ITEMS {
-            match self.try_together(feeds, policy).await {
-                Ok(Some(done)) => return done.into_iter().map(Ok).collect(),
-                // Each its own way: it reads again, and retries or fails alone.
-                Ok(None) | Err(_) => {}
+            // Otherwise each its own way: it reads again, and retries or
+            // fails alone.
+            if let Ok(Some(done)) = self.try_together(feeds, policy).await {
+                return done.into_iter().map(Ok).collect();
             }
         }
         let mut out = Vec::with_capacity(feeds.len());
