@@ -147,8 +147,32 @@ fn bench(c: &mut Criterion) {
     )
     .with_locator(embedded.clone());
     let unlocated = RuleSet::default();
+    // The correlations without the baselines and impossible travel.
+    let pack_rules = signin_watch::domain::rules::pack::rules().expect("the pack");
+    let forgetful = RuleSet::new(
+        pack_rules
+            .iter()
+            .filter(|r| r.placeholders.is_empty())
+            .cloned()
+            .collect(),
+        Vec::new(),
+    )
+    .with_correlations(
+        signin_watch::domain::rules::load::link::link(
+            signin_watch::domain::rules::pack::contents()
+                .expect("the pack")
+                .correlations,
+            &pack_rules,
+        )
+        .expect("the pack links")
+        .into_iter()
+        .filter(|c| !c.has_memory())
+        .collect(),
+    )
+    .with_locator(embedded.clone());
     for (name, rules) in [
         ("process_the_scenarios", &with),
+        ("process_the_scenarios_without_memories", &forgetful),
         ("process_the_scenarios_without_correlations", &without),
         ("process_the_scenarios_without_geo_data", &unlocated),
     ] {

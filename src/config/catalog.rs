@@ -204,6 +204,15 @@ impl Catalog {
             }
         }
         catalog.check_filter_targets()?;
+        // A baseline or travel made from a rule goes with that rule: a rule
+        // of the same id from another file without the block replaces both.
+        specs.retain(|s| {
+            !s.own_rule
+                || catalog
+                    .rules
+                    .iter()
+                    .any(|r| r.id.eq_ignore_ascii_case(&s.meta.id) && r.origin == s.meta.origin)
+        });
         catalog.correlations = link::link(specs, &catalog.rules)?;
         if let InlineTests::Run(locator) = tests {
             for c in catalog

@@ -75,6 +75,41 @@ pub fn principal(record: &CloudTrailRecord<'_>) -> Principal {
     }
 }
 
+/// Who a baseline remembers (the `principal` field): the person where AWS
+/// or an identity provider names one, else what the caller could not
+/// choose. An IAM user's or root's ARN; an assumed role's session when the
+/// session is a person (IAM Identity Center's `AWSReservedSSO_` roles, a
+/// SAML sign-in); otherwise the role itself, since whoever assumes a role
+/// names the session (a new name a sign-in would make a principal with no
+/// history); a federated user's issuer (the IAM user that minted the
+/// token), since the caller of GetFederationToken names the user.
+pub fn baseline_principal(record: &CloudTrailRecord<'_>, principal: &Principal) -> String {
+    let arn = principal.arn.as_deref();
+    let kind = principal.identity_type.as_deref();
+    if field_is(kind, "AssumedRole")
+        && let Some(arn) = arn
+        && let Some((role, _session)) = arn
+            .splitn(6, ':')
+            .nth(5)
+            .and_then(|r| r.strip_prefix("assumed-role/"))
+            .and_then(|r| r.split_once('/'))
+    {
+        let saml = record
+            .field("additionalEventData.SamlProviderArn")
+            .is_some_and(|v| !v.is_empty());
+        if !(role.starts_with("AWSReservedSSO_") || saml) {
+            let prefix_len = arn.len() - arn.rsplit('/').next().map_or(0, |s| s.len() + 1);
+            return arn[..prefix_len].to_owned();
+        }
+    }
+    if field_is(kind, "FederatedUser")
+        && let Some(issuer) = principal.session_issuer.as_deref()
+    {
+        return issuer.to_owned();
+    }
+    arn.map_or_else(|| principal.user.clone(), str::to_owned)
+}
+
 /// The resource after `prefix` in an ARN's last field, e.g. `alice` from
 /// `arn:aws:iam::111122223333:user/alice` or from a path `user/ops/alice`.
 fn arn_resource<'a>(arn: &'a str, prefix: &str) -> Option<&'a str> {
@@ -164,5 +199,53 @@ mod tests {
             who(r#"{"type":"Unknown","userName":"exampleuser"}"#).user,
             "exampleuser"
         );
+    }
+
+    #[test]
+    fn a_baseline_remembers_people_and_roles_not_names_the_caller_chose() {
+        let of = |user_identity: &str, extra: &str| {
+            let json = format!(r#"{{"userIdentity":{user_identity}{extra}}}"#);
+            let record: CloudTrailRecord = serde_json::from_str(&json).unwrap();
+            baseline_principal(&record, &principal(&record))
+        };
+        assert_eq!(
+            of(
+                r#"{"type":"IAMUser","arn":"arn:aws:iam::1:user/ops/ana","userName":"ana"}"#,
+                ""
+            ),
+            "arn:aws:iam::1:user/ops/ana"
+        );
+        // A role assumed with a session name of the caller's choosing: the role.
+        assert_eq!(
+            of(
+                r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/Admin/anything-at-all"}"#,
+                ""
+            ),
+            "arn:aws:sts::1:assumed-role/Admin"
+        );
+        // Identity Center and SAML name the person in the session.
+        assert_eq!(
+            of(
+                r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0123/ana@example.com"}"#,
+                ""
+            ),
+            "arn:aws:sts::1:assumed-role/AWSReservedSSO_Admin_0123/ana@example.com"
+        );
+        assert_eq!(
+            of(
+                r#"{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/Okta/ana@example.com"}"#,
+                r#","additionalEventData":{"SamlProviderArn":"arn:aws:iam::1:saml-provider/Okta"}"#
+            ),
+            "arn:aws:sts::1:assumed-role/Okta/ana@example.com"
+        );
+        // A federated user's name is the caller's: its issuer.
+        assert_eq!(
+            of(
+                r#"{"type":"FederatedUser","arn":"arn:aws:sts::1:federated-user/x","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:user/broker"}}}"#,
+                ""
+            ),
+            "arn:aws:iam::1:user/broker"
+        );
+        assert_eq!(of(r#"{"type":"IAMUser","userName":"bo"}"#, ""), "bo");
     }
 }

@@ -16,6 +16,7 @@ use signin_watch::config::DetectorConfig;
 /// accounts, so principals met after an account's first week are new to
 /// it, and Panther's tests sign one ARN in from Japan and the United States.
 const EXPECTED_BASELINES: &[(&str, &str, &str)] = &[
+    ("first-console-sign-in", "2018-08-29T16:24:34Z", "root"),
     (
         "first-console-sign-in",
         "2019-06-10T17:14:09Z",

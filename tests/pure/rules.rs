@@ -576,3 +576,68 @@ fn a_rules_directory_whose_tests_make_too_many_records_stops_start_up() {
         "{message}"
     );
 }
+
+/// A baseline of your own loads with `learning: 0`; a rule that replaces a
+/// pack baseline by id without a `baseline:` block replaces the baseline
+/// too (one detection, no correlation of that id left).
+#[test]
+fn a_custom_baseline_loads_and_replacing_a_pack_baseline_replaces_its_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("region.yml"),
+        r#"title: Console sign-in from a region new for the principal
+id: 0d7c1a2b-3e4f-4a5b-8c6d-7e8f9a0b1c2d
+name: new-region-for-principal
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventSource: signin.amazonaws.com
+    eventName: ConsoleLogin
+    responseElements.ConsoleLogin: Success
+  condition: selection
+level: low
+signin_watch:
+  baseline:
+    values: [awsRegion]
+    learning: 0
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("plain.yml"),
+        r#"title: Every console sign-in, plainly
+id: 7c1e4b2a-9d3f-4a6e-8b5c-1f2e3d4c5b6a
+name: new-country-for-principal
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventSource: signin.amazonaws.com
+    eventName: ConsoleLogin
+    responseElements.ConsoleLogin: Success
+  condition: selection
+level: low
+"#,
+    )
+    .unwrap();
+    let out = signin_watch(&[
+        "rules",
+        "list",
+        "--rules",
+        &dir.path().display().to_string(),
+    ]);
+    let listing = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{listing}");
+    let line = |name: &str| -> Vec<String> {
+        listing
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(name))
+            .map(str::to_owned)
+            .collect()
+    };
+    let region = line("new-region-for-principal");
+    assert_eq!(region.len(), 1, "{listing}");
+    assert!(region[0].contains("correlation/baseline"), "{listing}");
+    let country = line("new-country-for-principal");
+    assert_eq!(country.len(), 1, "one rule of that name: {listing}");
+    assert!(country[0].contains(" detection "), "{listing}");
+}

@@ -284,7 +284,7 @@ impl DynamoStore {
                         out.extend(decided);
                         return Ok(Correlated {
                             alerts: out,
-                            too_late: false,
+                            too_late: tr.too_late,
                         });
                     }
                     Err(e) => cancelled = Some((e, first, fresh.len() - split, 1)),

@@ -95,7 +95,7 @@ impl DynamoStore {
             }
             done.push(Correlated {
                 alerts,
-                too_late: false,
+                too_late: tr.too_late,
             });
         }
         if puts.is_empty() {

@@ -86,12 +86,10 @@ impl<'r, 'a> FeedSource<'r, 'a> {
             "user" => Some(self.principal.user.clone()),
             "account" => Some(self.account.clone()),
             "issuer" => self.principal.session_issuer.clone(),
-            "principal" => Some(
-                self.principal
-                    .arn
-                    .clone()
-                    .unwrap_or_else(|| self.principal.user.clone()),
-            ),
+            "principal" => Some(super::identity::baseline_principal(
+                &self.observed.record,
+                &self.principal,
+            )),
             _ => self.observed.record.field(path).map(str::to_owned),
         }
     }
@@ -211,8 +209,11 @@ impl Point {
         if geo.network != network::ISP && geo.network != network::CLOUD {
             return None;
         }
-        match (geo.latitude, geo.longitude) {
-            (Some(lat), Some(lon)) => Some(Point::new(lat, lon, true)),
+        // Coordinates without a city are a country's or a region's (a city
+        // database's answer for an address it places no closer): the
+        // country's point, at country precision.
+        match (geo.latitude, geo.longitude, &geo.city) {
+            (Some(lat), Some(lon), Some(_)) => Some(Point::new(lat, lon, true)),
             _ => geo
                 .country_point
                 .map(|(lat, lon)| Point::new(lat, lon, false)),

@@ -78,6 +78,14 @@ pub struct GroupState {
     /// Impossible travel: the group's recent located sign-ins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stops: Vec<history::Stop>,
+    /// Baselines: values forgotten at a bound so far. A forgotten value
+    /// that returns alerts as new again, under an identity of its own.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub forgotten: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What one event made of a group's state.
@@ -139,6 +147,12 @@ pub fn apply(c: &Correlation, state: &mut GroupState, event: &FedEvent) -> Trans
     if let Some(latest) = state.latest
         && t < latest.as_millis() - horizon(c)
     {
+        // A baseline still remembers it, unjudged: a backfill that runs
+        // while live sign-ins arrive warms the history all the same.
+        if let Some(b) = &c.baseline {
+            history::remember(b, state, event);
+            evict(c, state);
+        }
         return Transition {
             too_late: true,
             ..Transition::default()
@@ -471,13 +485,16 @@ fn estimated_bytes(state: &GroupState) -> usize {
     64 + windows + events + decided + seen + stops
 }
 
-/// Forgets the oldest windows, sequence events, sign-ins, values and
-/// decisions, an eighth at
+/// Forgets the oldest windows, sequence events, sign-ins, decisions and
+/// values, an eighth at
 /// a time, once the state nears [`MAX_STATE_BYTES`], down to half of it: the
 /// estimate spares the serialisation for every state under three quarters
 /// of the limit, and the halving spares it for the feeds that follow.
 fn shrink_to_fit(state: &mut GroupState) {
-    if estimated_bytes(state) <= MAX_STATE_BYTES / 4 * 3 {
+    // The estimate counts a string's bytes once; JSON may escape each into
+    // six (a control character as \u00XX): below a sixth of the limit the
+    // state fits whatever its strings hold.
+    if estimated_bytes(state) <= MAX_STATE_BYTES / 6 {
         return;
     }
     while serde_json::to_vec(state).map_or(0, |v| v.len()) > MAX_STATE_BYTES / 2 {
@@ -490,13 +507,13 @@ fn shrink_to_fit(state: &mut GroupState) {
             state.events.drain(..eighth(state.events.len()));
         } else if !state.stops.is_empty() {
             state.stops.drain(..eighth(state.stops.len()));
+        } else if !state.decided.is_empty() {
+            state.decided.drain(..eighth(state.decided.len()));
         } else if !state.seen.is_empty() {
             // The values seen least recently go first.
             for _ in 0..eighth(state.seen.len()) {
                 history::forget_least_recent(state, None);
             }
-        } else if !state.decided.is_empty() {
-            state.decided.drain(..eighth(state.decided.len()));
         } else {
             break;
         }

@@ -102,13 +102,18 @@ pub(super) fn feed_baseline(
         || state
             .first
             .is_some_and(|f| f.as_millis() < t - b.learning_ms);
-    let identity = format!(
+    let mut identity = format!(
         "new:{value}@{}",
         previous.map_or_else(
             || "never".to_owned(),
             |p| Timestamp::from_millis(p).to_string()
         )
     );
+    // Past a bound, a value forgotten and back has no earlier sighting
+    // either: the count of values forgotten tells its return apart.
+    if state.forgotten > 0 {
+        identity.push_str(&format!("#{}", state.forgotten));
+    }
     if state.decided.iter().any(|d| d.caused_by == event.event_id) {
         // Fed before: the alerts it decided then.
         tr.redelivered = redelivered(state, &event.event_id);
@@ -133,6 +138,22 @@ pub(super) fn feed_baseline(
     tr
 }
 
+/// Adds a late event to the group's history without judging it: its time
+/// to its value's, and to the group's first.
+pub(super) fn remember(b: &Baseline, state: &mut GroupState, event: &FedEvent) {
+    state.first = Some(state.first.map_or(event.time, |f| f.min(event.time)));
+    let Some(value) = &event.value else { return };
+    let t = event.time.as_millis();
+    let times = state.seen.entry(value.clone()).or_default();
+    if let Err(at) = times.binary_search(&t) {
+        times.insert(at, t);
+    }
+    thin(times, b.forget_ms - LATENESS_HORIZON_MS);
+    if state.seen.len() > MAX_BASELINE_VALUES {
+        forget_least_recent(state, Some(value));
+    }
+}
+
 /// Forgets the value seen least recently (never `keep`, just seen).
 pub(super) fn forget_least_recent(state: &mut GroupState, keep: Option<&str>) {
     let oldest = state
@@ -143,6 +164,7 @@ pub(super) fn forget_least_recent(state: &mut GroupState, keep: Option<&str>) {
         .map(|(k, _)| k.clone());
     if let Some(k) = oldest {
         state.seen.remove(&k);
+        state.forgotten += 1;
     }
 }
 
@@ -272,7 +294,8 @@ pub(super) fn feed_travel(
 
 /// Forgets the sign-ins no later one can pair with.
 pub(super) fn evict_travel(travel: &Travel, state: &mut GroupState, latest: Timestamp) {
-    let keep_from = latest.as_millis() - LATENESS_HORIZON_MS - travel.window_ms();
+    // A sign-in a horizon and a window late pairs with one a window before it.
+    let keep_from = latest.as_millis() - LATENESS_HORIZON_MS - 2 * travel.window_ms();
     state
         .stops
         .retain(|s| s.evidence.time.as_millis() >= keep_from);
@@ -316,5 +339,152 @@ mod tests {
         assert_eq!(km(5836.6), "5,837");
         assert_eq!(duration(40 * 60_000), "40 min");
         assert_eq!(duration(185 * 60_000), "3 h 05 min");
+    }
+
+    use crate::domain::correlation::state::feed;
+    use crate::domain::rules::correlation::{Correlation, CorrelationKind, GroupField, Threshold};
+    use std::sync::Arc;
+
+    const DAY: i64 = 86_400_000;
+    const BASE: i64 = 1_763_600_000_000;
+
+    fn memory(baseline: Option<Baseline>, travel: Option<Travel>) -> Correlation {
+        let rule = crate::domain::rules::pack::rule("console-login-success").unwrap();
+        Correlation {
+            meta: Arc::new((*rule.meta).clone()),
+            kind: if travel.is_some() {
+                CorrelationKind::ImpossibleTravel
+            } else {
+                CorrelationKind::Baseline
+            },
+            slots: vec![crate::domain::rules::correlation::Slot::Rule(rule)],
+            group_by: vec![GroupField {
+                name: "user".into(),
+                paths: vec!["user".into()],
+            }],
+            value: None,
+            timespan_ms: DAY,
+            threshold: Threshold {
+                strict: false,
+                value: 1,
+            },
+            generate: false,
+            building_block: false,
+            story: None,
+            tests: Vec::new(),
+            baseline,
+            travel,
+        }
+    }
+
+    fn baseline(learning_ms: i64) -> Correlation {
+        memory(
+            Some(Baseline {
+                values: Vec::new(),
+                learning_ms,
+                forget_ms: 90 * DAY,
+            }),
+            None,
+        )
+    }
+
+    fn at(id: &str, ms: i64, value: &str, point: Option<Point>) -> FedEvent {
+        FedEvent {
+            event_id: id.into(),
+            time: Timestamp::from_millis(BASE + ms),
+            slot: 0,
+            value: Some(value.into()),
+            src: "192.0.2.1".into(),
+            place: None,
+            user: "ana".into(),
+            rule: "console-login-success".into(),
+            point,
+        }
+    }
+
+    fn alerts(c: &Correlation, events: &[FedEvent]) -> (Vec<String>, GroupState) {
+        let mut state = GroupState::default();
+        let mut out = Vec::new();
+        for e in events {
+            let tr = feed(c, &state, e);
+            out.extend(tr.alerts.into_iter().map(|a| a.identity));
+            state = tr.state;
+        }
+        (out, state)
+    }
+
+    #[test]
+    fn a_late_event_is_remembered_unjudged() {
+        // A live sign-in first, then the backfill's history, days late: it
+        // is too late to alert, but it is the principal's history.
+        let c = baseline(7 * DAY);
+        let live = at("live", 10 * DAY, "DE", None);
+        let history = at("old", 0, "DE", None);
+        let mut state = GroupState::default();
+        let tr = feed(&c, &state, &live);
+        state = tr.state;
+        let tr = feed(&c, &state, &history);
+        assert!(tr.too_late && tr.alerts.is_empty());
+        state = tr.state;
+        assert_eq!(state.first, Some(Timestamp::from_millis(BASE)));
+        // The learned principal's new country alerts.
+        let tr = feed(&c, &state, &at("new", 10 * DAY + 3_600_000, "US", None));
+        assert_eq!(tr.alerts.len(), 1, "{tr:?}");
+    }
+
+    #[test]
+    fn a_value_forgotten_at_the_bound_alerts_again_when_it_returns() {
+        let c = baseline(0);
+        let events: Vec<FedEvent> = (0..=MAX_BASELINE_VALUES as i64)
+            .map(|i| at(&format!("e{i}"), i * 60_000, &format!("v{i}"), None))
+            .collect();
+        let (first, state) = alerts(&c, &events);
+        assert_eq!(first.len(), MAX_BASELINE_VALUES + 1);
+        assert_eq!(state.seen.len(), MAX_BASELINE_VALUES);
+        assert!(
+            !state.seen.contains_key("v0"),
+            "the least recent goes first"
+        );
+        let back = at("back", 2 * DAY, "v0", None);
+        let tr = feed(&c, &state, &back);
+        assert_eq!(tr.alerts.len(), 1);
+        assert_ne!(tr.alerts[0].identity, first[0], "an identity of its own");
+    }
+
+    #[test]
+    fn travel_pairs_a_late_sign_in_with_one_a_window_before_it() {
+        let travel = Travel {
+            min_km: 500.0,
+            max_kmh: 1000.0,
+        };
+        let c = memory(None, Some(travel));
+        // Nearly antipodal: too fast even most of a window apart.
+        let (here, there) = (Point::new(0.0, 0.0, true), Point::new(0.0, 179.9, true));
+        let w = travel.window_ms();
+        let h = LATENESS_HORIZON_MS;
+        let hour = 3_600_000;
+        // A sign-in; then the group's newest, a horizon and two windows
+        // later, less an hour; then, late but within the horizon, a
+        // sign-in half an hour short of a window after the first.
+        let first = at("first", 0, "x", Some(here));
+        let newest = at("newest", h + 2 * w - hour, "x", Some(here));
+        let late = at("late", w - hour / 2, "x", Some(there));
+        let (found, _) = alerts(&c, &[first, newest, late]);
+        assert_eq!(found, ["travel:first>late"]);
+    }
+
+    #[test]
+    fn coordinates_without_a_city_are_the_country_s_point() {
+        let mut geo = crate::domain::geo::SrcGeo::default();
+        geo.network = "isp".into();
+        geo.latitude = Some(37.751);
+        geo.longitude = Some(-97.822);
+        geo.country_point = Some((39.5, -99.1));
+        let p = Point::of(&geo).unwrap();
+        assert!(!p.city && (p.latitude() - 39.5).abs() < 1e-6, "{p:?}");
+        geo.city = Some("New York".into());
+        assert!(Point::of(&geo).unwrap().city);
+        geo.network = "vpn".into();
+        assert_eq!(Point::of(&geo), None, "a listed network is not placed");
     }
 }

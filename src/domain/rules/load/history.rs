@@ -21,8 +21,16 @@ pub(super) struct BaselineYaml {
     by: Option<Vec<String>>,
     /// The fields whose values, together, are the value.
     values: Vec<String>,
-    learning: Option<String>,
-    forget_after: Option<String>,
+    learning: Option<Span>,
+    forget_after: Option<Span>,
+}
+
+/// A timespan as written: `7d`, `12h`, or the number 0.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Span {
+    Number(u64),
+    Text(String),
 }
 
 /// `signin_watch: travel:` as written.
@@ -70,9 +78,15 @@ impl Context<'_> {
                         "a baseline names the fields of its value (values: [src_country])".into(),
                     ));
                 }
-                let span = |key: &str, text: Option<String>, default: i64| match text {
+                let span = |key: &str, text: Option<Span>, default: i64| match text {
                     None => Ok(default),
-                    Some(t) => millis(&t).map_err(|e| fail(key, format!("{key} {e}"))),
+                    Some(Span::Number(0)) => Ok(0),
+                    Some(Span::Text(t)) if t.trim() == "0" => Ok(0),
+                    Some(Span::Number(n)) => Err(fail(
+                        key,
+                        format!("{key} {n} needs a unit (s, m, h, d): {n}d"),
+                    )),
+                    Some(Span::Text(t)) => millis(&t).map_err(|e| fail(key, format!("{key} {e}"))),
                 };
                 let learning_ms = span("learning:", b.learning, DEFAULT_LEARNING_MS)?;
                 let forget_ms = span("forget_after:", b.forget_after, DEFAULT_FORGET_MS)?;
