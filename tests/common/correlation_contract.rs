@@ -619,37 +619,13 @@ where
 
 /// The property: `case` delivered to `store` in its order, split into its
 /// concurrent batches, counts each of the reference's alerts exactly once
-/// and leaves the reference's state.
+/// and leaves the reference's state: a case of one burst.
 pub async fn same_alerts_and_state<S>(store: Arc<S>, c: Arc<Correlation>, group: String, case: Case)
 where
     S: CounterStore + StateOf + Send + Sync + 'static,
 {
-    let (want_alerts, want_state) = reference(&c, &case.events);
-    let per_batch = case.delivery.len().div_ceil(case.batches);
-    let mut tasks = tokio::task::JoinSet::new();
-    for chunk in case.delivery.chunks(per_batch.max(1)) {
-        let events: Vec<FedEvent> = chunk.iter().map(|&i| case.events[i].clone()).collect();
-        let (store, c, group) = (store.clone(), c.clone(), group.clone());
-        tasks.spawn(async move { feed_all(store.as_ref(), &c, &group, &events).await });
-    }
-    let mut got: HashMap<String, usize> = HashMap::new();
-    while let Some(joined) = tasks.join_next().await {
-        for id in counted(&joined.expect("task")) {
-            *got.entry(id).or_default() += 1;
-        }
-    }
-    assert!(
-        got.values().all(|n| *n == 1),
-        "an alert counted twice: {got:?} in {case:?}"
-    );
-    let got_alerts: BTreeSet<String> = got.into_keys().collect();
-    assert_eq!(got_alerts, want_alerts, "{} alerts for {case:?}", c.name);
-    let state = store
-        .state_of(&key(&c, &group))
-        .await
-        .map(canonical)
-        .unwrap_or_default();
-    assert_eq!(state, want_state, "{} state for {case:?}", c.name);
+    let one = HistoryCase { bursts: vec![case] };
+    same_alerts_and_state_over_days(store, c, group, one).await;
 }
 
 /// Feeds each event to every one of `cs` together

@@ -17,7 +17,7 @@ use std::collections::HashSet;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::{
     DynamoStore, Item, MAX_ATTEMPTS, backoff, call_failed, invalid, number_attr, partition_key,
@@ -81,33 +81,13 @@ impl DynamoStore {
         state_pk: &str,
         group_pk: &str,
     ) -> Result<(Option<Item>, Option<Item>), StoreError> {
-        let keys = KeysAndAttributes::builder()
-            .keys(Self::key(state_pk, "STATE"))
-            .keys(Self::key(group_pk, "COUNTER"))
-            .consistent_read(true)
-            .build()
-            .map_err(invalid("build BatchGetItem keys"))?;
-        let out = self
-            .client
-            .batch_get_item()
-            .request_items(&self.table, keys)
-            .send()
-            .await
-            .map_err(call_failed("BatchGetItem correlation"))?;
-        if out
-            .unprocessed_keys()
-            .is_some_and(|u| u.values().any(|k| !k.keys().is_empty()))
-        {
+        let keys = [(state_pk.to_owned(), group_pk.to_owned())];
+        let Some(items) = self.read_all(&keys).await? else {
             return Err(StoreError::Unavailable {
                 operation: "BatchGetItem correlation",
                 source: "DynamoDB left keys unprocessed (throttled); the event is retried".into(),
             });
-        }
-        let items = out
-            .responses()
-            .and_then(|r| r.get(&self.table))
-            .cloned()
-            .unwrap_or_default();
+        };
         let find = |pk: &str| {
             items
                 .iter()

@@ -190,6 +190,40 @@ impl DynamoStore {
         &self.table
     }
 
+    /// The items of `keys` (each a state and a counter), read consistently
+    /// in one request; `None` when DynamoDB left some unread.
+    async fn read_all(&self, keys: &[(String, String)]) -> Result<Option<Vec<Item>>, StoreError> {
+        let mut request =
+            aws_sdk_dynamodb::types::KeysAndAttributes::builder().consistent_read(true);
+        for (state_pk, group_pk) in keys {
+            request = request
+                .keys(Self::key(state_pk, "STATE"))
+                .keys(Self::key(group_pk, "COUNTER"));
+        }
+        let request = request
+            .build()
+            .map_err(invalid("build BatchGetItem keys"))?;
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .send()
+            .await
+            .map_err(call_failed("BatchGetItem correlation"))?;
+        if out
+            .unprocessed_keys()
+            .is_some_and(|u| u.values().any(|k| !k.keys().is_empty()))
+        {
+            return Ok(None);
+        }
+        let items = out
+            .responses()
+            .and_then(|r| r.get(&self.table))
+            .cloned()
+            .unwrap_or_default();
+        Ok(Some(items))
+    }
+
     fn expires_at(&self) -> AttributeValue {
         number_attr(Timestamp::now().as_millis() / 1000 + self.retention_secs)
     }

@@ -7,10 +7,10 @@
 //! before), nothing was written, and each feed goes its own way
 //! ([`DynamoStore::correlate_feed`]), which reads again and retries.
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::correlate::MAX_TRANSACT_ITEMS;
-use super::{DynamoStore, Item, call_failed, invalid, partition_key};
+use super::{DynamoStore, partition_key};
 use crate::domain::correlation::state;
 use crate::domain::counter::{Counters, NotifyPolicy};
 use crate::domain::store::{Correlated, Feed, StoreError};
@@ -105,38 +105,5 @@ impl DynamoStore {
             return Ok(None);
         }
         Ok(self.transact(puts).await.is_ok().then_some(done))
-    }
-
-    /// The items of `keys` (each a state and a counter), read consistently
-    /// in one request; `None` when DynamoDB left some unread.
-    async fn read_all(&self, keys: &[(String, String)]) -> Result<Option<Vec<Item>>, StoreError> {
-        let mut request = KeysAndAttributes::builder().consistent_read(true);
-        for (state_pk, group_pk) in keys {
-            request = request
-                .keys(Self::key(state_pk, "STATE"))
-                .keys(Self::key(group_pk, "COUNTER"));
-        }
-        let request = request
-            .build()
-            .map_err(invalid("build BatchGetItem keys"))?;
-        let out = self
-            .client
-            .batch_get_item()
-            .request_items(&self.table, request)
-            .send()
-            .await
-            .map_err(call_failed("BatchGetItem correlations"))?;
-        if out
-            .unprocessed_keys()
-            .is_some_and(|u| u.values().any(|k| !k.keys().is_empty()))
-        {
-            return Ok(None);
-        }
-        let items = out
-            .responses()
-            .and_then(|r| r.get(&self.table))
-            .cloned()
-            .unwrap_or_default();
-        Ok(Some(items))
     }
 }
