@@ -363,6 +363,27 @@ pub struct Case {
     pub batches: usize,
 }
 
+impl Case {
+    /// `events` delivered each once, and again those `dups` name, in an
+    /// order shuffled by `seed` (xorshift), across `batches` tasks.
+    fn shuffled(events: Vec<FedEvent>, dups: &[usize], seed: u64, batches: usize) -> Case {
+        let mut delivery: Vec<usize> = (0..events.len()).collect();
+        delivery.extend(dups.iter().map(|d| d % events.len()));
+        let mut s = seed | 1;
+        for i in (1..delivery.len()).rev() {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            delivery.swap(i, (s % (i as u64 + 1)) as usize);
+        }
+        Case {
+            events,
+            delivery,
+            batches,
+        }
+    }
+}
+
 /// `n` cases for a correlation with `slots` slots.
 pub fn cases(slots: usize, n: usize) -> Vec<Case> {
     let strategy = (
@@ -390,20 +411,7 @@ pub fn cases(slots: usize, n: usize) -> Vec<Case> {
                     )
                 })
                 .collect();
-            let mut delivery: Vec<usize> = (0..events.len()).collect();
-            delivery.extend(dups.iter().map(|d| d % events.len()));
-            let mut s = seed | 1;
-            for i in (1..delivery.len()).rev() {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                delivery.swap(i, (s % (i as u64 + 1)) as usize);
-            }
-            Case {
-                events,
-                delivery,
-                batches,
-            }
+            Case::shuffled(events, &dups, seed, batches)
         })
         .collect()
 }
@@ -538,20 +546,7 @@ pub fn history_cases(n: usize) -> Vec<HistoryCase> {
                             }
                         })
                         .collect();
-                    let mut delivery: Vec<usize> = (0..events.len()).collect();
-                    delivery.extend(dups.iter().map(|d| d % events.len()));
-                    let mut s = seed | 1;
-                    for i in (1..delivery.len()).rev() {
-                        s ^= s << 13;
-                        s ^= s >> 7;
-                        s ^= s << 17;
-                        delivery.swap(i, (s % (i as u64 + 1)) as usize);
-                    }
-                    Case {
-                        events,
-                        delivery,
-                        batches,
-                    }
+                    Case::shuffled(events, &dups, seed, batches)
                 })
                 .collect();
             HistoryCase { bursts }
