@@ -27,8 +27,9 @@
 //!
 //! The modules, bottom-up: each imports only those before it (no circle;
 //! `tools/layers.py` checks it).
-//! 1. [`time`], [`lenient`], [`hash`], [`severity`], [`geo`]: timestamps,
-//!    lenient JSON, SHA-256, how bad a detection is, where an address is.
+//! 1. [`time`], [`lenient`], [`hash`], [`severity`], [`geo`], [`agent`]:
+//!    timestamps, lenient JSON, SHA-256, how bad a detection is, where an
+//!    address is, a user agent's family.
 //! 2. [`record`]: the CloudTrail record; [`identity`]: who it names.
 //! 3. [`rules`]: Sigma rules, filters and correlation definitions, loaded,
 //!    linked and tested inline.
@@ -40,6 +41,7 @@
 //! 8. [`finding`]: what a person reads about a detection.
 //! 9. [`store`] and [`notify`]: the ports.
 
+pub mod agent;
 pub mod budget;
 pub mod correlation;
 pub mod counter;

@@ -603,6 +603,40 @@ signin_watch:
 "#,
     )
     .unwrap();
+    // A browser family new for the principal: the inline tests run as the
+    // directory loads.
+    std::fs::write(
+        dir.path().join("browser.yml"),
+        r#"title: Console sign-in with a browser new for the principal
+id: 2f6e8d1c-4b3a-4c5d-9e8f-0a1b2c3d4e5f
+name: new-browser-for-principal
+logsource: {product: aws, service: cloudtrail}
+detection:
+  selection:
+    eventSource: signin.amazonaws.com
+    eventName: ConsoleLogin
+    responseElements.ConsoleLogin: Success
+  condition: selection
+level: low
+signin_watch:
+  baseline:
+    values: [user_agent_family]
+  tests:
+    - case: positive
+      name: Chrome for a week, then Firefox
+      steps:
+        - {event: rule1-near-miss-success-with-mfa.json, set: {userAgent: "Mozilla/5.0 Chrome/120.0 Safari/537.36"}}
+        - {event: rule1-near-miss-success-with-mfa.json, at: 8d, set: {userAgent: "Mozilla/5.0 (X11; rv:121.0) Gecko/20100101 Firefox/121.0"}}
+      alerts: 1
+    - case: near-miss
+      name: another version of Chrome
+      steps:
+        - {event: rule1-near-miss-success-with-mfa.json, set: {userAgent: "Mozilla/5.0 Chrome/120.0 Safari/537.36"}}
+        - {event: rule1-near-miss-success-with-mfa.json, at: 8d, set: {userAgent: "Mozilla/5.0 Chrome/131.0 Safari/537.36"}}
+      alerts: 0
+"#,
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join("plain.yml"),
         r#"title: Every console sign-in, plainly
@@ -637,6 +671,7 @@ level: low
     let region = line("new-region-for-principal");
     assert_eq!(region.len(), 1, "{listing}");
     assert!(region[0].contains("correlation/baseline"), "{listing}");
+    assert_eq!(line("new-browser-for-principal").len(), 1, "{listing}");
     let country = line("new-country-for-principal");
     assert_eq!(country.len(), 1, "one rule of that name: {listing}");
     assert!(country[0].contains(" detection "), "{listing}");

@@ -86,6 +86,12 @@ impl<'r, 'a> FeedSource<'r, 'a> {
             "user" => Some(self.principal.user.clone()),
             "account" => Some(self.account.clone()),
             "issuer" => self.principal.session_issuer.clone(),
+            "user_agent_family" => self
+                .observed
+                .record
+                .user_agent
+                .as_deref()
+                .map(|ua| super::agent::family(ua).to_owned()),
             "principal" => Some(super::identity::baseline_principal(
                 &self.observed.record,
                 &self.principal,

@@ -115,10 +115,18 @@ pub struct GroupField {
     pub paths: Vec<String>,
 }
 
-/// Fields a correlation may group by besides the record's own: the names
-/// findings give the user, the account and the session issuer, and the
-/// principal (its ARN, else the user).
-pub const DERIVED_FIELDS: &[&str] = &["user", "account", "issuer", "principal"];
+/// Fields a correlation may group by (or a baseline remember) besides the
+/// record's own: the names findings give the user, the account and the
+/// session issuer; the principal a baseline remembers
+/// (`identity::baseline_principal`); the user agent's family
+/// (`agent::family`: Chrome, Firefox, AWS CLI, ...).
+pub const DERIVED_FIELDS: &[&str] = &[
+    "user",
+    "account",
+    "issuer",
+    "principal",
+    "user_agent_family",
+];
 
 /// How long after the latest event of a group a late event still counts:
 /// EventBridge retries a delivery for up to 24 hours.
