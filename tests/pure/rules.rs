@@ -331,6 +331,24 @@ fn a_broken_rule_file_stops_start_up_naming_file_line_and_reason() {
             "the test list \"tor\": line 1: \"urgent\" is not a severity",
         ),
         (
+            "baseline-learning.yml",
+            format!("{GOOD}signin_watch:\n  baseline:\n    values: [src_country]\n    learning: 12h\n"),
+            Some(14),
+            "learning is 0 (alert from the first event) or at least 1d",
+        ),
+        (
+            "baseline-values.yml",
+            format!("{GOOD}signin_watch:\n  baseline:\n    values: []\n"),
+            Some(13),
+            "a baseline names the fields of its value",
+        ),
+        (
+            "baseline-field.yml",
+            format!("{GOOD}signin_watch:\n  baseline:\n    values: [requestParameters.bucketName]\n"),
+            None,
+            "which signin-watch does not read",
+        ),
+        (
             "filter-networks.yml",
             "title: F\nlogsource: {product: aws, service: cloudtrail}\nfilter:\n  rules: [federated-single-factor]\n  s: {sourceIPAddress|cidr: 10.0.0.0/8}\n  condition: not s\nsignin_watch:\n  networks: {vpn: 10.0.0.0/8}\n".into(),
             Some(8),
