@@ -42,6 +42,18 @@ impl EventFiles for BesideTheFile<'_> {
         let path = self.dir.join(name);
         std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
     }
+
+    fn record(&self, name: &str) -> Result<serde_json::Value, String> {
+        match PackEvents.record(name) {
+            Ok(record) => Ok(record),
+            Err(_) => {
+                let bytes = self.read(name)?;
+                let value: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|e| format!("{name}: {e}"))?;
+                Ok(value.get("detail").cloned().unwrap_or(value))
+            }
+        }
+    }
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> RuleError {

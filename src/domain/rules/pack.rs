@@ -89,6 +89,28 @@ impl EventFiles for PackEvents {
             .map(|(_, text)| text.as_bytes().to_vec())
             .ok_or_else(|| format!("no file events/{name} in the pack"))
     }
+
+    /// Parsed once for all the pack's inline tests: the correlations'
+    /// steps name the same few samples over and over.
+    fn record(&self, name: &str) -> Result<serde_json::Value, String> {
+        static RECORDS: OnceLock<Vec<(&str, Result<serde_json::Value, String>)>> = OnceLock::new();
+        let records = RECORDS.get_or_init(|| {
+            EVENTS
+                .iter()
+                .map(|(file, text)| {
+                    let parsed = serde_json::from_str::<serde_json::Value>(text)
+                        .map(|v| v.get("detail").cloned().unwrap_or(v))
+                        .map_err(|e| format!("{file}: {e}"));
+                    (*file, parsed)
+                })
+                .collect()
+        });
+        records
+            .iter()
+            .find(|(file, _)| *file == name)
+            .map(|(_, record)| record.clone())
+            .ok_or_else(|| format!("no file events/{name} in the pack"))?
+    }
 }
 
 /// What the pack holds: its detection rules, and its correlation rules

@@ -335,15 +335,10 @@ impl Context<'_> {
             let mut next = start;
             for (s, step) in steps.into_iter().enumerate() {
                 let base = match (step.event, step.record) {
-                    (Some(file), None) => {
-                        let bytes = self
-                            .events
-                            .read(&file)
-                            .map_err(|e| fail(format!("step {}: {e}", s + 1)))?;
-                        let value: serde_json::Value = serde_json::from_slice(&bytes)
-                            .map_err(|e| fail(format!("{file}: {e}")))?;
-                        value.get("detail").cloned().unwrap_or(value)
-                    }
+                    (Some(file), None) => self
+                        .events
+                        .record(&file)
+                        .map_err(|e| fail(format!("step {}: {e}", s + 1)))?,
                     (None, Some(record)) => record,
                     _ => {
                         return Err(fail(format!(

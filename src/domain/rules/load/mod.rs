@@ -78,6 +78,14 @@ pub const MAX_TEST_RECORD_BYTES: usize = 64 << 10;
 pub trait EventFiles {
     /// The bytes of the event file `name`, as the test names it.
     fn read(&self, name: &str) -> Result<Vec<u8>, String>;
+
+    /// The CloudTrail record of the event file `name`: an EventBridge
+    /// event's detail, or the file's JSON itself.
+    fn record(&self, name: &str) -> Result<serde_json::Value, String> {
+        let value: serde_json::Value =
+            serde_json::from_slice(&self.read(name)?).map_err(|e| format!("{name}: {e}"))?;
+        Ok(value.get("detail").cloned().unwrap_or(value))
+    }
 }
 
 /// The Sigma fields every kind of rule has.
@@ -359,20 +367,12 @@ impl Context<'_> {
             let event = spec.event.clone();
             let (label, json) = match (spec.event, spec.record) {
                 (Some(file), None) => {
-                    let bytes = self.events.read(&file).map_err(|e| {
+                    let record = self.events.record(&file).map_err(|e| {
                         self.error(
                             Some(&file),
                             format!("{title:?}: test {number} names the event {file:?}: {e}"),
                         )
                     })?;
-                    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                        self.error(
-                            Some(&file),
-                            format!("{title:?}: test {number}: {file}: {e}"),
-                        )
-                    })?;
-                    // An EventBridge event's record is its detail.
-                    let record = value.get("detail").cloned().unwrap_or(value);
                     (spec.name.unwrap_or(file), record)
                 }
                 (None, Some(record)) => (
