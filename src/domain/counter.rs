@@ -65,11 +65,23 @@ impl GroupKey {
     /// session issuer's ARN) keeps a readable prefix and the hash of the rest
     /// ([`bounded`](super::hash::bounded)).
     pub fn id(&self) -> String {
-        let id = std::iter::once(&self.rule_id)
-            .chain(self.fields.iter().map(|(_, v)| v))
-            .map(|c| c.replace('%', "%25").replace('#', "%23"))
-            .collect::<Vec<_>>()
-            .join("#");
+        let parts = std::iter::once(&self.rule_id).chain(self.fields.iter().map(|(_, v)| v));
+        let mut id = String::with_capacity(
+            self.rule_id.len() + self.fields.iter().map(|(_, v)| v.len() + 1).sum::<usize>(),
+        );
+        // One pass, one string: the id is built for every feed.
+        for (i, part) in parts.enumerate() {
+            if i > 0 {
+                id.push('#');
+            }
+            for c in part.chars() {
+                match c {
+                    '%' => id.push_str("%25"),
+                    '#' => id.push_str("%23"),
+                    c => id.push(c),
+                }
+            }
+        }
         super::hash::bounded(id, MAX_GROUP_ID_BYTES)
     }
 
