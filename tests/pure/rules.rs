@@ -600,43 +600,32 @@ fn a_rules_directory_whose_tests_make_too_many_records_stops_start_up() {
 /// too (one detection, no correlation of that id left).
 #[test]
 fn a_custom_baseline_loads_and_replacing_a_pack_baseline_replaces_its_memory() {
+    // A rule on successful console sign-ins, with `extra` after its level.
+    let rule = |id: &str, name: &str, extra: &str| {
+        format!(
+            "title: {name}\nid: {id}\nname: {name}\nlogsource: {{product: aws, service: cloudtrail}}\n\
+             detection:\n  selection:\n    eventSource: signin.amazonaws.com\n    eventName: ConsoleLogin\n    \
+             responseElements.ConsoleLogin: Success\n  condition: selection\nlevel: low\n{extra}"
+        )
+    };
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("region.yml"),
-        r#"title: Console sign-in from a region new for the principal
-id: 0d7c1a2b-3e4f-4a5b-8c6d-7e8f9a0b1c2d
-name: new-region-for-principal
-logsource: {product: aws, service: cloudtrail}
-detection:
-  selection:
-    eventSource: signin.amazonaws.com
-    eventName: ConsoleLogin
-    responseElements.ConsoleLogin: Success
-  condition: selection
-level: low
-signin_watch:
-  baseline:
-    values: [awsRegion]
-    learning: 0
-"#,
-    )
-    .unwrap();
+    let write = |file: &str, text: String| std::fs::write(dir.path().join(file), text).unwrap();
+    write(
+        "region.yml",
+        rule(
+            "0d7c1a2b-3e4f-4a5b-8c6d-7e8f9a0b1c2d",
+            "new-region-for-principal",
+            "signin_watch:\n  baseline:\n    values: [awsRegion]\n    learning: 0\n",
+        ),
+    );
     // A browser family new for the principal: the inline tests run as the
     // directory loads.
-    std::fs::write(
-        dir.path().join("browser.yml"),
-        r#"title: Console sign-in with a browser new for the principal
-id: 2f6e8d1c-4b3a-4c5d-9e8f-0a1b2c3d4e5f
-name: new-browser-for-principal
-logsource: {product: aws, service: cloudtrail}
-detection:
-  selection:
-    eventSource: signin.amazonaws.com
-    eventName: ConsoleLogin
-    responseElements.ConsoleLogin: Success
-  condition: selection
-level: low
-signin_watch:
+    write(
+        "browser.yml",
+        rule(
+            "2f6e8d1c-4b3a-4c5d-9e8f-0a1b2c3d4e5f",
+            "new-browser-for-principal",
+            r#"signin_watch:
   baseline:
     values: [user_agent_family]
   tests:
@@ -653,24 +642,17 @@ signin_watch:
         - {event: rule1-near-miss-success-with-mfa.json, at: 8d, set: {userAgent: "Mozilla/5.0 Chrome/131.0 Safari/537.36"}}
       alerts: 0
 "#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("plain.yml"),
-        r#"title: Every console sign-in, plainly
-id: 7c1e4b2a-9d3f-4a6e-8b5c-1f2e3d4c5b6a
-name: new-country-for-principal
-logsource: {product: aws, service: cloudtrail}
-detection:
-  selection:
-    eventSource: signin.amazonaws.com
-    eventName: ConsoleLogin
-    responseElements.ConsoleLogin: Success
-  condition: selection
-level: low
-"#,
-    )
-    .unwrap();
+        ),
+    );
+    // The pack baseline's id, without a baseline block.
+    write(
+        "plain.yml",
+        rule(
+            "7c1e4b2a-9d3f-4a6e-8b5c-1f2e3d4c5b6a",
+            "new-country-for-principal",
+            "",
+        ),
+    );
     let out = signin_watch(&[
         "rules",
         "list",
