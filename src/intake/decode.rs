@@ -7,6 +7,8 @@ use serde_json::value::RawValue;
 
 use crate::domain::lenient;
 use crate::domain::observed::{Envelope, Observed};
+
+type Text<'a> = Option<Cow<'a, str>>;
 use crate::domain::record::CloudTrailRecord;
 
 use super::repair::repaired_record;
@@ -37,11 +39,30 @@ pub enum DecodeError {
     },
 }
 
-/// The keys that tell the shapes apart. A CloudTrail record has none of them.
+/// The keys that tell the shapes apart (a CloudTrail record has none of
+/// them), and the EventBridge envelope, read in the same pass: an event's
+/// outer object is scanned once.
 #[derive(Deserialize)]
 struct Probe<'a> {
     #[serde(borrow, default)]
     detail: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
+    id: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
+    source: Text<'a>,
+    #[serde(
+        borrow,
+        default,
+        rename = "detail-type",
+        deserialize_with = "lenient::string"
+    )]
+    detail_type: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
+    account: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
+    region: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "lenient::string")]
+    time: Text<'a>,
     #[serde(borrow, default, rename = "Records")]
     records: Option<Vec<&'a RawValue>>,
     #[serde(borrow, default, rename = "Events")]
@@ -94,7 +115,14 @@ fn sqs_body(observed: &Observed<'_>, raw: &[u8]) -> Option<String> {
 pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
     let probe: Probe = parse(bytes).map_err(DecodeError::Json)?;
     if let Some(detail) = probe.detail {
-        let envelope: Envelope = parse(bytes).map_err(DecodeError::Json)?;
+        let envelope = Envelope {
+            id: probe.id,
+            source: probe.source,
+            detail_type: probe.detail_type,
+            account: probe.account,
+            region: probe.region,
+            time: probe.time,
+        };
         let record: CloudTrailRecord = match serde_json::from_str(detail.get()) {
             Ok(r) => r,
             Err(source) => {
