@@ -13,6 +13,8 @@ use crate::render;
 pub struct RenderedDigest {
     pub json: String,
     pub text: String,
+    /// The digest as an OCSF Detection Finding.
+    pub ocsf: String,
 }
 
 #[derive(Debug, Default)]
@@ -67,6 +69,7 @@ impl Notifier for CountingNotifier {
             let digest = RenderedDigest {
                 json: render::digest_json(notice, usize::MAX).to_string(),
                 text: render::digest_text(notice, usize::MAX),
+                ocsf: render::ocsf_line(&render::ocsf_digest(notice)),
             };
             kept.lock().unwrap_or_else(|e| e.into_inner()).push(digest);
         }

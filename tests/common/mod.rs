@@ -109,6 +109,7 @@ pub fn process_file(detector: &Detector<MemoryStore>, path: &Path) -> Vec<Outcom
     outcomes
 }
 
+pub mod checker;
 pub mod cli;
 pub mod correlation_contract;
 #[cfg(feature = "lambda")]

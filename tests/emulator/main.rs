@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod asff;
 mod dynamodb_store;
 mod faults_moto;
 mod flood_moto;

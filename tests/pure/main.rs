@@ -10,6 +10,7 @@ mod cli;
 mod corpus;
 mod counter_properties;
 mod events;
+mod formats;
 mod fuzz_corpora;
 mod memory_store;
 mod replay_evasion;

@@ -42,11 +42,18 @@ pub enum Format {
     Json,
     /// The email rendering of each finding.
     Text,
+    /// One OCSF Detection Finding per line, digests included.
+    Ocsf,
+    /// One ASFF finding per line, as Security Hub would import it.
+    Asff,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct ReplayOptions {
     pub format: Format,
+    /// `Format::Asff`: the Security Hub product findings are imported
+    /// into (the detector's account and region).
+    pub product: Option<render::ProductTarget>,
     /// Worker threads; 0 means one per core.
     pub threads: usize,
 }
@@ -138,6 +145,12 @@ pub enum ReplayError {
     Process(#[from] ProcessError),
     #[error("starting the worker runtime: {0}")]
     Runtime(#[source] io::Error),
+    #[error(
+        "ASFF findings need the Security Hub product they are imported into: \
+         pass --product-arn arn:aws:securityhub:REGION:ACCOUNT:product/ACCOUNT/default \
+         (the account and region the detector runs in)"
+    )]
+    NoProduct,
 }
 
 /// One thing a replay reads: a file, or an object of a bucket.
@@ -245,6 +258,9 @@ impl Replay {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(ReplayError::Runtime)?;
+        if options.format == Format::Asff && options.product.is_none() {
+            return Err(ReplayError::NoProduct);
+        }
         let mut output = Output {
             runtime,
             detector,
@@ -252,6 +268,7 @@ impl Replay {
             clock: ArchiveClock::new(Timestamp::now()),
             waiting: Vec::new(),
             format: options.format,
+            product: options.product.clone(),
             out,
         };
         let threads = match options.threads {
@@ -316,6 +333,10 @@ impl Replay {
             match output.format {
                 Format::Json => writeln!(output.out, "{}", digest.json),
                 Format::Text => write!(output.out, "{}\n{}\n", digest.text, "-".repeat(72)),
+                Format::Ocsf => writeln!(output.out, "{}", digest.ocsf),
+                // Security Hub has every finding; a digest only folds
+                // notifications.
+                Format::Asff => Ok(()),
             }
             .map_err(ReplayError::Output)?;
         }
@@ -341,6 +362,7 @@ struct Output<'a, S> {
     clock: ArchiveClock,
     waiting: Vec<Waiting>,
     format: Format,
+    product: Option<render::ProductTarget>,
     out: &'a mut dyn Write,
 }
 
@@ -482,16 +504,31 @@ impl<S: CounterStore + BudgetStore> Output<'_, S> {
         for d in outcome.detections {
             summary.detections += 1;
             summary.folded += u64::from(d.folded);
+            let notice = Notice {
+                finding: &d.finding,
+                rule: &d.rule,
+                policy: detector.policy(),
+            };
             match self.format {
                 Format::Json => writeln!(self.out, "{}", render::json(&d.finding)),
                 Format::Text => {
-                    let notice = Notice {
-                        finding: &d.finding,
-                        rule: &d.rule,
-                        policy: detector.policy(),
-                    };
                     write!(self.out, "{}\n{}\n", render::email(&notice), "-".repeat(72))
                 }
+                Format::Ocsf => writeln!(
+                    self.out,
+                    "{}",
+                    render::ocsf_line(&render::ocsf_finding(&notice))
+                ),
+                Format::Asff => match &self.product {
+                    // Replay stamps the group's last sighting, so that its
+                    // output is the same at every run.
+                    Some(target) => writeln!(
+                        self.out,
+                        "{}",
+                        render::asff_finding(&notice, target, d.finding.last_seen)
+                    ),
+                    None => return Err(ReplayError::NoProduct),
+                },
             }
             .map_err(ReplayError::Output)?;
         }

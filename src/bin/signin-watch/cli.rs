@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use signin_watch::app::replay::Format;
 use signin_watch::config::{self, ConfigError, DetectorConfig};
+use signin_watch::render::ProductTarget;
 
 /// `--version`: the program's, and the embedded geo data's.
 const LONG_VERSION: &str = concat!(
@@ -74,6 +75,10 @@ pub enum FormatArg {
     Json,
     /// The email rendering of each finding.
     Text,
+    /// One OCSF 1.8.0 Detection Finding per line (class 2004), digests included.
+    Ocsf,
+    /// One AWS Security Finding Format finding per line, as Security Hub would import it.
+    Asff,
 }
 
 impl From<FormatArg> for Format {
@@ -81,6 +86,8 @@ impl From<FormatArg> for Format {
         match f {
             FormatArg::Json => Format::Json,
             FormatArg::Text => Format::Text,
+            FormatArg::Ocsf => Format::Ocsf,
+            FormatArg::Asff => Format::Asff,
         }
     }
 }
@@ -96,6 +103,16 @@ pub struct ReplayArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = FormatArg::Json)]
     pub format: FormatArg,
+    /// With --format asff: the Security Hub product to import into,
+    /// arn:aws:securityhub:REGION:ACCOUNT:product/ACCOUNT/default (the
+    /// detector's account and region).
+    #[arg(
+        long,
+        value_name = "ARN",
+        value_parser = parse_product_arn,
+        required_if_eq("format", "asff")
+    )]
+    pub product_arn: Option<ProductTarget>,
     #[command(flatten)]
     pub detector: DetectorArgs,
     /// Worker threads (0: one per core).
@@ -220,4 +237,14 @@ impl DetectorArgs {
             .clone()
         })
     }
+}
+
+/// `--product-arn`: a Security Hub default product's ARN.
+fn parse_product_arn(arn: &str) -> Result<ProductTarget, String> {
+    ProductTarget::from_product_arn(arn).ok_or_else(|| {
+        format!(
+            "{arn:?} is not a default product's ARN: \
+             arn:aws:securityhub:REGION:ACCOUNT:product/ACCOUNT/default, ACCOUNT 12 digits"
+        )
+    })
 }

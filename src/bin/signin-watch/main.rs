@@ -106,6 +106,7 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     let detector = Detector::new(config.rules, config.policy, MemoryStore::new());
     let options = ReplayOptions {
         format: args.format.into(),
+        product: args.product_arn.clone(),
         threads,
     };
     let mut out = BufWriter::with_capacity(64 << 10, io::stdout().lock());

@@ -21,6 +21,14 @@ const TACTICS: &[(&str, &str, &str)] = &[
     ("impact", "TA0040", "Impact"),
 ];
 
+/// A tactic's ATT&CK id (`TA0001`) by its name (`Initial Access`).
+pub fn tactic_id(name: &str) -> Option<&'static str> {
+    TACTICS
+        .iter()
+        .find(|(_, _, known)| *known == name)
+        .map(|(_, id, _)| *id)
+}
+
 /// Techniques the cloud sign-in rules use, with their tactics.
 const TECHNIQUES: &[(&str, &str, &[&str])] = &[
     ("T1021", "Remote Services", &["Lateral Movement"]),

@@ -14,6 +14,7 @@
 
 pub mod allowlist;
 mod attack;
+pub use attack::tactic_id;
 pub mod correlation;
 pub mod event_names;
 mod filter_trust;
