@@ -21,9 +21,11 @@ Prints one line per problem, naming the finding and the member, and exits 1
 when there is any.
 """
 
+import ipaddress
 import json
 import re
 import sys
+from datetime import datetime
 
 import botocore.session
 from botocore.validate import ParamValidator
@@ -31,6 +33,28 @@ from botocore.validate import ParamValidator
 MAX_PER_CALL = 100
 MAX_FINDING_BYTES = 240 * 1024
 BOUNDS = {"Id": 512, "Title": 256, "Description": 1024}
+DATES = ["CreatedAt", "UpdatedAt", "FirstObservedAt", "LastObservedAt"]
+# ASFF's types taxonomy: namespace/category/classifier, with the categories
+# its documentation lists for the namespaces findings of sign-ins use.
+NAMESPACES = {
+    "Software and Configuration Checks": None,
+    "Sensitive Data Identifications": None,
+    "TTPs": {
+        "Initial Access", "Execution", "Persistence", "Privilege Escalation", "Defense Evasion",
+        "Credential Access", "Discovery", "Lateral Movement", "Collection", "Command and Control",
+    },
+    "Effects": {"Data Exposure", "Data Exfiltration", "Data Destruction", "Denial of Service", "Resource Consumption"},
+    "Unusual Behaviors": {"Application", "Network Flow", "IP address", "User", "VM", "Container", "Serverless", "Process", "Database", "Data"},
+}
+
+
+def parse_date(text):
+    """An ISO 8601 date-time as Security Hub takes it, with a zone."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else None
 
 
 def walk(shape, value, path, problems):
@@ -59,7 +83,41 @@ def walk(shape, value, path, problems):
             walk(shape.value, v, f"{path}[{k!r}]", problems)
 
 
-def documented(finding, path, problems):
+def documented(finding, path, problems, stamps):
+    dates = {}
+    for name in DATES:
+        if name in finding:
+            dates[name] = parse_date(finding[name])
+            if dates[name] is None:
+                problems.append(f"{path}.{name}: {finding[name]!r} is not an ISO 8601 date-time with a zone")
+    if dates.get("CreatedAt") and dates.get("UpdatedAt") and dates["UpdatedAt"] < dates["CreatedAt"]:
+        problems.append(f"{path}.UpdatedAt: before CreatedAt")
+    # Security Hub ignores an update of a finding whose UpdatedAt is not
+    # later than the one it holds.
+    fid, updated = finding.get("Id"), dates.get("UpdatedAt")
+    if fid and updated:
+        if fid in stamps and updated <= stamps[fid]:
+            problems.append(f"{path}.UpdatedAt: not later than the previous update of {fid}, which Security Hub would ignore")
+        stamps[fid] = max(updated, stamps.get(fid, updated))
+    for t in (finding.get("Types") or []) + ((finding.get("FindingProviderFields") or {}).get("Types") or []):
+        parts = t.split("/")
+        categories = NAMESPACES.get(parts[0], "unknown")
+        if categories == "unknown" or len(parts) > 3:
+            problems.append(f"{path}.Types: {t!r} is not namespace/category/classifier of ASFF's taxonomy")
+        elif categories and len(parts) > 1 and parts[1] not in categories:
+            problems.append(f"{path}.Types: {parts[1]!r} is not a category of {parts[0]}")
+    text = ((finding.get("Remediation") or {}).get("Recommendation") or {}).get("Text")
+    if isinstance(text, str) and len(text) > 512:
+        problems.append(f"{path}.Remediation.Recommendation.Text: more than 512 characters")
+    network = finding.get("Network") or {}
+    for key, version in [("SourceIpV4", 4), ("SourceIpV6", 6)]:
+        if key in network:
+            try:
+                if ipaddress.ip_address(network[key]).version != version:
+                    raise ValueError
+            except ValueError:
+                problems.append(f"{path}.Network.{key}: {network[key]!r} is not an IPv{version} address")
+
     size = len(json.dumps(finding, separators=(",", ":")).encode())
     if size > MAX_FINDING_BYTES:
         problems.append(f"{path}: {size} bytes, more than 240 KB")
@@ -98,6 +156,7 @@ def main():
             except json.JSONDecodeError as e:
                 problems.append(f"{name}:{number}: not JSON: {e}")
     validator = ParamValidator()
+    stamps = {}
     for start in range(0, len(findings), MAX_PER_CALL):
         call = findings[start : start + MAX_PER_CALL]
         request = {"Findings": [f for _, f in call]}
@@ -107,7 +166,7 @@ def main():
         for where, finding in call:
             member = shape.members["Findings"].member
             walk(member, finding, where, problems)
-            documented(finding, where, problems)
+            documented(finding, where, problems, stamps)
     for p in problems:
         print(p)
     print(

@@ -16,7 +16,10 @@ uses, vendored by `tools/ocsf_vendor.py` from ocsf/ocsf-schema, Apache-2.0):
   `just_one` constraints hold;
 - every value has its dictionary type (strings, integers, longs and
   timestamps, floats, booleans, JSON, objects, arrays where `is_array`);
-- every enumerated attribute (`*_id`) holds one of its enum's values;
+- every enumerated attribute (`*_id`) holds one of its enum's values, and
+  its caption (`severity`, `activity_name`, `type_name`, ...) agrees;
+- no attribute is deprecated; types' patterns, lengths and ranges hold;
+  `metadata.profiles` names profiles the schema has;
 - `metadata.version` is the schema's version.
 
 Prints one line per problem, naming the line and the attribute's path, and
@@ -27,6 +30,7 @@ import argparse
 import copy
 import json
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,6 +47,9 @@ class Schema:
         self.dictionary = dictionary["attributes"]
         self.types = dictionary["types"]["attributes"]
         self.categories = self._load("categories.json")["attributes"]
+        self.profiles = {
+            f[: -len(".json")] for f in os.listdir(os.path.join(self.root, "profiles")) if f.endswith(".json")
+        }
         self._objects = {}
         self._classes = {}
 
@@ -67,6 +74,17 @@ class Schema:
                 break
         return name
 
+    @staticmethod
+    def _merge(base, spec):
+        """A class's or object's refinement of an attribute: its keys win,
+        and its enum adds to the enum it refines (a class's activities add
+        to the base event's Unknown and Other)."""
+        merged = dict(base)
+        merged.update(spec)
+        if "enum" in base and "enum" in spec:
+            merged["enum"] = {**base["enum"], **spec["enum"]}
+        return merged
+
     def _compile(self, record, parent_attrs):
         attrs = copy.deepcopy(parent_attrs)
         own = record.get("attributes", {})
@@ -74,26 +92,25 @@ class Schema:
             included = self._load(inc)
             profile = included.get("name") if included.get("meta") == "profile" else None
             for name, spec in included.get("attributes", {}).items():
-                merged = dict(attrs.get(name, {}))
-                merged.update(spec)
+                merged = self._merge(attrs.get(name, {}), spec)
                 if profile is not None and "profile" not in spec:
                     merged["profile"] = profile
                 attrs[name] = merged
         for name, spec in own.items():
             if name == "$include":
                 continue
-            merged = dict(attrs.get(name, {}))
-            merged.update(spec)
-            attrs[name] = merged
+            attrs[name] = self._merge(attrs.get(name, {}), spec)
         return attrs
 
     def object(self, name):
         if name not in self._objects:
             record = self._load(f"objects/{name}.json")
-            parent = self.object(record["extends"])["attributes"] if record.get("extends") else {}
-            constraints = dict(record.get("constraints") or {})
+            parent = self.object(record["extends"]) if record.get("extends") else {"attributes": {}, "constraints": {}}
+            # An object keeps the constraints of what it extends unless it
+            # states its own.
+            constraints = {**parent["constraints"], **(record.get("constraints") or {})}
             self._objects[name] = {
-                "attributes": self._compile(record, parent),
+                "attributes": self._compile(record, parent["attributes"]),
                 "constraints": constraints,
             }
         return self._objects[name]
@@ -147,7 +164,21 @@ class Checker:
         activity = event.get("activity_id")
         if isinstance(activity, int) and event.get("type_uid") != class_uid * 100 + activity:
             self.problem("type_uid", f"{event.get('type_uid')!r}, expected {class_uid * 100 + activity}")
+        activities = compiled["attributes"].get("activity_id", {}).get("enum", {})
+        names = {
+            "class_name": record["caption"],
+            "category_name": category["caption"],
+        }
+        if str(activity) in activities:
+            names["activity_name"] = activities[str(activity)]["caption"]
+            names["type_name"] = f"{record['caption']}: {activities[str(activity)]['caption']}"
+        for name, expected in names.items():
+            if name in event and event[name] != expected:
+                self.problem(name, f"{event[name]!r}, expected {expected!r}")
         metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
+        for profile in metadata.get("profiles") or []:
+            if profile not in self.schema.profiles:
+                self.problem("metadata.profiles", f"{profile!r} is not a profile of the schema")
         if metadata.get("version") != self.schema.version:
             self.problem("metadata.version", f"{metadata.get('version')!r}, the schema is {self.schema.version}")
         profiles = set(metadata.get("profiles") or [])
@@ -164,7 +195,21 @@ class Checker:
             profile = spec.get("profile")
             if profile and profile not in profiles:
                 self.problem(here, f"belongs to the {profile} profile, which metadata.profiles does not name")
+            entry = self.schema.dictionary.get(name, {})
+            if "@deprecated" in spec or "@deprecated" in entry:
+                self.problem(here, "is deprecated")
             self.check_value(name, spec, item, here, profiles)
+            # An enumerated id and its caption (`severity_id` and
+            # `severity`) agree, unless the id is Other (99).
+            sibling = spec.get("sibling") or entry.get("sibling")
+            enum = spec.get("enum") or entry.get("enum")
+            if sibling and enum and sibling in value and str(item) in enum and str(item) != "99":
+                caption = enum[str(item)].get("caption")
+                if value[sibling] != caption:
+                    self.problem(
+                        f"{path}.{sibling}" if path else sibling,
+                        f"{value[sibling]!r}, the caption of {name} {item} is {caption!r}",
+                    )
         for name, spec in attrs.items():
             if spec.get("requirement") != "required" or name in value:
                 continue
@@ -217,6 +262,16 @@ class Checker:
         if not ok:
             self.problem(path, f"{item!r} is not a {kind}")
             return
+        bounds = self.schema.types.get(kind, {})
+        if isinstance(item, str):
+            if "max_len" in bounds and len(item) > bounds["max_len"]:
+                self.problem(path, f"longer than {kind}'s {bounds['max_len']}")
+            if "regex" in bounds and not re.search(bounds["regex"], item):
+                self.problem(path, f"{item!r} does not match {kind}'s pattern")
+        if "range" in bounds and isinstance(item, (int, float)) and not bounds["range"][0] <= item <= bounds["range"][1]:
+            self.problem(path, f"{item!r} is outside {kind}'s range {bounds['range']}")
+        if kind == "timestamp_t" and item < 0:
+            self.problem(path, f"{item!r} is before 1970")
         enum = spec.get("enum") or entry.get("enum")
         # The class's own uids are checked against the class, above.
         if name in CLASS_FIXED and path == name:

@@ -4,8 +4,11 @@
 pub mod counting_notifier;
 #[cfg(feature = "lambda")]
 pub mod dynamodb_store;
+#[cfg(feature = "lambda")]
+pub mod event_bus;
 pub mod geo;
 pub mod memory_store;
+pub mod routes;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod sns;

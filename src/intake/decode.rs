@@ -7,8 +7,6 @@ use serde_json::value::RawValue;
 
 use crate::domain::lenient;
 use crate::domain::observed::{Envelope, Observed};
-
-type Text<'a> = Option<Cow<'a, str>>;
 use crate::domain::record::CloudTrailRecord;
 
 use super::repair::repaired_record;
@@ -69,6 +67,21 @@ struct Probe<'a> {
     events: Option<Vec<LookupEvent<'a>>>,
 }
 
+type Text<'a> = Option<Cow<'a, str>>;
+
+/// The keys that tell the shapes apart, alone: what an item is read with
+/// when [`Probe`] fails on it (a key of the envelope given twice, which
+/// a bare record or a log file may hold without harm).
+#[derive(Deserialize)]
+struct Shape<'a> {
+    #[serde(borrow, default)]
+    detail: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "Records")]
+    records: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default, rename = "Events")]
+    events: Option<Vec<LookupEvent<'a>>>,
+}
+
 /// An entry of `aws cloudtrail lookup-events` output: the record is a JSON string.
 #[derive(Deserialize)]
 struct LookupEvent<'a> {
@@ -113,16 +126,35 @@ fn sqs_body(observed: &Observed<'_>, raw: &[u8]) -> Option<String> {
 /// its `detail-type`), a bare CloudTrail record, a CloudTrail log file
 /// `{"Records":[...]}`, or `lookup-events` output.
 pub fn decode<'a>(bytes: &'a [u8]) -> Result<Decoded<'a>, DecodeError> {
-    let probe: Probe = parse(bytes).map_err(DecodeError::Json)?;
+    let (shape, envelope) = match parse::<Probe>(bytes) {
+        Ok(p) => (
+            Shape {
+                detail: p.detail,
+                records: p.records,
+                events: p.events,
+            },
+            Envelope {
+                id: p.id,
+                source: p.source,
+                detail_type: p.detail_type,
+                account: p.account,
+                region: p.region,
+                time: p.time,
+            },
+        ),
+        // Read as it was before the envelope joined the probe: the shape
+        // alone, and the envelope on its own when there is a detail.
+        Err(_) => {
+            let shape: Shape = parse(bytes).map_err(DecodeError::Json)?;
+            let envelope = match shape.detail {
+                Some(_) => parse(bytes).map_err(DecodeError::Json)?,
+                None => Envelope::default(),
+            };
+            (shape, envelope)
+        }
+    };
+    let probe = shape;
     if let Some(detail) = probe.detail {
-        let envelope = Envelope {
-            id: probe.id,
-            source: probe.source,
-            detail_type: probe.detail_type,
-            account: probe.account,
-            region: probe.region,
-            time: probe.time,
-        };
         let record: CloudTrailRecord = match serde_json::from_str(detail.get()) {
             Ok(r) => r,
             Err(source) => {
@@ -316,6 +348,28 @@ mod tests {
         assert_eq!(
             names(r#"{"Events":[{"CloudTrailEvent":"{\"eventName\":\"E\"}"}]}"#).unwrap(),
             ["E"]
+        );
+    }
+
+    #[test]
+    fn a_key_of_the_envelope_given_twice_is_read_as_before() {
+        // The probe reads the envelope in its pass; a record or log file
+        // that repeats one of its keys is read by the shape alone.
+        assert_eq!(
+            names(r#"{"eventName":"A","region":"x","region":"y","time":1,"time":2}"#).unwrap(),
+            ["A"]
+        );
+        assert_eq!(
+            names(r#"{"Records":[{"eventName":"C"}],"id":"a","id":"b"}"#).unwrap(),
+            ["C"]
+        );
+        // An event with a detail reads its envelope as it always did.
+        let out = decode(
+            br#"{"source":"aws.signin","account":"1","account":"2","detail":{"eventName":"B"}}"#,
+        );
+        assert!(
+            matches!(out, Err(DecodeError::Json(_))),
+            "a duplicated envelope key"
         );
     }
 

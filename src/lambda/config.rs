@@ -14,6 +14,7 @@ pub const ACCEPT_ANY_SHAPE: &str = "SIGNIN_WATCH_ACCEPT_ANY_SHAPE";
 pub const REDRIVE_QUEUE_URLS: &str = "SIGNIN_WATCH_REDRIVE_QUEUE_URLS";
 pub const TRAIL_QUEUE_ARN: &str = "SIGNIN_WATCH_TRAIL_QUEUE_ARN";
 pub const MAX_OBJECT_MB: &str = "SIGNIN_WATCH_MAX_OBJECT_MB";
+pub const EVENT_BUS: &str = "SIGNIN_WATCH_EVENT_BUS";
 
 /// The most a trail object may hold decompressed, by default: CloudTrail
 /// delivers a file every five minutes per account and region, far smaller.
@@ -42,6 +43,9 @@ pub struct LambdaConfig {
     pub trail_queue_arn: Option<String>,
     /// The most a trail object may hold decompressed, in MiB.
     pub max_object_mb: u64,
+    /// The event bus (name or ARN) that also takes every notification, for
+    /// EventBridge rules to route.
+    pub event_bus: Option<String>,
     pub detector: DetectorConfig,
 }
 
@@ -134,6 +138,16 @@ impl LambdaConfig {
                 "expected an SQS queue ARN (arn:aws:sqs:REGION:ACCOUNT:NAME)",
             ));
         }
+        let event_bus = get(EVENT_BUS).filter(|v| !v.trim().is_empty());
+        if let Some(bus) = &event_bus
+            && !valid_bus(bus)
+        {
+            return Err(ConfigError::new(
+                EVENT_BUS,
+                bus,
+                "expected an event bus's name (letters, digits, . - _ /, up to 256) or ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME)",
+            ));
+        }
         let max_object_mb = match get(MAX_OBJECT_MB) {
             Some(v) => {
                 let mb: u64 = parse_number(MAX_OBJECT_MB, &v, "whole MiB")?;
@@ -147,6 +161,7 @@ impl LambdaConfig {
         Ok(LambdaConfig {
             accept_any_shape,
             trail_queue_arn,
+            event_bus,
             max_object_mb,
             redrive_queue_urls,
             table,
@@ -162,6 +177,18 @@ impl LambdaConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
+}
+
+/// An event bus's name (`[/\.\-_A-Za-z0-9]+`, at most 256) or ARN.
+fn valid_bus(bus: &str) -> bool {
+    if let Some(rest) = bus.strip_prefix("arn:") {
+        return rest.split(':').nth(1) == Some("events") && rest.contains(":event-bus/");
+    }
+    !bus.is_empty()
+        && bus.len() <= 256
+        && bus
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/.-_".contains(&b))
 }
 
 #[cfg(test)]

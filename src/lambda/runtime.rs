@@ -10,6 +10,8 @@ use serde_json::value::RawValue;
 use super::config::LambdaConfig;
 use super::handler::Handler;
 use crate::adapters::dynamodb_store::DynamoStore;
+use crate::adapters::event_bus::EventBusPublisher;
+use crate::adapters::routes::Routes;
 use crate::adapters::s3::S3Objects;
 use crate::adapters::sns::SnsPublisher;
 use crate::app::detector::Detector;
@@ -47,13 +49,19 @@ pub async fn sdk_config(config: &LambdaConfig) -> SdkConfig {
 pub fn handler(
     config: &LambdaConfig,
     sdk: &SdkConfig,
-) -> Handler<DynamoStore, SnsPublisher, S3Objects> {
+) -> Handler<DynamoStore, Routes<SnsPublisher, EventBusPublisher>, S3Objects> {
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         &config.table,
         config.retention_days,
     );
-    let publisher = SnsPublisher::new(aws_sdk_sns::Client::new(sdk), &config.topic_arn);
+    let publisher = Routes::new(
+        SnsPublisher::new(aws_sdk_sns::Client::new(sdk), &config.topic_arn),
+        config
+            .event_bus
+            .as_ref()
+            .map(|bus| EventBusPublisher::new(aws_sdk_eventbridge::Client::new(sdk), bus)),
+    );
     let objects = S3Objects::new(crate::adapters::s3::client(sdk));
     let detector = Detector::new(
         config.detector.rules.clone(),

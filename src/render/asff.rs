@@ -7,6 +7,8 @@
 //! signed in to is its resource. `Id` is the finding's group, hashed to a
 //! bounded length, so that a later detection of the same group updates the
 //! finding (`UpdatedAt`, `LastObservedAt`, the counts) instead of adding one.
+//! `replay --format asff` prints them; importing them from the function is
+//! issue 25's next step.
 //! `tools/asff_check.py` checks what this writes against botocore's model
 //! of Security Hub.
 
@@ -14,17 +16,12 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value, json};
 
-use super::sanitize::clean_line;
+use super::sanitize::{clean_line, is_account_id, known};
 use crate::domain::finding::Finding;
 use crate::domain::hash::sha256_hex;
 use crate::domain::notify::Notice;
 use crate::domain::rules::{RuleMeta, Severity};
 use crate::domain::time::Timestamp;
-
-/// The most findings one `BatchImportFindings` call takes.
-pub const ASFF_MAX_PER_CALL: usize = 100;
-/// The largest finding Security Hub takes, in bytes of JSON.
-pub const ASFF_MAX_FINDING_BYTES: usize = 240 * 1024;
 
 /// ASFF's documented bounds, in characters.
 const MAX_TITLE: usize = 256;
@@ -58,8 +55,12 @@ impl ProductTarget {
         match parts.as_slice() {
             ["arn", partition, "securityhub", region, account, product]
                 if product == &format!("product/{account}/default")
-                    && account.len() == 12
-                    && account.bytes().all(|b| b.is_ascii_digit()) =>
+                    && is_account_id(account)
+                    && partition.starts_with("aws")
+                    && !region.is_empty()
+                    && region
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
             {
                 Some(ProductTarget {
                     partition: (*partition).to_owned(),
@@ -73,8 +74,10 @@ impl ProductTarget {
 }
 
 /// The ASFF finding of a detection or correlation finding, imported into
-/// `target`'s product and stamped `updated_at` (the Lambda: the time it
-/// imports; replay: the group's last-seen time, so output is repeatable).
+/// `target`'s product and stamped `updated_at`, which must rise from one
+/// import of a group to the next: Security Hub ignores an update whose
+/// `UpdatedAt` is not later than the one it holds (replay: the group's
+/// last-seen time, raised past the group's previous stamp).
 pub fn asff_finding(notice: &Notice<'_>, target: &ProductTarget, updated_at: Timestamp) -> Value {
     let f = notice.finding;
     let rule = notice.rule;
@@ -125,9 +128,23 @@ pub fn asff_finding(notice: &Notice<'_>, target: &ProductTarget, updated_at: Tim
     finding
 }
 
-/// `TTPs/<tactic>/<technique>` for each technique and tactic, the form
-/// Security Hub's finding type taxonomy gives MITRE ATT&CK; a rule without
-/// one is an unusual behaviour of a user.
+/// The tactics ASFF's types taxonomy lists as categories of `TTPs`.
+const TTP_CATEGORIES: &[&str] = &[
+    "Initial Access",
+    "Execution",
+    "Persistence",
+    "Privilege Escalation",
+    "Defense Evasion",
+    "Credential Access",
+    "Discovery",
+    "Lateral Movement",
+    "Collection",
+    "Command and Control",
+];
+
+/// `TTPs/<tactic>/<technique>` for each technique and each of its tactics
+/// the taxonomy lists (not Resource Development or Reconnaissance); a rule
+/// with none is an unusual behaviour of a user.
 fn types(rule: &RuleMeta) -> Vec<String> {
     let mut out: Vec<String> = rule
         .mitre
@@ -135,6 +152,7 @@ fn types(rule: &RuleMeta) -> Vec<String> {
         .flat_map(|t| {
             t.tactics
                 .iter()
+                .filter(|tactic| TTP_CATEGORIES.contains(&tactic.as_str()))
                 .map(move |tactic| format!("TTPs/{tactic}/{}", t.id))
         })
         .collect();
@@ -158,25 +176,35 @@ fn label(s: Severity) -> &'static str {
 }
 
 /// The principal signed in as, else the account signed in to.
+/// An assumed role is the role its session issuer names, not the session;
+/// a record without a known account is a resource of type `Other`.
 fn resource(f: &Finding) -> Value {
     let partition = f
         .principal_arn
         .as_deref()
         .and_then(|arn| arn.split(':').nth(1))
-        .filter(|p| ["aws", "aws-cn", "aws-us-gov"].contains(p))
+        .filter(|p| PARTITIONS.contains(p))
         .unwrap_or("aws");
-    let (kind, id) = match (&f.principal_arn, f.identity_type.as_deref()) {
-        (Some(arn), Some("IAMUser")) => ("AwsIamUser", arn.clone()),
-        (Some(arn), Some("AssumedRole")) => ("AwsIamRole", arn.clone()),
-        _ => ("AwsAccount", format!("AWS::::Account:{}", f.account)),
+    let role = f
+        .session_issuer
+        .as_deref()
+        .filter(|arn| arn.starts_with("arn:") && arn.contains(":role/"));
+    let (kind, id) = match (&f.principal_arn, f.identity_type.as_deref(), role) {
+        (Some(arn), Some("IAMUser"), _) => ("AwsIamUser", arn.clone()),
+        (_, Some("AssumedRole"), Some(role)) => ("AwsIamRole", role.to_owned()),
+        _ if is_account_id(&f.account) => ("AwsAccount", format!("AWS::::Account:{}", f.account)),
+        _ => ("Other", "an account CloudTrail did not name".to_owned()),
     };
     let mut resource =
         json!({ "Type": kind, "Id": bounded(&id, MAX_FIELD_VALUE), "Partition": partition });
-    if let Some(region) = non_empty(&f.region) {
+    if let Some(region) = known(&f.region) {
         resource["Region"] = json!(region);
     }
     resource
 }
+
+/// The partitions Security Hub's model names for a resource.
+const PARTITIONS: &[&str] = &["aws", "aws-cn", "aws-us-gov", "aws-us-iso", "aws-us-iso-b"];
 
 /// The sign-in as an API call from a remote address, with where it is.
 fn action(f: &Finding) -> Value {
@@ -239,8 +267,8 @@ fn product_fields(f: &Finding) -> Map<String, Value> {
         ("last_seen", Some(f.last_seen.to_string())),
         ("event_id", Some(f.event_id.clone())),
         ("event_time", Some(f.event_time.to_string())),
-        ("account", Some(f.account.clone())),
-        ("region", Some(f.region.clone())),
+        ("account", known(&f.account).map(str::to_owned)),
+        ("region", known(&f.region).map(str::to_owned)),
         ("user", Some(f.user.clone())),
         ("principal_arn", f.principal_arn.clone()),
         ("identity_type", f.identity_type.clone()),
@@ -318,6 +346,9 @@ mod tests {
     use crate::domain::rules::pack;
     use crate::render::tests::sample_finding;
 
+    /// The largest finding Security Hub takes, in bytes of JSON.
+    const ASFF_MAX_FINDING_BYTES: usize = 240 * 1024;
+
     fn target() -> ProductTarget {
         ProductTarget::from_product_arn(
             "arn:aws:securityhub:eu-west-1:999988887777:product/999988887777/default",
@@ -390,6 +421,11 @@ mod tests {
         assert!(types.iter().all(|t| t.starts_with("TTPs/")), "{types:?}");
         assert!(
             types.contains(&"TTPs/Credential Access/T1621".to_owned()),
+            "{types:?}"
+        );
+        // T1586.003 serves Resource Development, which the taxonomy lacks.
+        assert!(
+            !types.iter().any(|t| t.contains("Resource Development")),
             "{types:?}"
         );
     }

@@ -7,13 +7,18 @@ mod asff;
 mod correlation;
 mod digest;
 mod email;
+mod event;
 mod ocsf;
 mod sanitize;
 
-pub use asff::{ASFF_MAX_FINDING_BYTES, ASFF_MAX_PER_CALL, ProductTarget, asff_finding};
+pub use asff::{ProductTarget, asff_finding};
 pub use correlation::{correlation_finding, story};
 pub use digest::{DIGEST_SCHEMA, digest_json, digest_subject, digest_text};
 pub use email::{email, write_email};
+pub use event::{
+    DIGEST_DETAIL_TYPE, EVENT_SOURCE, FINDING_DETAIL_TYPE, digest_event_detail,
+    finding_event_detail,
+};
 pub use ocsf::{OCSF_VERSION, ocsf_digest, ocsf_finding, ocsf_line};
 pub use sanitize::{
     MAX_SUBJECT_CHARS, ascii_subject, attribute_value, clean_line, escape_hidden_in_json, is_hidden,

@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::sanitize::escape_hidden_in_json;
+use super::sanitize::{clean_line, escape_hidden_in_json, is_account_id, known};
 use crate::domain::finding::Finding;
 use crate::domain::geo::SrcGeo;
 use crate::domain::notify::{DigestNotice, Notice};
@@ -22,6 +22,11 @@ const CLASS_UID: u32 = 2004;
 const CATEGORY_UID: u32 = 2;
 /// The OCSF account type of an AWS account.
 const AWS_ACCOUNT: u32 = 10;
+/// Titles, messages and descriptions: one line of at most this many
+/// characters (names chosen by whoever signs in are in them). The
+/// evidences keep names and agents exact, JSON-escaped, as the project's
+/// own JSON does.
+const MAX_TEXT: usize = 1024;
 
 /// The event as one JSON line, hidden characters escaped as in the
 /// project's own JSON.
@@ -48,7 +53,7 @@ pub fn ocsf_finding(notice: &Notice<'_>) -> Value {
         ("start_time".into(), json!(f.first_seen.as_millis())),
         ("end_time".into(), json!(f.last_seen.as_millis())),
         ("count".into(), json!(f.count)),
-        ("message".into(), json!(f.title)),
+        ("message".into(), json!(clean_line(&f.title, MAX_TEXT))),
         ("risk_score".into(), json!(f.risk_score)),
         ("is_alert".into(), json!(true)),
         (
@@ -65,7 +70,7 @@ pub fn ocsf_finding(notice: &Notice<'_>) -> Value {
         ),
         ("metadata".into(), metadata(&f.finding_id, &f.group)),
         ("evidences".into(), json!([evidence(f)])),
-        ("resources".into(), json!([resource(f)])),
+        ("resources".into(), json!(resources(f))),
         ("unmapped".into(), unmapped(f)),
     ]);
     Value::Object(event)
@@ -96,7 +101,9 @@ pub fn ocsf_digest(notice: &DigestNotice<'_>) -> Value {
         ("count".into(), json!(d.folded_count)),
         ("message".into(), json!(title)),
         ("risk_score".into(), json!(rule.risk_score)),
-        ("is_alert".into(), json!(true)),
+        // Each folded detection was an event of its own: the digest
+        // only counts them, and alerts nobody again.
+        ("is_alert".into(), json!(false)),
         (
             "finding_info".into(),
             finding_info(
@@ -133,12 +140,12 @@ fn header(
 ) -> Map<String, Value> {
     let (severity_id, severity_name) = severity_id(severity);
     let (risk_level_id, risk_level) = risk_level(severity);
-    let mut cloud = json!({
-        "provider": "AWS",
-        "account": { "uid": account, "type_id": AWS_ACCOUNT, "type": "AWS Account" },
-    });
+    let mut cloud = json!({ "provider": "AWS" });
+    if is_account_id(account) {
+        cloud["account"] = json!({ "uid": account, "type_id": AWS_ACCOUNT, "type": "AWS Account" });
+    }
     // A digest spans the regions its notifications came from.
-    if !region.is_empty() {
+    if let Some(region) = known(region) {
         cloud["region"] = json!(region);
     }
     let mut event = Map::new();
@@ -158,10 +165,14 @@ fn header(
         ("severity".into(), json!(severity_name)),
         ("risk_level_id".into(), json!(risk_level_id)),
         ("risk_level".into(), json!(risk_level)),
-        ("status_id".into(), json!(1)),
-        ("status".into(), json!("New")),
         ("cloud".into(), cloud),
     ]);
+    // The consumer owns a finding's status once it exists: only its
+    // creation says `New`, so an update never reopens a triaged finding.
+    if activity_id == 1 {
+        event.insert("status_id".into(), json!(1));
+        event.insert("status".into(), json!("New"));
+    }
     event
 }
 
@@ -198,8 +209,8 @@ fn finding_info(
 ) -> Value {
     let mut info = json!({
         "uid": uid,
-        "title": title,
-        "desc": desc,
+        "title": clean_line(title, MAX_TEXT),
+        "desc": clean_line(desc, MAX_TEXT),
         "types": [kind],
         "first_seen_time": first,
         "last_seen_time": last,
@@ -275,7 +286,15 @@ fn metadata(uid: &str, group: &str) -> Value {
 /// What the finding's events show: the source address and where it is,
 /// the user, the browser, the sign-in.
 fn evidence(f: &Finding) -> Value {
-    let mut src = json!({ "ip": f.src });
+    // `ip` is an address; CloudTrail's `sourceIPAddress` is sometimes a
+    // service's name, and a finding without one says `unknown`.
+    let mut src = match f.src.parse::<std::net::IpAddr>() {
+        Ok(_) => json!({ "ip": f.src }),
+        Err(_) => match known(&f.src) {
+            Some(name) => json!({ "name": name }),
+            None => json!({}),
+        },
+    };
     if let Some(geo) = &f.src_geo {
         if let Some(location) = location(geo) {
             src["location"] = location;
@@ -295,22 +314,30 @@ fn evidence(f: &Finding) -> Value {
         "name": f.user,
         "type_id": user_type(f.identity_type.as_deref()).0,
         "type": user_type(f.identity_type.as_deref()).1,
-        "account": { "uid": f.account, "type_id": AWS_ACCOUNT, "type": "AWS Account" },
     });
+    if is_account_id(&f.account) {
+        user["account"] =
+            json!({ "uid": f.account, "type_id": AWS_ACCOUNT, "type": "AWS Account" });
+    }
     if let Some(arn) = &f.principal_arn {
         user["uid"] = json!(arn);
     }
+    let mut actor = json!({ "user": user });
+    // `MFAUsed` says whether this sign-in used MFA: the session's, not
+    // whether the user has a device (`user.has_mfa`).
     if let Some(mfa) = &f.mfa_used {
-        user["has_mfa"] = json!(mfa.eq_ignore_ascii_case("yes"));
+        actor["session"] = json!({ "is_mfa": mfa.eq_ignore_ascii_case("yes") });
     }
     let mut evidence = json!({
-        "src_endpoint": src,
-        "actor": { "user": user },
+        "actor": actor,
         "api": {
             "operation": f.signature,
             "service": { "name": "signin.amazonaws.com" },
         },
     });
+    if src.as_object().is_some_and(|o| !o.is_empty()) {
+        evidence["src_endpoint"] = src;
+    }
     if let Some(agent) = &f.user_agent {
         evidence["http_request"] = json!({ "user_agent": agent });
     }
@@ -347,28 +374,27 @@ fn user_type(identity_type: Option<&str>) -> (u32, &'static str) {
     }
 }
 
-/// The principal signed in as, else the account.
-fn resource(f: &Finding) -> Value {
-    match &f.principal_arn {
-        Some(arn) => json!({
-            "uid": arn,
-            "name": f.user,
-            "type": resource_type(f.identity_type.as_deref()),
-            "cloud_partition": arn.split(':').nth(1).unwrap_or("aws"),
-            "region": f.region,
-        }),
-        None => {
-            json!({ "uid": f.account, "name": f.user, "type": "AWS::::Account", "region": f.region })
-        }
+/// The principal signed in as (an assumed role: the role its session
+/// issuer names), else the account; none when neither is known.
+fn resources(f: &Finding) -> Vec<Value> {
+    let role = f
+        .session_issuer
+        .as_deref()
+        .filter(|arn| arn.starts_with("arn:") && arn.contains(":role/"));
+    let (uid, kind) = match (&f.principal_arn, f.identity_type.as_deref(), role) {
+        (Some(arn), Some("IAMUser"), _) => (arn.as_str(), "AWS::IAM::User"),
+        (_, Some("AssumedRole"), Some(role)) => (role, "AWS::IAM::Role"),
+        _ if is_account_id(&f.account) => (f.account.as_str(), "AWS::::Account"),
+        _ => return Vec::new(),
+    };
+    let mut resource = json!({ "uid": uid, "type": kind });
+    if let Some(partition) = uid.strip_prefix("arn:").and_then(|r| r.split(':').next()) {
+        resource["cloud_partition"] = json!(partition);
     }
-}
-
-fn resource_type(identity_type: Option<&str>) -> &'static str {
-    match identity_type {
-        Some("IAMUser") => "AWS::IAM::User",
-        Some("AssumedRole") => "AWS::IAM::Role",
-        _ => "AWS::::Account",
+    if let Some(region) = known(&f.region) {
+        resource["region"] = json!(region);
     }
+    vec![resource]
 }
 
 /// The finding's own fields OCSF has no place for, under the project's name.

@@ -47,7 +47,11 @@ fn every_finding_is_one_security_hub_imports() {
             a["ProductFields"]["signin-watch/count"],
             f["count"].to_string()
         );
-        assert_eq!(a["ProductFields"]["signin-watch/account"], f["account"]);
+        // What the record did not say is left out, not written `unknown`.
+        match f["account"].as_str() {
+            Some("unknown") => assert!(a["ProductFields"].get("signin-watch/account").is_none()),
+            _ => assert_eq!(a["ProductFields"]["signin-watch/account"], f["account"]),
+        }
         assert_eq!(
             a["Severity"]["Label"],
             f["severity"].as_str().expect("a severity").to_uppercase()
@@ -59,6 +63,21 @@ fn every_finding_is_one_security_hub_imports() {
             .is_some_and(|s| s.parse::<std::net::Ipv4Addr>().is_ok())
         {
             assert_eq!(a["Network"]["SourceIpV4"], f["src"]);
+        }
+    }
+    // Every update of a finding is later than the one before: Security Hub
+    // ignores one that is not (detections of a group share a second).
+    let mut stamps = std::collections::BTreeMap::new();
+    for a in &asff {
+        let at =
+            signin_watch::domain::time::Timestamp::parse(a["UpdatedAt"].as_str().expect("a time"))
+                .expect("ISO 8601");
+        if let Some(before) = stamps.insert(a["Id"].to_string(), at) {
+            assert!(
+                at > before,
+                "{} updated at {at}, not after {before}",
+                a["Id"]
+            );
         }
     }
     // One group is one finding: every detection of a group has its Id.
@@ -115,8 +134,48 @@ fn the_asff_checker_refuses_what_security_hub_refuses() {
             "more than 240 KB",
             Box::new(|f| f["Description"] = "d".repeat(250_000).into()),
         ),
+        (
+            "is not an ISO 8601 date-time with a zone",
+            Box::new(|f| f["UpdatedAt"] = "yesterday".into()),
+        ),
+        (
+            "UpdatedAt: before CreatedAt",
+            Box::new(|f| f["UpdatedAt"] = "2001-01-01T00:00:00Z".into()),
+        ),
+        (
+            "is not namespace/category/classifier of ASFF's taxonomy",
+            Box::new(|f| f["Types"] = serde_json::json!(["Sign-ins/Odd"])),
+        ),
+        (
+            "'Resource Development' is not a category of TTPs",
+            Box::new(|f| f["Types"] = serde_json::json!(["TTPs/Resource Development/T1586.003"])),
+        ),
+        (
+            "Recommendation.Text: more than 512 characters",
+            Box::new(|f| {
+                f["Remediation"] =
+                    serde_json::json!({ "Recommendation": { "Text": "r".repeat(513) } });
+            }),
+        ),
+        (
+            "'AWS Internal' is not an IPv4 address",
+            Box::new(|f| {
+                f["Network"] =
+                    serde_json::json!({ "Direction": "IN", "SourceIpV4": "AWS Internal" })
+            }),
+        ),
     ];
     refuses_each(&moto::python(), "asff_check.py", finding, broken);
+    // An update Security Hub would ignore: the same finding twice with the
+    // same UpdatedAt.
+    let twice = [finding.to_string(), finding.to_string()];
+    let checked = check(&moto::python(), "asff_check.py", &[], &twice);
+    assert!(!checked.accepted);
+    assert!(
+        checked.said.contains("which Security Hub would ignore"),
+        "{}",
+        checked.said
+    );
 }
 
 #[test]

@@ -125,8 +125,83 @@ fn the_ocsf_checker_refuses_what_the_schema_refuses() {
             "metadata.version: '1.0.0'",
             Box::new(|e| e["metadata"]["version"] = "1.0.0".into()),
         ),
+        (
+            "severity: 'Critical', the caption of severity_id 3 is 'Medium'",
+            Box::new(|e| e["severity"] = "Critical".into()),
+        ),
+        (
+            "cloud.account: needs at least one of ['name', 'uid']",
+            Box::new(|e| e["cloud"]["account"] = serde_json::json!({ "type_id": 10 })),
+        ),
+        (
+            "attacks[0].tactics: is deprecated",
+            Box::new(|e| {
+                e["finding_info"]["attacks"][0]["tactics"] = serde_json::json!([{ "name": "x" }]);
+            }),
+        ),
+        (
+            "'AWS Internal' does not match ip_t's pattern",
+            Box::new(|e| e["evidences"][0]["src_endpoint"]["ip"] = "AWS Internal".into()),
+        ),
+        (
+            "'nosuch' is not a profile of the schema",
+            Box::new(|e| {
+                e["metadata"]["profiles"] = serde_json::json!(["cloud", "nosuch"]);
+            }),
+        ),
     ];
     refuses_each(&python(), "ocsf_check.py", event, broken);
+    // What the schema allows, it accepts: an activity of Other, with its
+    // own caption and type.
+    let mut other = event.clone();
+    other["activity_id"] = 99.into();
+    other["activity_name"] = "Other".into();
+    other["type_uid"] = 200499.into();
+    other["type_name"] = "Detection Finding: Other".into();
+    let checked = check(&python(), "ocsf_check.py", &[], &[other.to_string()]);
+    assert!(checked.accepted, "{}", checked.said);
+}
+
+#[test]
+fn names_chosen_at_sign_in_stay_exact_in_evidence_and_one_line_in_titles() {
+    // A user name with a right-to-left override and a line break, and an
+    // address CloudTrail gives as a service's name.
+    let mut record = crate::common::sample_json("rule1-failed-mfa-iam-user.json");
+    let detail = if record.get("detail").is_some() {
+        &mut record["detail"]
+    } else {
+        &mut record
+    };
+    detail["userIdentity"]["userName"] = "eve\u{202e}\nroot".into();
+    detail["sourceIPAddress"] = "AWS Internal".into();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("hostile.json");
+    std::fs::write(&path, record.to_string()).expect("written");
+    let out = replay(&[
+        "--no-progress",
+        "--format",
+        "ocsf",
+        path.to_str().expect("UTF-8"),
+    ]);
+    assert!(out.status.success(), "{}", crate::common::cli::text(&out));
+    let events = json_lines(&out);
+    assert!(!events.is_empty(), "the rule still fires");
+    for e in &events {
+        for text in [&e["message"], &e["finding_info"]["title"]] {
+            let text = text.as_str().expect("text");
+            assert!(
+                !text.contains('\u{202e}') && !text.contains('\n'),
+                "{text:?}"
+            );
+        }
+        let evidence = &e["evidences"][0];
+        assert_eq!(evidence["actor"]["user"]["name"], "eve\u{202e}\nroot");
+        assert_eq!(evidence["src_endpoint"]["name"], "AWS Internal");
+        assert!(evidence["src_endpoint"].get("ip").is_none());
+    }
+    let lines: Vec<String> = events.iter().map(Value::to_string).collect();
+    let checked = check(&python(), "ocsf_check.py", &[], &lines);
+    assert!(checked.accepted, "{}", checked.said);
 }
 
 fn millis(time: &Value) -> i64 {

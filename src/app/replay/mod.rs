@@ -269,6 +269,7 @@ impl Replay {
             waiting: Vec::new(),
             format: options.format,
             product: options.product.clone(),
+            asff_stamps: std::collections::HashMap::new(),
             out,
         };
         let threads = match options.threads {
@@ -363,6 +364,9 @@ struct Output<'a, S> {
     waiting: Vec<Waiting>,
     format: Format,
     product: Option<render::ProductTarget>,
+    /// `Format::Asff`: each group's last `UpdatedAt`, which the next one
+    /// passes (Security Hub ignores an update that does not).
+    asff_stamps: std::collections::HashMap<String, Timestamp>,
     out: &'a mut dyn Write,
 }
 
@@ -520,13 +524,19 @@ impl<S: CounterStore + BudgetStore> Output<'_, S> {
                     render::ocsf_line(&render::ocsf_finding(&notice))
                 ),
                 Format::Asff => match &self.product {
-                    // Replay stamps the group's last sighting, so that its
-                    // output is the same at every run.
-                    Some(target) => writeln!(
-                        self.out,
-                        "{}",
-                        render::asff_finding(&notice, target, d.finding.last_seen)
-                    ),
+                    // Replay stamps the group's last sighting, raised past
+                    // its previous stamp: the same output at every run, and
+                    // each update of a group later than the one before.
+                    Some(target) => {
+                        let stamp = match self.asff_stamps.get(&d.finding.group) {
+                            Some(prev) if *prev >= d.finding.last_seen => {
+                                Timestamp::from_millis(prev.as_millis() + 1)
+                            }
+                            _ => d.finding.last_seen,
+                        };
+                        self.asff_stamps.insert(d.finding.group.clone(), stamp);
+                        writeln!(self.out, "{}", render::asff_finding(&notice, target, stamp))
+                    }
                     None => return Err(ReplayError::NoProduct),
                 },
             }

@@ -1,0 +1,123 @@
+//! The findings' event bus: each finding worth a notification, and each
+//! digest, as an event (`source: signin-watch`) that EventBridge rules
+//! route to pagers, chat, Step Functions or ticketing (`docs/event-bus.md`).
+
+use aws_sdk_eventbridge::Client;
+use aws_sdk_eventbridge::error::SdkError;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use serde_json::Value;
+
+use crate::domain::budget::MAX_DIGEST_LISTED;
+use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
+use crate::render;
+
+/// PutEvents' limit on an entry, in bytes.
+const MAX_ENTRY_BYTES: usize = 256 * 1024;
+
+#[derive(Clone)]
+pub struct EventBusPublisher {
+    client: Client,
+    /// The bus's name or ARN.
+    bus: String,
+}
+
+impl EventBusPublisher {
+    pub fn new(client: Client, bus: impl Into<String>) -> Self {
+        EventBusPublisher {
+            client,
+            bus: bus.into(),
+        }
+    }
+
+    /// Puts one event; `id` names what it is about in errors.
+    async fn put(&self, id: &str, detail_type: &str, detail: &Value) -> Result<(), NotifyError> {
+        let detail = render::escape_hidden_in_json(detail.to_string());
+        let refused = |why: String| NotifyError::Refused {
+            finding_id: id.to_owned(),
+            source: why.into(),
+        };
+        if detail.len() + detail_type.len() + render::EVENT_SOURCE.len() > MAX_ENTRY_BYTES {
+            return Err(refused(format!(
+                "the event is {} bytes, past PutEvents' 256 KB",
+                detail.len()
+            )));
+        }
+        let entry = PutEventsRequestEntry::builder()
+            .event_bus_name(&self.bus)
+            .source(render::EVENT_SOURCE)
+            .detail_type(detail_type)
+            .detail(detail)
+            .build();
+        let out = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| {
+                let constructed = matches!(e, SdkError::ConstructionFailure(_));
+                let source = Box::new(std::io::Error::other(format!(
+                    "{}",
+                    aws_sdk_eventbridge::error::DisplayErrorContext(e)
+                )));
+                let finding_id = id.to_owned();
+                if constructed {
+                    NotifyError::InvalidRequest { finding_id, source }
+                } else {
+                    // Throttling, outages, a missing bus or permission an
+                    // operator may mend: worth a retry.
+                    NotifyError::Unavailable { finding_id, source }
+                }
+            })?;
+        if out.failed_entry_count() == 0 {
+            return Ok(());
+        }
+        // A failed entry says why: throttling and internal failures pass;
+        // anything else is the entry itself, refused again on a retry.
+        let (code, message) = out
+            .entries()
+            .first()
+            .map(|e| {
+                (
+                    e.error_code().unwrap_or("").to_owned(),
+                    e.error_message().unwrap_or("").to_owned(),
+                )
+            })
+            .unwrap_or_default();
+        let why = format!("PutEvents failed the entry: {code} {message}");
+        if code.contains("Throttl") || code.contains("InternalFailure") || code.is_empty() {
+            Err(NotifyError::Unavailable {
+                finding_id: id.to_owned(),
+                source: why.into(),
+            })
+        } else {
+            Err(refused(why))
+        }
+    }
+}
+
+impl Notifier for EventBusPublisher {
+    async fn notify(&self, notice: &Notice<'_>) -> Result<(), NotifyError> {
+        let id = &notice.finding.finding_id;
+        self.put(
+            id,
+            render::FINDING_DETAIL_TYPE,
+            &render::finding_event_detail(notice),
+        )
+        .await?;
+        tracing::info!(finding_id = %id, bus = %self.bus, "finding put on the event bus");
+        Ok(())
+    }
+
+    async fn notify_digest(&self, notice: &DigestNotice<'_>) -> Result<(), NotifyError> {
+        let id = format!("digest-{}", notice.digest_id());
+        self.put(
+            &id,
+            render::DIGEST_DETAIL_TYPE,
+            &render::digest_event_detail(notice, MAX_DIGEST_LISTED),
+        )
+        .await?;
+        tracing::info!(digest_id = %id, bus = %self.bus, "digest put on the event bus");
+        Ok(())
+    }
+}

@@ -1,0 +1,140 @@
+//! A finding or a digest as an event on the detector's event bus
+//! (`docs/event-bus.md`): the project's own JSON as `detail`, and beside it
+//! `page`, the fields a pager or a chat message needs, already bounded and
+//! mapped, so that an EventBridge input transformer only places them.
+//!
+//! Input transformers insert a string placed *outside* quotes as a JSON
+//! string; the example routes (`deploy/finding-routes.yaml`) place every
+//! value that way, so that no name chosen by whoever signs in can break out
+//! of the payload.
+
+use serde_json::{Value, json};
+
+use super::digest::digest_json;
+use super::sanitize::clean_line;
+use crate::domain::hash::sha256_hex;
+use crate::domain::notify::{DigestNotice, Notice};
+use crate::domain::rules::Severity;
+
+/// The events' `source`: the project's own, never `aws.*`.
+pub const EVENT_SOURCE: &str = "signin-watch";
+/// `detail-type` of a finding's event.
+pub const FINDING_DETAIL_TYPE: &str = "signin-watch finding";
+/// `detail-type` of a digest's event.
+pub const DIGEST_DETAIL_TYPE: &str = "signin-watch digest";
+
+/// PagerDuty's bound on a summary, the tightest of the documented targets.
+const MAX_SUMMARY: usize = 1024;
+
+/// The event detail of a finding worth a notification.
+pub fn finding_event_detail(notice: &Notice<'_>) -> Value {
+    let f = notice.finding;
+    let mut detail = serde_json::to_value(f).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+    detail["page"] = page(
+        &f.title,
+        f.severity,
+        &f.group,
+        &format!("aws account {} {}", f.account, f.region),
+        &f.rule,
+        f.kind,
+    );
+    detail
+}
+
+/// The event detail of a digest.
+pub fn digest_event_detail(notice: &DigestNotice<'_>, max_listed: usize) -> Value {
+    let d = notice.digest;
+    let mut detail = digest_json(notice, max_listed);
+    let summary = format!(
+        "{} more {} notifications in account {} in the hour from {}",
+        d.folded_count, notice.rule.name, d.key.account, d.key.hour
+    );
+    // One incident per rule, account and hour: a later digest of the hour
+    // (late events) updates it.
+    let group = format!("digest#{}#{}#{}", d.key.rule_id, d.key.account, d.key.hour);
+    detail["page"] = page(
+        &summary,
+        notice.rule.severity,
+        &group,
+        &format!("aws account {}", d.key.account),
+        &notice.rule.name,
+        "digest",
+    );
+    detail
+}
+
+/// What a pager or chat message takes: a one-line summary (and, as `text`,
+/// escaped for chat markdown), the severity on
+/// PagerDuty's scale (`critical`, `error`, `warning`, `info`), a
+/// deduplication key of fixed length (the group's hash: a repeat updates
+/// one incident), where and what.
+fn page(
+    summary: &str,
+    severity: Severity,
+    group: &str,
+    source: &str,
+    rule: &str,
+    kind: &str,
+) -> Value {
+    let summary = clean_line(summary, MAX_SUMMARY);
+    json!({
+        "text": chat_text(&format!("[{}] {summary}", severity.as_str().to_uppercase())),
+        "summary": summary,
+        "severity": pager_severity(severity),
+        "dedup_key": format!("signin-watch/{}", sha256_hex([group.as_bytes()], 16)),
+        "source": clean_line(source, 255),
+        "component": rule,
+        "class": kind,
+        "group": "signin-watch",
+    })
+}
+
+/// A line for Slack's or Teams' markdown: `&`, `<` and `>` escaped as
+/// Slack documents, so that no name pings a channel (`<!channel>`) or
+/// makes a link.
+fn chat_text(line: &str) -> String {
+    line.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn pager_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "critical",
+        Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Informational => "info",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::counter::NotifyPolicy;
+    use crate::domain::rules::pack;
+    use crate::render::tests::sample_finding;
+
+    #[test]
+    fn the_page_is_bounded_and_keyed_by_the_group() {
+        let rule = pack::rule("failed-mfa").expect("in the pack");
+        let policy = NotifyPolicy::default();
+        let long = format!("{}\u{202e}\n\"}}", "x".repeat(3000));
+        let f = sample_finding(&long, "agent");
+        let detail = finding_event_detail(&Notice {
+            finding: &f,
+            rule: &rule.meta,
+            policy: &policy,
+        });
+        let page = &detail["page"];
+        let summary = page["summary"].as_str().expect("a summary");
+        assert!(summary.chars().count() <= MAX_SUMMARY);
+        assert!(!summary.contains('\n') && !summary.contains('\u{202e}'));
+        assert_eq!(page["severity"], "warning");
+        let text = page["text"].as_str().expect("a chat line");
+        assert!(text.starts_with("[MEDIUM] "), "{text}");
+        assert_eq!(page["dedup_key"].as_str().expect("a key").len(), 45);
+        // The finding itself, exact, beside it.
+        assert_eq!(detail["user"], long.as_str());
+        assert_eq!(detail["finding_id"], f.finding_id.as_str());
+    }
+}
