@@ -133,10 +133,11 @@ build: venv ## Release arm64 function with cargo-lambda: target/lambda/signin-wa
 	rustup target add aarch64-unknown-linux-gnu 2>/dev/null || true
 	$(CARGO) lambda build --release --arm64 --features lambda --bin signin-watch-lambda --output-format zip
 
-validate: venv venv-sam ## cfn-lint and `sam validate --lint` on template.yaml and deploy/forwarder.yaml
-	$(VENV)/bin/cfn-lint template.yaml deploy/forwarder.yaml
+validate: venv venv-sam ## cfn-lint and `sam validate --lint` on template.yaml and deploy/*.yaml
+	$(VENV)/bin/cfn-lint template.yaml deploy/forwarder.yaml deploy/finding-routes.yaml
 	$(SAM) validate --lint --template-file template.yaml
 	$(SAM) validate --lint --template-file deploy/forwarder.yaml
+	$(SAM) validate --lint --template-file deploy/finding-routes.yaml
 
 test-sam-build: venv venv-sam ## `sam build` offline must produce the bootstrap
 	tools/check_sam_build.sh
@@ -144,7 +145,7 @@ test-sam-build: venv venv-sam ## `sam build` offline must produce the bootstrap
 # `make test` lints the templates and runs `sam build` again only when what
 # they read changed since the last time they passed (the binary embeds
 # rules/, events/ and data/): a change to a test alone skips both.
-TEMPLATES := template.yaml deploy/forwarder.yaml
+TEMPLATES := template.yaml deploy/forwarder.yaml deploy/finding-routes.yaml
 CHECKED := target/checked
 SAM_BUILD_INPUTS := $(TEMPLATES) samconfig.toml Cargo.toml Cargo.lock tools/check_sam_build.sh $(shell find src rules events data -type f 2>/dev/null)
 

@@ -234,6 +234,19 @@ mod tests {
     }
 
     #[test]
+    fn the_findings_bus_is_a_name_or_an_arn() {
+        assert_eq!(cfg(&BASE).unwrap().event_bus, None);
+        for bus in [
+            "signin-watch-findings",
+            "arn:aws:events:eu-west-1:111122223333:event-bus/signin-watch-findings",
+        ] {
+            let mut pairs = BASE.to_vec();
+            pairs.push((EVENT_BUS, bus));
+            assert_eq!(cfg(&pairs).unwrap().event_bus.as_deref(), Some(bus));
+        }
+    }
+
+    #[test]
     fn errors_name_the_variable() {
         assert_eq!(cfg(&[]).unwrap_err().var, TABLE);
         assert_eq!(cfg(&[(TABLE, "t")]).unwrap_err().var, TOPIC_ARN);
@@ -246,6 +259,8 @@ mod tests {
             ("SIGNIN_WATCH_ESCALATION_TIERS", "x"),
             (ACCEPT_ANY_SHAPE, "yes"),
             (REDRIVE_QUEUE_URLS, "failed-events"),
+            (EVENT_BUS, "findings bus"),
+            (EVENT_BUS, "arn:aws:sns:us-east-1:111122223333:findings"),
         ] {
             let mut pairs = BASE.to_vec();
             pairs.push((var, value));

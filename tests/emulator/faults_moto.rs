@@ -219,3 +219,76 @@ async fn a_request_dynamodb_refuses_as_invalid_is_permanent_and_named() {
     // each reported; none stopped the others.
     assert!(metrics.failed_detections >= 1, "{metrics:?}");
 }
+
+/// The findings bus fails after the topic took the message: a throttled
+/// entry is transient (the event is retried and the bus then takes it; the
+/// topic takes it again, at least once as always), and an entry the bus
+/// refuses for good is named and not retried endlessly.
+#[tokio::test]
+async fn a_bus_that_throttles_is_retried_and_one_that_refuses_is_named() {
+    use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
+    use aws_sdk_eventbridge::types::PutEventsResultEntry;
+    use signin_watch::adapters::event_bus::EventBusPublisher;
+    use signin_watch::adapters::routes::Routes;
+
+    if moto::unavailable("a_bus_that_throttles_is_retried_and_one_that_refuses_is_named") {
+        return;
+    }
+    let env = Env::new(false).await;
+    let topic_inbox = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let event = serde_json::to_vec(&sample("rule1-failed-mfa-iam-user.json")).unwrap();
+    let failed_entry = |code: &'static str| {
+        mock!(aws_sdk_eventbridge::Client::put_events).then_output(move || {
+            PutEventsOutput::builder()
+                .failed_entry_count(1)
+                .entries(
+                    PutEventsResultEntry::builder()
+                        .error_code(code)
+                        .error_message("as the service says it")
+                        .build(),
+                )
+                .build()
+        })
+    };
+    let bus = moto::unique("findings");
+    let routes = |client: aws_sdk_eventbridge::Client| {
+        Routes::new(
+            SnsPublisher::new(aws_sdk_sns::Client::new(&env.sdk), &env.topic.arn),
+            Some(EventBusPublisher::new(client, &bus)),
+        )
+    };
+
+    let throttled = failed_entry("ThrottlingException");
+    let (first, _) = env
+        .handler_with(routes(mock_client!(aws_sdk_eventbridge, [&throttled])))
+        .handle(&event)
+        .await;
+    let e = first.map(|_| ()).unwrap_err();
+    assert_eq!(e.error_type(), "SigninWatch.TransientPublishError", "{e}");
+
+    // The retry, with a bus that takes it.
+    let events = aws_sdk_eventbridge::Client::new(&env.sdk);
+    events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("create bus");
+    let retried = ok(&env.handler_with(routes(events)), &event).await;
+    assert_eq!(retried.published, 1, "sent on the retry");
+    assert_eq!(
+        moto::drain(&env.sdk, &topic_inbox).await.len(),
+        2,
+        "the topic took it on both attempts: at least once"
+    );
+
+    let refused = failed_entry("MalformedDetail");
+    let other = serde_json::to_vec(&sample("rule1-failed-mfa-root.json")).unwrap();
+    let (r, _) = env
+        .handler_with(routes(mock_client!(aws_sdk_eventbridge, [&refused])))
+        .handle(&other)
+        .await;
+    let e = r.map(|_| ()).unwrap_err();
+    assert_eq!(e.error_type(), "SigninWatch.PublishRefused", "{e}");
+    assert!(e.to_string().contains("MalformedDetail"), "{e}");
+}

@@ -15,6 +15,7 @@ mod flood_moto;
 mod lambda_binary;
 mod lambda_moto;
 mod redrive_moto;
+mod routes;
 mod s3_replay;
 mod template;
 mod trail_bucket;

@@ -21,7 +21,7 @@ mod queues;
 use pattern::with_extra_event_names;
 
 /// The template as CloudFormation reads it (cfn-lint's loader, in the venv).
-fn template(path: &str) -> Value {
+pub(crate) fn template(path: &str) -> Value {
     let python = common::repo_path(".venv/bin/python");
     let out = Command::new(&python)
         .arg(common::repo_path("tools/template_json.py"))
@@ -41,7 +41,7 @@ fn template(path: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("template JSON")
 }
 
-fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
     t["Resources"]
         .get(name)
         .unwrap_or_else(|| panic!("resource {name}"))
@@ -53,7 +53,11 @@ fn cfn_lint_reports_nothing() {
         return;
     }
     let out = Command::new(common::repo_path(".venv/bin/cfn-lint"))
-        .args(["template.yaml", "deploy/forwarder.yaml"])
+        .args([
+            "template.yaml",
+            "deploy/forwarder.yaml",
+            "deploy/finding-routes.yaml",
+        ])
         .current_dir(common::repo_path(""))
         .output()
         .expect("cfn-lint runs");
@@ -317,6 +321,7 @@ const CALLS: &[(&str, &str)] = &[
     (".get_object()", "s3:GetObject"),
     (".receive_message()", "sqs:ReceiveMessage"),
     (".delete_message()", "sqs:DeleteMessage"),
+    (".put_events()", "events:PutEvents"),
 ];
 
 fn actions_the_code_calls() -> BTreeSet<&'static str> {
@@ -328,6 +333,7 @@ fn actions_the_code_calls() -> BTreeSet<&'static str> {
         "src/adapters/sns/publisher.rs",
         "src/adapters/s3.rs",
         "src/adapters/sqs.rs",
+        "src/adapters/event_bus.rs",
     ] {
         let code = std::fs::read_to_string(common::repo_path(file)).expect("adapter source");
         found.extend(
@@ -382,7 +388,13 @@ fn iam_grants_exactly_what_the_code_calls() {
     }
     // What the code calls, on the table and the topic.
     let mut granted: BTreeSet<String> = BTreeSet::new();
-    for sid in ["Counters", "Findings", "TrailObjects", "Redrive"] {
+    for sid in [
+        "Counters",
+        "Findings",
+        "FindingsBus",
+        "TrailObjects",
+        "Redrive",
+    ] {
         granted.extend(
             by_sid
                 .get(sid)
@@ -407,6 +419,11 @@ fn iam_grants_exactly_what_the_code_calls() {
     assert_eq!(
         by_sid["Findings"].1,
         serde_json::json!({"Ref": "FindingsTopic"})
+    );
+    // The stack's own findings bus, nothing else.
+    assert_eq!(
+        by_sid["FindingsBus"].1,
+        serde_json::json!({"Fn::GetAtt": ["FindingsEventBus", "Arn"]})
     );
     // The queues of failed events (the trail's dead-letter queue too, with
     // a trail bucket), nothing else.
@@ -449,7 +466,15 @@ fn iam_grants_exactly_what_the_code_calls() {
     ]
     .into();
     for (sid, (actions, _)) in &by_sid {
-        if ["Counters", "Findings", "TrailObjects", "Redrive"].contains(&sid.as_str()) {
+        if [
+            "Counters",
+            "Findings",
+            "FindingsBus",
+            "TrailObjects",
+            "Redrive",
+        ]
+        .contains(&sid.as_str())
+        {
             continue;
         }
         let allowed = platform

@@ -1,0 +1,268 @@
+//! The findings bus and the example routes (`deploy/finding-routes.yaml`):
+//! the function puts every notification and digest on the bus beside the
+//! topic; each route's rule, as the stack writes it, matches them on moto;
+//! and each route's input transformer, applied to the events that arrived
+//! as EventBridge documents its semantics, gives a payload that satisfies
+//! the target's documented format (PagerDuty's Events API v2, Slack's
+//! incoming webhooks: JSON Schemas in tests/routes/).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_eventbridge::types::Target;
+use serde_json::Value;
+use signin_watch::adapters::event_bus::EventBusPublisher;
+use signin_watch::adapters::routes::Routes;
+use signin_watch::adapters::sns::SnsPublisher;
+
+use crate::common::checker::check;
+use crate::common::{self, moto};
+use crate::template::{resource, template};
+
+/// The account moto gives every caller: events carry it as `account`.
+const ACCOUNT: &str = "123456789012";
+const ROUTING_KEY: &str = "R0ut1ngKeyR0ut1ngKeyR0ut1ngKey12";
+
+/// A template value with the stack's parameters and pseudo-parameters
+/// filled in (`Ref`, and `Fn::Sub` of `${Name}`).
+fn resolve(v: &Value, params: &BTreeMap<&str, Value>) -> Value {
+    match v {
+        Value::Object(o) if o.len() == 1 && o.contains_key("Ref") => {
+            let name = o["Ref"].as_str().expect("a name");
+            params
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| panic!("parameter {name}"))
+        }
+        Value::Object(o) if o.len() == 1 && o.contains_key("Fn::Sub") => {
+            let mut text = o["Fn::Sub"].as_str().expect("a string").to_owned();
+            for (name, value) in params {
+                text = text.replace(&format!("${{{name}}}"), value.as_str().unwrap_or_default());
+            }
+            assert!(!text.contains("${"), "a parameter left in {text}");
+            Value::String(text)
+        }
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), resolve(v, params)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(|v| resolve(v, params)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The value at a JSON path of the dotted form the routes use (`$.a.b`).
+fn at<'a>(event: &'a Value, path: &str) -> &'a Value {
+    let rest = path
+        .strip_prefix("$.")
+        .unwrap_or_else(|| panic!("a JSON path: {path}"));
+    let found = rest.split('.').fold(event, |v, key| &v[key]);
+    assert!(!found.is_null(), "{path} is in every event");
+    found
+}
+
+/// An input transformer applied as EventBridge documents it: a placeholder
+/// outside quotes becomes the value as JSON (a string quoted and escaped).
+/// The routes place none inside quotes, where EventBridge would write a
+/// string raw: the test refuses one.
+fn transform(transformer: &Value, event: &Value) -> Value {
+    let paths = transformer["InputPathsMap"]
+        .as_object()
+        .expect("InputPathsMap");
+    let template = transformer["InputTemplate"]
+        .as_str()
+        .expect("InputTemplate");
+    let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if !escaped => in_string = !in_string,
+            '<' if paths.len() > 0 => {
+                let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
+                let path = paths[&name]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("<{name}> is mapped"));
+                assert!(!in_string, "<{name}> is placed inside quotes");
+                out.push_str(&at(event, path).to_string());
+                continue;
+            }
+            _ => {}
+        }
+        escaped = c == '\\' && !escaped;
+        out.push(c);
+    }
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Every message on the queue, as JSON.
+async fn bodies(sdk: &aws_config::SdkConfig, url: &str) -> Vec<Value> {
+    moto::drain(
+        sdk,
+        &moto::Queue {
+            url: url.to_owned(),
+        },
+    )
+    .await
+    .iter()
+    .map(|m| serde_json::from_str(m.body().expect("a body")).expect("JSON"))
+    .collect()
+}
+
+#[tokio::test]
+async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_documents() {
+    if moto::unavailable(
+        "notifications_reach_the_bus_and_each_route_gives_its_target_what_it_documents",
+    ) {
+        return;
+    }
+    let routes = template("deploy/finding-routes.yaml");
+    let env = moto::Env::new(false).await;
+    let events = aws_sdk_eventbridge::Client::new(&env.sdk);
+    let bus = moto::unique("findings");
+    events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .expect("create bus");
+    let params: BTreeMap<&str, Value> = [
+        ("AWS::AccountId", Value::from(ACCOUNT)),
+        ("PagerDutyRoutingKey", Value::from(ROUTING_KEY)),
+        // Paging high and critical only, so that the filter shows.
+        (
+            "PagerDutySeverities",
+            serde_json::json!(["critical", "error"]),
+        ),
+    ]
+    .into();
+    // Each route's rule, its pattern as the stack writes it, with a queue
+    // for its target: what arrives is the event the destination would get.
+    let mut queues = BTreeMap::new();
+    for name in ["PagerDutyRule", "SlackRule"] {
+        let props = &resource(&routes, name)["Properties"];
+        let pattern = resolve(&props["EventPattern"], &params);
+        let rule = moto::unique(name);
+        events
+            .put_rule()
+            .name(&rule)
+            .event_bus_name(&bus)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .expect("put rule");
+        let url = moto::create_queue(&env.sdk, name).await;
+        let arn = moto::queue_arn(&env.sdk, &url).await;
+        events
+            .put_targets()
+            .rule(&rule)
+            .event_bus_name(&bus)
+            .targets(
+                Target::builder()
+                    .id("q")
+                    .arn(arn)
+                    .build()
+                    .expect("a target"),
+            )
+            .send()
+            .await
+            .expect("put targets");
+        let transformer = resolve(&props["Targets"][0]["InputTransformer"], &params);
+        queues.insert(name, (url, transformer));
+    }
+    let topic_inbox = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let handler = env.handler_with(Routes::new(
+        SnsPublisher::new(aws_sdk_sns::Client::new(&env.sdk), &env.topic.arn),
+        Some(EventBusPublisher::new(events.clone(), &bus)),
+    ));
+    // The samples, and a sign-in whose user name would ping a channel.
+    let mut inputs: Vec<Vec<u8>> = common::event_files()
+        .iter()
+        .map(|f| std::fs::read(f).expect("a sample"))
+        .collect();
+    let mut hostile = common::sample_json("rule1-failed-mfa-iam-user.json");
+    hostile["detail"]["eventID"] = "hostile-name".into();
+    hostile["detail"]["userIdentity"]["userName"] = "<!channel> & <https://evil.example|ok>".into();
+    inputs.push(hostile.to_string().into_bytes());
+    for input in &inputs {
+        moto::ok(&handler, input).await;
+    }
+
+    let notified = moto::drain(&env.sdk, &topic_inbox).await.len();
+    let (slack_url, slack) = &queues["SlackRule"];
+    let on_bus = bodies(&env.sdk, slack_url).await;
+    assert!(notified > 3, "the samples notify: {notified}");
+    assert_eq!(
+        on_bus.len(),
+        notified,
+        "every notification is on the bus too"
+    );
+    for e in &on_bus {
+        assert_eq!(e["source"], "signin-watch");
+        assert_eq!(e["detail-type"], "signin-watch finding");
+        // moto's delivery to a queue leaves `account` out; the rules'
+        // patterns matched it on the event itself.
+        assert!(
+            e["detail"]["finding_id"].is_string(),
+            "the finding itself: {e}"
+        );
+    }
+    let (pd_url, pagerduty) = &queues["PagerDutyRule"];
+    let paged = bodies(&env.sdk, pd_url).await;
+    let should_page = on_bus
+        .iter()
+        .filter(|e| {
+            ["critical", "error"].contains(&e["detail"]["page"]["severity"].as_str().unwrap_or(""))
+        })
+        .count();
+    assert_eq!(
+        paged.len(),
+        should_page,
+        "PagerDuty's rule takes the severities it lists"
+    );
+    assert!(
+        !paged.is_empty() && paged.len() < on_bus.len(),
+        "high and critical, not the others: {} of {}",
+        paged.len(),
+        on_bus.len()
+    );
+
+    let pd_payloads: Vec<Value> = paged.iter().map(|e| transform(pagerduty, e)).collect();
+    let slack_payloads: Vec<Value> = on_bus.iter().map(|e| transform(slack, e)).collect();
+    for (p, e) in pd_payloads.iter().zip(&paged) {
+        assert_eq!(p["routing_key"], ROUTING_KEY);
+        assert_eq!(
+            p["payload"]["custom_details"], e["detail"],
+            "the finding, exact"
+        );
+    }
+    // One incident per group: repeats of a group share the key.
+    let mut keys = BTreeMap::new();
+    for (p, e) in pd_payloads.iter().zip(&paged) {
+        let key = keys
+            .entry(e["detail"]["group"].to_string())
+            .or_insert_with(|| p["dedup_key"].clone());
+        assert_eq!(*key, p["dedup_key"]);
+    }
+    let hostile_text = slack_payloads
+        .iter()
+        .find_map(|p| p["text"].as_str().filter(|t| t.contains("channel")))
+        .expect("the hostile sign-in's message");
+    assert!(
+        hostile_text.contains("&lt;!channel&gt; &amp; &lt;https://evil.example|ok&gt;"),
+        "{hostile_text}"
+    );
+    for (schema, payloads) in [
+        ("pagerduty-events-v2.schema.json", &pd_payloads),
+        ("slack-incoming-webhook.schema.json", &slack_payloads),
+    ] {
+        let lines: Vec<String> = payloads.iter().map(Value::to_string).collect();
+        let schema = common::repo_path(&format!("tests/routes/{schema}"));
+        let checked = check(
+            &moto::python(),
+            "schema_check.py",
+            &[schema.to_str().expect("UTF-8")],
+            &lines,
+        );
+        assert!(checked.accepted, "{}", checked.said);
+    }
+}
