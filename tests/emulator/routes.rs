@@ -77,7 +77,7 @@ fn transform(transformer: &Value, event: &Value) -> Value {
     while let Some(c) = chars.next() {
         match c {
             '"' if !escaped => in_string = !in_string,
-            '<' if paths.len() > 0 => {
+            '<' if !paths.is_empty() => {
                 let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
                 let path = paths[&name]
                     .as_str()
