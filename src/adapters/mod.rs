@@ -11,6 +11,8 @@ pub mod memory_store;
 pub mod routes;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "lambda")]
+pub mod security_hub;
 pub mod sns;
 #[cfg(feature = "lambda")]
 pub mod sqs;

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use crate::adapters::sns::message::MachineBody;
 use crate::config::{ConfigError, DetectorConfig, parse_number};
+use crate::render::ProductTarget;
 
 pub const TABLE: &str = "SIGNIN_WATCH_TABLE";
 pub const TOPIC_ARN: &str = "SIGNIN_WATCH_TOPIC_ARN";
@@ -15,6 +17,8 @@ pub const REDRIVE_QUEUE_URLS: &str = "SIGNIN_WATCH_REDRIVE_QUEUE_URLS";
 pub const TRAIL_QUEUE_ARN: &str = "SIGNIN_WATCH_TRAIL_QUEUE_ARN";
 pub const MAX_OBJECT_MB: &str = "SIGNIN_WATCH_MAX_OBJECT_MB";
 pub const EVENT_BUS: &str = "SIGNIN_WATCH_EVENT_BUS";
+pub const SECURITY_HUB_PRODUCT_ARN: &str = "SIGNIN_WATCH_SECURITY_HUB_PRODUCT_ARN";
+pub const MESSAGE_BODY: &str = "SIGNIN_WATCH_MESSAGE_BODY";
 
 /// The most a trail object may hold decompressed, by default: CloudTrail
 /// delivers a file every five minutes per account and region, far smaller.
@@ -46,6 +50,12 @@ pub struct LambdaConfig {
     /// The event bus (name or ARN) that also takes every notification, for
     /// EventBridge rules to route.
     pub event_bus: Option<String>,
+    /// The Security Hub product every notification is imported into as an
+    /// ASFF finding (the account's default product).
+    pub security_hub: Option<ProductTarget>,
+    /// What the topic's machine subscribers (HTTPS, SQS, Lambda) receive:
+    /// the finding's JSON, or an OCSF Detection Finding.
+    pub machine_body: MachineBody,
     pub detector: DetectorConfig,
 }
 
@@ -148,6 +158,27 @@ impl LambdaConfig {
                 "expected an event bus's name (letters, digits, . - _ /, up to 256) or ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME)",
             ));
         }
+        let security_hub = match get(SECURITY_HUB_PRODUCT_ARN).filter(|v| !v.trim().is_empty()) {
+            Some(arn) => Some(ProductTarget::from_product_arn(&arn).ok_or_else(|| {
+                ConfigError::new(
+                    SECURITY_HUB_PRODUCT_ARN,
+                    &arn,
+                    "expected the account's default product: arn:aws:securityhub:REGION:ACCOUNT:product/ACCOUNT/default",
+                )
+            })?),
+            None => None,
+        };
+        let machine_body = match get(MESSAGE_BODY).as_deref().map(str::trim) {
+            None | Some("") | Some("finding") => MachineBody::Finding,
+            Some("ocsf") => MachineBody::Ocsf,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    MESSAGE_BODY,
+                    other,
+                    "expected finding or ocsf",
+                ));
+            }
+        };
         let max_object_mb = match get(MAX_OBJECT_MB) {
             Some(v) => {
                 let mb: u64 = parse_number(MAX_OBJECT_MB, &v, "whole MiB")?;
@@ -162,6 +193,8 @@ impl LambdaConfig {
             accept_any_shape,
             trail_queue_arn,
             event_bus,
+            security_hub,
+            machine_body,
             max_object_mb,
             redrive_queue_urls,
             table,
@@ -261,6 +294,11 @@ mod tests {
             (REDRIVE_QUEUE_URLS, "failed-events"),
             (EVENT_BUS, "findings bus"),
             (EVENT_BUS, "arn:aws:sns:us-east-1:111122223333:findings"),
+            (
+                SECURITY_HUB_PRODUCT_ARN,
+                "arn:aws:securityhub:us-east-1:111122223333:product/aws/guardduty",
+            ),
+            (MESSAGE_BODY, "asff"),
         ] {
             let mut pairs = BASE.to_vec();
             pairs.push((var, value));

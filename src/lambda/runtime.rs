@@ -13,6 +13,7 @@ use crate::adapters::dynamodb_store::DynamoStore;
 use crate::adapters::event_bus::EventBusPublisher;
 use crate::adapters::routes::Routes;
 use crate::adapters::s3::S3Objects;
+use crate::adapters::security_hub::SecurityHubImporter;
 use crate::adapters::sns::SnsPublisher;
 use crate::app::detector::Detector;
 use crate::domain::notify::Notifier;
@@ -44,23 +45,34 @@ pub async fn sdk_config(config: &LambdaConfig) -> SdkConfig {
         .await
 }
 
+/// Where the function's notifications go: the topic, then the findings bus
+/// and Security Hub when the deployment switches them on.
+pub type FunctionRoutes =
+    Routes<SnsPublisher, Routes<Option<EventBusPublisher>, Option<SecurityHubImporter>>>;
+
 /// The function's handler on DynamoDB, SNS and S3, as `config` says: the
 /// function and `signin-watch redrive` build the same one.
 pub fn handler(
     config: &LambdaConfig,
     sdk: &SdkConfig,
-) -> Handler<DynamoStore, Routes<SnsPublisher, EventBusPublisher>, S3Objects> {
+) -> Handler<DynamoStore, FunctionRoutes, S3Objects> {
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         &config.table,
         config.retention_days,
     );
     let publisher = Routes::new(
-        SnsPublisher::new(aws_sdk_sns::Client::new(sdk), &config.topic_arn),
-        config
-            .event_bus
-            .as_ref()
-            .map(|bus| EventBusPublisher::new(aws_sdk_eventbridge::Client::new(sdk), bus)),
+        SnsPublisher::new(aws_sdk_sns::Client::new(sdk), &config.topic_arn)
+            .with_machine_body(config.machine_body),
+        Routes::new(
+            config
+                .event_bus
+                .as_ref()
+                .map(|bus| EventBusPublisher::new(aws_sdk_eventbridge::Client::new(sdk), bus)),
+            config.security_hub.as_ref().map(|target| {
+                SecurityHubImporter::new(aws_sdk_securityhub::Client::new(sdk), target.clone())
+            }),
+        ),
     );
     let objects = S3Objects::new(crate::adapters::s3::client(sdk));
     let detector = Detector::new(

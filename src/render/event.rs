@@ -25,6 +25,10 @@ pub const DIGEST_DETAIL_TYPE: &str = "signin-watch digest";
 
 /// PagerDuty's bound on a summary, the tightest of the documented targets.
 const MAX_SUMMARY: usize = 1024;
+/// A chat notification's title, summary and each next step: a line.
+const MAX_CHAT_LINE: usize = 250;
+/// The next steps a chat notification lists (the rule's first ones).
+const MAX_CHAT_STEPS: usize = 5;
 
 /// The event detail of a finding worth a notification.
 pub fn finding_event_detail(notice: &Notice<'_>) -> Value {
@@ -38,6 +42,20 @@ pub fn finding_event_detail(notice: &Notice<'_>) -> Value {
         &f.rule,
         f.kind,
     );
+    let description = match &f.correlation {
+        Some(c) => c.story.clone(),
+        None => notice.rule.description.clone(),
+    };
+    detail["chat"] = chat(&Chat {
+        id: &f.finding_id,
+        title: &f.title,
+        description: &description,
+        severity: f.severity,
+        group: &f.group,
+        rule: notice.rule,
+        account: &f.account,
+        kind: f.kind,
+    });
     detail
 }
 
@@ -60,7 +78,75 @@ pub fn digest_event_detail(notice: &DigestNotice<'_>, max_listed: usize) -> Valu
         &notice.rule.name,
         "digest",
     );
+    let id = notice.digest_id();
+    let description = format!(
+        "More than {} notifications of this rule in account {} in that hour: \
+         the rest are counted and listed in this digest, not sent one by one.",
+        notice.policy.budget_per_rule_hour, d.key.account
+    );
+    detail["chat"] = chat(&Chat {
+        id: &id,
+        title: &summary,
+        description: &description,
+        severity: notice.rule.severity,
+        group: &group,
+        rule: notice.rule,
+        account: &d.key.account,
+        kind: "digest",
+    });
     detail
+}
+
+/// What a chat notification is made of.
+struct Chat<'a> {
+    id: &'a str,
+    title: &'a str,
+    description: &'a str,
+    severity: Severity,
+    group: &'a str,
+    rule: &'a crate::domain::rules::RuleMeta,
+    account: &'a str,
+    kind: &'a str,
+}
+
+/// The finding as an Amazon Q Developer in chat applications (formerly
+/// AWS Chatbot) custom notification, whole: a route's input transformer
+/// sends `<chat>` to the chat topic as it is. Text in client markdown,
+/// escaped so that no name pings a channel; the rule's investigation steps
+/// as next steps; a group's notifications in one thread.
+fn chat(c: &Chat<'_>) -> Value {
+    let steps: Vec<String> = c
+        .rule
+        .investigation_steps
+        .iter()
+        .take(MAX_CHAT_STEPS)
+        .map(|s| chat_text(&clean_line(s, MAX_CHAT_LINE)))
+        .collect();
+    let thread = format!("signin-watch/{}", sha256_hex([c.group.as_bytes()], 16));
+    json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": c.id,
+        "content": {
+            "textType": "client-markdown",
+            "title": chat_text(&clean_line(
+                &format!("[{}] {}", c.severity.as_str().to_uppercase(), c.title),
+                MAX_CHAT_LINE,
+            )),
+            "description": chat_text(&clean_line(c.description, MAX_SUMMARY)),
+            "nextSteps": steps,
+            "keywords": [c.severity.as_str(), c.rule.name, c.kind],
+        },
+        "metadata": {
+            "threadId": thread,
+            "summary": chat_text(&clean_line(c.title, MAX_CHAT_LINE)),
+            "eventType": "signin-watch",
+            "additionalContext": {
+                "rule": c.rule.name,
+                "account": clean_line(c.account, 64),
+            },
+        },
+    })
 }
 
 /// What a pager or chat message takes: a one-line summary (and, as `text`,
@@ -118,7 +204,7 @@ mod tests {
     fn the_page_is_bounded_and_keyed_by_the_group() {
         let rule = pack::rule("failed-mfa").expect("in the pack");
         let policy = NotifyPolicy::default();
-        let long = format!("{}\u{202e}\n\"}}", "x".repeat(3000));
+        let long = format!("<!channel>{}\u{202e}\n\"}}", "x".repeat(3000));
         let f = sample_finding(&long, "agent");
         let detail = finding_event_detail(&Notice {
             finding: &f,
@@ -133,6 +219,22 @@ mod tests {
         let text = page["text"].as_str().expect("a chat line");
         assert!(text.starts_with("[MEDIUM] "), "{text}");
         assert_eq!(page["dedup_key"].as_str().expect("a key").len(), 45);
+        // The chat notification, whole, escaped and bounded.
+        let chat = &detail["chat"];
+        assert_eq!(
+            (chat["version"].clone(), chat["source"].clone()),
+            (json!("1.0"), json!("custom"))
+        );
+        assert_eq!(chat["content"]["textType"], "client-markdown");
+        let title = chat["content"]["title"].as_str().expect("a title");
+        assert!(!title.contains('\n') && !title.contains('<'), "{title}");
+        assert!(
+            !chat["content"]["nextSteps"]
+                .as_array()
+                .expect("steps")
+                .is_empty()
+        );
+        assert_eq!(chat["metadata"]["threadId"], page["dedup_key"]);
         // The finding itself, exact, beside it.
         assert_eq!(detail["user"], long.as_str());
         assert_eq!(detail["finding_id"], f.finding_id.as_str());

@@ -9,6 +9,7 @@
 mod common;
 
 mod asff;
+mod dashboard;
 mod dynamodb_store;
 mod faults_moto;
 mod flood_moto;
@@ -17,5 +18,6 @@ mod lambda_moto;
 mod redrive_moto;
 mod routes;
 mod s3_replay;
+mod security_hub;
 mod template;
 mod trail_bucket;

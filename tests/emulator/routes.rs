@@ -138,7 +138,7 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
     // Each route's rule, its pattern as the stack writes it, with a queue
     // for its target: what arrives is the event the destination would get.
     let mut queues = BTreeMap::new();
-    for name in ["PagerDutyRule", "SlackRule"] {
+    for name in ["PagerDutyRule", "SlackRule", "ChatRule"] {
         let props = &resource(&routes, name)["Properties"];
         let pattern = resolve(&props["EventPattern"], &params);
         let rule = moto::unique(name);
@@ -228,6 +228,14 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
 
     let pd_payloads: Vec<Value> = paged.iter().map(|e| transform(pagerduty, e)).collect();
     let slack_payloads: Vec<Value> = on_bus.iter().map(|e| transform(slack, e)).collect();
+    let (chat_url, chat) = &queues["ChatRule"];
+    let chatted = bodies(&env.sdk, chat_url).await;
+    assert_eq!(chatted.len(), on_bus.len(), "the chat topic takes them all");
+    let chat_payloads: Vec<Value> = chatted.iter().map(|e| transform(chat, e)).collect();
+    for (c, e) in chat_payloads.iter().zip(&chatted) {
+        // One thread per group, as one incident per group.
+        assert_eq!(c["metadata"]["threadId"], e["detail"]["page"]["dedup_key"]);
+    }
     for (p, e) in pd_payloads.iter().zip(&paged) {
         assert_eq!(p["routing_key"], ROUTING_KEY);
         assert_eq!(
@@ -254,6 +262,7 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
     for (schema, payloads) in [
         ("pagerduty-events-v2.schema.json", &pd_payloads),
         ("slack-incoming-webhook.schema.json", &slack_payloads),
+        ("amazon-q-custom-notification.schema.json", &chat_payloads),
     ] {
         let lines: Vec<String> = payloads.iter().map(Value::to_string).collect();
         let schema = common::repo_path(&format!("tests/routes/{schema}"));
@@ -265,4 +274,32 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
         );
         assert!(checked.accepted, "{}", checked.said);
     }
+}
+
+/// `MessageBody=ocsf`: the topic's machine subscribers receive each
+/// notification as an OCSF Detection Finding the schema's files accept.
+#[tokio::test]
+async fn the_topic_can_carry_ocsf_detection_findings() {
+    if moto::unavailable("the_topic_can_carry_ocsf_detection_findings") {
+        return;
+    }
+    let env = moto::Env::new(false).await;
+    let inbox = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
+    let handler = env.handler_with(
+        SnsPublisher::new(aws_sdk_sns::Client::new(&env.sdk), &env.topic.arn)
+            .with_machine_body(signin_watch::adapters::sns::message::MachineBody::Ocsf),
+    );
+    let mut published = 0;
+    for file in common::event_files() {
+        published += moto::ok(&handler, &std::fs::read(&file).expect("a sample"))
+            .await
+            .published;
+    }
+    let bodies = bodies(&env.sdk, &inbox.url).await;
+    assert_eq!(bodies.len() as u64, published);
+    assert!(bodies.iter().all(|b| b["class_uid"] == 2004), "{bodies:?}");
+    let lines: Vec<String> = bodies.iter().map(Value::to_string).collect();
+    let python = std::path::PathBuf::from("python3");
+    let checked = check(&python, "ocsf_check.py", &[], &lines);
+    assert!(checked.accepted, "{}", checked.said);
 }

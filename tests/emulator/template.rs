@@ -322,6 +322,10 @@ const CALLS: &[(&str, &str)] = &[
     (".receive_message()", "sqs:ReceiveMessage"),
     (".delete_message()", "sqs:DeleteMessage"),
     (".put_events()", "events:PutEvents"),
+    (
+        ".batch_import_findings()",
+        "securityhub:BatchImportFindings",
+    ),
 ];
 
 fn actions_the_code_calls() -> BTreeSet<&'static str> {
@@ -334,6 +338,7 @@ fn actions_the_code_calls() -> BTreeSet<&'static str> {
         "src/adapters/s3.rs",
         "src/adapters/sqs.rs",
         "src/adapters/event_bus.rs",
+        "src/adapters/security_hub.rs",
     ] {
         let code = std::fs::read_to_string(common::repo_path(file)).expect("adapter source");
         found.extend(
@@ -392,6 +397,7 @@ fn iam_grants_exactly_what_the_code_calls() {
         "Counters",
         "Findings",
         "FindingsBus",
+        "SecurityHub",
         "TrailObjects",
         "Redrive",
     ] {
@@ -419,6 +425,11 @@ fn iam_grants_exactly_what_the_code_calls() {
     assert_eq!(
         by_sid["Findings"].1,
         serde_json::json!({"Ref": "FindingsTopic"})
+    );
+    // The account's default product, nothing else.
+    assert_eq!(
+        by_sid["SecurityHub"].1,
+        serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"})
     );
     // The stack's own findings bus, nothing else.
     assert_eq!(
@@ -470,6 +481,7 @@ fn iam_grants_exactly_what_the_code_calls() {
             "Counters",
             "Findings",
             "FindingsBus",
+            "SecurityHub",
             "TrailObjects",
             "Redrive",
         ]

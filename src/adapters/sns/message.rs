@@ -53,6 +53,15 @@ impl SnsMessage {
     }
 }
 
+/// What the machine protocols (`sqs`, `lambda`, `https`, `email-json`)
+/// receive: the project's finding JSON, or an OCSF Detection Finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MachineBody {
+    #[default]
+    Finding,
+    Ocsf,
+}
+
 pub fn is_fifo_topic(topic_arn: &str) -> bool {
     topic_arn.ends_with(".fifo")
 }
@@ -60,7 +69,12 @@ pub fn is_fifo_topic(topic_arn: &str) -> bool {
 /// The message for a notice. Fields chosen by whoever signed in are cut (in
 /// a copy of the finding, so the JSON stays valid) until the message fits.
 pub fn build(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
-    let mut msg = assemble(notice, fifo);
+    build_as(notice, fifo, MachineBody::Finding)
+}
+
+/// [`build`], the machines' body as `body` says.
+pub fn build_as(notice: &Notice<'_>, fifo: bool, body: MachineBody) -> SnsMessage {
+    let mut msg = assemble(notice, fifo, body);
     for max in [4096, 1024, 256, 64] {
         if msg.size() <= BUDGET_BYTES {
             break;
@@ -72,6 +86,7 @@ pub fn build(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
                 ..*notice
             },
             fifo,
+            body,
         );
     }
     msg
@@ -93,10 +108,13 @@ fn protocol_bodies(text: &str, json: &str) -> String {
     )
 }
 
-fn assemble(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
+fn assemble(notice: &Notice<'_>, fifo: bool, machine: MachineBody) -> SnsMessage {
     let finding = notice.finding;
     let text = render::email(notice);
-    let json = render::json(finding);
+    let json = match machine {
+        MachineBody::Finding => render::json(finding),
+        MachineBody::Ocsf => render::ocsf_line(&render::ocsf_finding(notice)),
+    };
     let body = protocol_bodies(&text, &json);
     let attr = |s: &str| MessageAttribute::String(attribute_value(s, MAX_ATTRIBUTE_CHARS));
     let mut attributes = vec![
@@ -140,20 +158,30 @@ fn assemble(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
 }
 
 /// The message for a digest: as many folded notifications listed as fit.
-pub fn build_digest(notice: &DigestNotice<'_>, fifo: bool) -> SnsMessage {
-    let mut msg = assemble_digest(notice, fifo, 100);
+pub fn build_digest(notice: &DigestNotice<'_>, fifo: bool, machine: MachineBody) -> SnsMessage {
+    let mut msg = assemble_digest(notice, fifo, machine, 100);
     for max in [50, 20, 5, 0] {
         if msg.size() <= BUDGET_BYTES {
             break;
         }
-        msg = assemble_digest(notice, fifo, max);
+        msg = assemble_digest(notice, fifo, machine, max);
     }
     msg
 }
 
-fn assemble_digest(notice: &DigestNotice<'_>, fifo: bool, max_listed: usize) -> SnsMessage {
+fn assemble_digest(
+    notice: &DigestNotice<'_>,
+    fifo: bool,
+    machine: MachineBody,
+    max_listed: usize,
+) -> SnsMessage {
     let text = render::digest_text(notice, max_listed);
-    let json = render::digest_json(notice, max_listed).to_string();
+    let json = match machine {
+        MachineBody::Finding => render::digest_json(notice, max_listed).to_string(),
+        // OCSF's digest counts the folded notifications and lists them in
+        // `unmapped`, all of them: past SNS's size, the text is cut instead.
+        MachineBody::Ocsf => render::ocsf_line(&render::ocsf_digest(notice)),
+    };
     let body = protocol_bodies(&text, &json);
     let rule = notice.rule;
     let attr = |s: &str| MessageAttribute::String(attribute_value(s, MAX_ATTRIBUTE_CHARS));

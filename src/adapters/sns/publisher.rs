@@ -3,7 +3,9 @@ use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use super::message::{MessageAttribute, SnsMessage, build, build_digest, is_fifo_topic};
+use super::message::{
+    MachineBody, MessageAttribute, SnsMessage, build_as, build_digest, is_fifo_topic,
+};
 use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
 
 #[derive(Clone)]
@@ -11,6 +13,7 @@ pub struct SnsPublisher {
     client: Client,
     topic_arn: String,
     fifo: bool,
+    machine: MachineBody,
 }
 
 impl SnsPublisher {
@@ -20,7 +23,15 @@ impl SnsPublisher {
             client,
             fifo: is_fifo_topic(&topic_arn),
             topic_arn,
+            machine: MachineBody::Finding,
         }
+    }
+
+    /// Machines (HTTPS, SQS, Lambda) receive `body` instead of the
+    /// project's finding JSON.
+    pub fn with_machine_body(mut self, body: MachineBody) -> Self {
+        self.machine = body;
+        self
     }
 }
 
@@ -94,7 +105,9 @@ impl SnsPublisher {
 impl Notifier for SnsPublisher {
     async fn notify(&self, notice: &Notice<'_>) -> Result<(), NotifyError> {
         let id = &notice.finding.finding_id;
-        let message_id = self.publish(id, build(notice, self.fifo)).await?;
+        let message_id = self
+            .publish(id, build_as(notice, self.fifo, self.machine))
+            .await?;
         tracing::info!(
             finding_id = %id,
             rule_id = notice.finding.rule_id,
@@ -106,7 +119,9 @@ impl Notifier for SnsPublisher {
 
     async fn notify_digest(&self, notice: &DigestNotice<'_>) -> Result<(), NotifyError> {
         let id = format!("digest-{}", notice.digest_id());
-        let message_id = self.publish(&id, build_digest(notice, self.fifo)).await?;
+        let message_id = self
+            .publish(&id, build_digest(notice, self.fifo, self.machine))
+            .await?;
         tracing::info!(
             digest_id = %id,
             rule_id = notice.digest.key.rule_id,
