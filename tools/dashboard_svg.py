@@ -26,9 +26,13 @@ ROOT = os.path.join(HERE, "..")
 COLUMN, ROW = 44, 34
 
 
+BRANCH = 1
+
+
 def substitute(value):
     """`Fn::Sub` filled in: pseudo-parameters and resources by name, a
-    variable map's `Fn::If` by its first branch (every widget drawn)."""
+    variable map's `Fn::If` by its first branch (every widget drawn), or by
+    its second with --without-conditions."""
     if isinstance(value, dict) and "Fn::Sub" in value:
         sub = value["Fn::Sub"]
         text, variables = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
@@ -44,7 +48,7 @@ def substitute(value):
 
         return re.sub(r"\$\{([^}]+)\}", one, text)
     if isinstance(value, dict) and "Fn::If" in value:
-        return substitute(value["Fn::If"][1])
+        return substitute(value["Fn::If"][BRANCH])
     if isinstance(value, str):
         return value
     raise SystemExit(f"dashboard_svg: cannot fill in {value!r}")
@@ -109,11 +113,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--without-conditions", action="store_true", help="print the body when no condition holds")
     parser.add_argument("template", nargs="?", default=os.path.join(ROOT, "template.yaml"))
     parser.add_argument("out", nargs="?", default=os.path.join(ROOT, "docs", "dashboard.svg"))
     args = parser.parse_args()
+    global BRANCH
+    BRANCH = 2 if args.without_conditions else 1
     dashboard = body(args.template)
-    if args.json:
+    if args.json or args.without_conditions:
         print(json.dumps(dashboard))
         return
     picture = svg(dashboard)

@@ -5,8 +5,8 @@
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::SdkError;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use serde_json::Value;
 
+use super::sns::message::{CUTS, shortened};
 use crate::domain::budget::MAX_DIGEST_LISTED;
 use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
 use crate::render;
@@ -30,13 +30,12 @@ impl EventBusPublisher {
     }
 
     /// Puts one event; `id` names what it is about in errors.
-    async fn put(&self, id: &str, detail_type: &str, detail: &Value) -> Result<(), NotifyError> {
-        let detail = render::escape_hidden_in_json(detail.to_string());
+    async fn put(&self, id: &str, detail_type: &str, detail: &str) -> Result<(), NotifyError> {
         let refused = |why: String| NotifyError::Refused {
             finding_id: id.to_owned(),
             source: why.into(),
         };
-        if detail.len() + detail_type.len() + render::EVENT_SOURCE.len() > MAX_ENTRY_BYTES {
+        if !fits(detail) {
             return Err(refused(format!(
                 "the event is {} bytes, past PutEvents' 256 KB",
                 detail.len()
@@ -55,7 +54,15 @@ impl EventBusPublisher {
             .send()
             .await
             .map_err(|e| {
+                use aws_sdk_eventbridge::error::ProvideErrorMetadata;
                 let constructed = matches!(e, SdkError::ConstructionFailure(_));
+                // A bus that is not there, or one the function may not put
+                // on: the deployment's to mend; the page still goes out.
+                let misconfigured = matches!(
+                    &e,
+                    SdkError::ServiceError(s)
+                        if matches!(s.err().code(), Some("AccessDeniedException" | "ResourceNotFoundException"))
+                );
                 let source = Box::new(std::io::Error::other(format!(
                     "{}",
                     aws_sdk_eventbridge::error::DisplayErrorContext(e)
@@ -63,6 +70,8 @@ impl EventBusPublisher {
                 let finding_id = id.to_owned();
                 if constructed {
                     NotifyError::InvalidRequest { finding_id, source }
+                } else if misconfigured {
+                    NotifyError::Refused { finding_id, source }
                 } else {
                     // Throttling, outages, a missing bus or permission an
                     // operator may mend: worth a retry.
@@ -96,27 +105,45 @@ impl EventBusPublisher {
     }
 }
 
+/// Whether an event of `detail` fits PutEvents' entry.
+fn fits(detail: &str) -> bool {
+    detail.len() + render::FINDING_DETAIL_TYPE.len() + render::EVENT_SOURCE.len() <= MAX_ENTRY_BYTES
+}
+
+/// The finding's event detail, its chosen strings cut as the topic's
+/// message cuts them until it fits.
+fn finding_detail(notice: &Notice<'_>) -> String {
+    let mut detail =
+        render::escape_hidden_in_json(render::finding_event_detail(notice).to_string());
+    for max in CUTS {
+        if fits(&detail) {
+            break;
+        }
+        let shorter = shortened(notice.finding, max);
+        let cut = Notice {
+            finding: &shorter,
+            ..*notice
+        };
+        detail = render::escape_hidden_in_json(render::finding_event_detail(&cut).to_string());
+    }
+    detail
+}
+
 impl Notifier for EventBusPublisher {
     async fn notify(&self, notice: &Notice<'_>) -> Result<(), NotifyError> {
         let id = &notice.finding.finding_id;
-        self.put(
-            id,
-            render::FINDING_DETAIL_TYPE,
-            &render::finding_event_detail(notice),
-        )
-        .await?;
+        self.put(id, render::FINDING_DETAIL_TYPE, &finding_detail(notice))
+            .await?;
         tracing::info!(finding_id = %id, bus = %self.bus, "finding put on the event bus");
         Ok(())
     }
 
     async fn notify_digest(&self, notice: &DigestNotice<'_>) -> Result<(), NotifyError> {
         let id = format!("digest-{}", notice.digest_id());
-        self.put(
-            &id,
-            render::DIGEST_DETAIL_TYPE,
-            &render::digest_event_detail(notice, MAX_DIGEST_LISTED),
-        )
-        .await?;
+        let detail = render::escape_hidden_in_json(
+            render::digest_event_detail(notice, MAX_DIGEST_LISTED).to_string(),
+        );
+        self.put(&id, render::DIGEST_DETAIL_TYPE, &detail).await?;
         tracing::info!(digest_id = %id, bus = %self.bus, "digest put on the event bus");
         Ok(())
     }

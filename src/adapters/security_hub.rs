@@ -116,54 +116,72 @@ fn required(o: Fields<'_>, names: &[&str], path: &str) -> Result<(), AsffShapeEr
     }
 }
 
+/// The members of `o`, each one of `known`, or an error naming the first
+/// that is not.
+fn only<'a>(v: &'a Value, path: &str, known: &[&str]) -> Result<Fields<'a>, AsffShapeError> {
+    let o = object(v, path)?;
+    match o.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(shape(&format!("{path}.{k}"), "unknown to the importer")),
+        None => Ok(o),
+    }
+}
+
+fn number(v: &Value, path: &str) -> Result<f64, AsffShapeError> {
+    v.as_f64().ok_or_else(|| shape(path, "not a number"))
+}
+
 fn remote(v: &Value) -> Result<ActionRemoteIpDetails, AsffShapeError> {
     let path = "Action.AwsApiCallAction.RemoteIpDetails";
     let mut b = ActionRemoteIpDetails::builder();
     for (k, v) in object(v, path)? {
+        let here = format!("{path}.{k}");
         b = match k.as_str() {
-            "IpAddressV4" => b.ip_address_v4(text(v, path)?),
+            "IpAddressV4" => b.ip_address_v4(text(v, &here)?),
             "Organization" => {
-                let o = object(v, path)?;
+                let o = only(v, &here, &["Asn", "AsnOrg"])?;
                 let mut org = IpOrganizationDetails::builder();
-                if let Some(asn) = o.get("Asn").and_then(Value::as_i64) {
-                    org = org
-                        .asn(i32::try_from(asn).map_err(|_| shape(path, "an ASN out of range"))?);
+                if let Some(asn) = o.get("Asn") {
+                    let asn = asn
+                        .as_i64()
+                        .and_then(|a| i32::try_from(a).ok())
+                        .ok_or_else(|| shape(&here, "an ASN that is not a 32-bit integer"))?;
+                    org = org.asn(asn);
                 }
                 if let Some(name) = o.get("AsnOrg") {
-                    org = org.asn_org(text(name, path)?);
+                    org = org.asn_org(text(name, &here)?);
                 }
                 b.organization(org.build())
             }
             "Country" => {
-                let o = object(v, path)?;
+                let o = only(v, &here, &["CountryCode", "CountryName"])?;
                 let mut c = Country::builder();
                 if let Some(code) = o.get("CountryCode") {
-                    c = c.country_code(text(code, path)?);
+                    c = c.country_code(text(code, &here)?);
                 }
                 if let Some(name) = o.get("CountryName") {
-                    c = c.country_name(text(name, path)?);
+                    c = c.country_name(text(name, &here)?);
                 }
                 b.country(c.build())
             }
-            "City" => b.city(
-                City::builder()
-                    .set_city_name(v.get("CityName").and_then(Value::as_str).map(str::to_owned))
-                    .build(),
-            ),
-            "GeoLocation" => b.geo_location(
-                GeoLocation::builder()
-                    .set_lat(v.get("Lat").and_then(Value::as_f64))
-                    .set_lon(v.get("Lon").and_then(Value::as_f64))
-                    .build(),
-            ),
-            _ => return Err(shape(&format!("{path}.{k}"), "unknown to the importer")),
+            "City" => {
+                let o = only(v, &here, &["CityName"])?;
+                let name = o.get("CityName").map(|n| text(n, &here)).transpose()?;
+                b.city(City::builder().set_city_name(name).build())
+            }
+            "GeoLocation" => {
+                let o = only(v, &here, &["Lat", "Lon"])?;
+                let lat = o.get("Lat").map(|n| number(n, &here)).transpose()?;
+                let lon = o.get("Lon").map(|n| number(n, &here)).transpose()?;
+                b.geo_location(GeoLocation::builder().set_lat(lat).set_lon(lon).build())
+            }
+            _ => return Err(shape(&here, "unknown to the importer")),
         };
     }
     Ok(b.build())
 }
 
 fn action(v: &Value) -> Result<Action, AsffShapeError> {
-    let o = object(v, "Action")?;
+    let o = only(v, "Action", &["ActionType", "AwsApiCallAction"])?;
     let call = o
         .get("AwsApiCallAction")
         .ok_or_else(|| shape("Action.AwsApiCallAction", "missing"))?;
@@ -206,6 +224,7 @@ pub fn to_sdk(finding: &Value) -> Result<AwsSecurityFinding, AsffShapeError> {
             "Title",
             "Description",
             "Resources",
+            "Severity",
         ],
         "finding",
     )?;
@@ -275,22 +294,29 @@ pub fn to_sdk(finding: &Value) -> Result<AwsSecurityFinding, AsffShapeError> {
                 b.set_product_fields(Some(fields))
             }
             "RecordState" => b.record_state(RecordState::from(text(v, path)?.as_str())),
-            "Workflow" => b.workflow(
-                Workflow::builder()
-                    .status(WorkflowStatus::from(
-                        text(&v["Status"], "Workflow.Status")?.as_str(),
-                    ))
-                    .build(),
-            ),
-            "Remediation" => b.remediation(
-                Remediation::builder()
-                    .recommendation(
-                        Recommendation::builder()
-                            .text(text(&v["Recommendation"]["Text"], path)?)
-                            .build(),
-                    )
-                    .build(),
-            ),
+            "Workflow" => {
+                let o = only(v, path, &["Status"])?;
+                let status = text(&o["Status"], "Workflow.Status")?;
+                b.workflow(
+                    Workflow::builder()
+                        .status(WorkflowStatus::from(status.as_str()))
+                        .build(),
+                )
+            }
+            "Remediation" => {
+                let o = only(v, path, &["Recommendation"])?;
+                let r = only(
+                    &o["Recommendation"],
+                    "Remediation.Recommendation",
+                    &["Text"],
+                )?;
+                let text = text(&r["Text"], "Remediation.Recommendation.Text")?;
+                b.remediation(
+                    Remediation::builder()
+                        .recommendation(Recommendation::builder().text(text).build())
+                        .build(),
+                )
+            }
             "Network" => {
                 let mut n = Network::builder();
                 for (k, v) in object(v, path)? {
@@ -310,11 +336,18 @@ pub fn to_sdk(finding: &Value) -> Result<AwsSecurityFinding, AsffShapeError> {
     Ok(b.build())
 }
 
-/// Whether Security Hub refused the request itself, which a retry sends
-/// unchanged. Throttling, outages, access and an account not subscribed
-/// (an operator may mend the last two) are worth a retry.
+/// Whether Security Hub refused for good: the request itself, or an
+/// account where Security Hub is not enabled or the function may not
+/// import (InvalidAccess, AccessDenied). A secondary route that refuses is
+/// set aside and the page still goes out (`routes`); throttling, limits and
+/// outages are retried.
 fn refused_for_good(e: &BatchImportFindingsError) -> bool {
-    matches!(e, BatchImportFindingsError::InvalidInputException(_))
+    use aws_sdk_securityhub::error::ProvideErrorMetadata;
+    matches!(
+        e,
+        BatchImportFindingsError::InvalidInputException(_)
+            | BatchImportFindingsError::InvalidAccessException(_)
+    ) || e.code() == Some("AccessDeniedException")
 }
 
 impl Notifier for SecurityHubImporter {
@@ -329,29 +362,24 @@ impl Notifier for SecurityHubImporter {
         })?;
         // On the heap: a finding and the SDK's request future are large,
         // and the handler's future holds every route's.
-        let out = Box::pin(
-            self.client
-                .batch_import_findings()
-                .findings(finding)
-                .send(),
-        )
-        .await
-        .map_err(|e| {
-            let refused = matches!(&e, SdkError::ServiceError(s) if refused_for_good(s.err()));
-            let constructed = matches!(e, SdkError::ConstructionFailure(_));
-            let source = Box::new(std::io::Error::other(format!(
-                "{}",
-                aws_sdk_securityhub::error::DisplayErrorContext(e)
-            )));
-            let finding_id = id.clone();
-            if constructed {
-                NotifyError::InvalidRequest { finding_id, source }
-            } else if refused {
-                NotifyError::Refused { finding_id, source }
-            } else {
-                NotifyError::Unavailable { finding_id, source }
-            }
-        })?;
+        let out = Box::pin(self.client.batch_import_findings().findings(finding).send())
+            .await
+            .map_err(|e| {
+                let refused = matches!(&e, SdkError::ServiceError(s) if refused_for_good(s.err()));
+                let constructed = matches!(e, SdkError::ConstructionFailure(_));
+                let source = Box::new(std::io::Error::other(format!(
+                    "{}",
+                    aws_sdk_securityhub::error::DisplayErrorContext(e)
+                )));
+                let finding_id = id.clone();
+                if constructed {
+                    NotifyError::InvalidRequest { finding_id, source }
+                } else if refused {
+                    NotifyError::Refused { finding_id, source }
+                } else {
+                    NotifyError::Unavailable { finding_id, source }
+                }
+            })?;
         if out.failed_count().unwrap_or(0) > 0 {
             let why = out
                 .failed_findings()
@@ -374,7 +402,9 @@ impl Notifier for SecurityHubImporter {
         Ok(())
     }
 
-    /// Security Hub holds every finding a digest folds: nothing to import.
+    /// A digest counts notifications folded past the hourly budget, which
+    /// Security Hub does not hold one by one (docs/security-hub.md): it is
+    /// not a finding, and nothing is imported.
     async fn notify_digest(&self, _: &DigestNotice<'_>) -> Result<(), NotifyError> {
         Ok(())
     }
@@ -419,6 +449,64 @@ mod tests {
                 .action()
                 .and_then(|a| a.aws_api_call_action())
                 .is_some()
+        );
+    }
+
+    #[test]
+    fn where_a_sign_in_came_from_is_read_whole() {
+        let rule = pack::rule("failed-mfa").expect("in the pack");
+        let mut f = sample_finding("alice", "Mozilla/5.0");
+        f.src = "185.220.101.33".into();
+        let mut geo = (**f.src_geo.as_ref().expect("located")).clone();
+        geo.country = Some("DE".into());
+        geo.country_name = Some("Germany".into());
+        geo.asn = Some(60729);
+        geo.as_org = Some("Stiftung Erneuerbare Freiheit".into());
+        geo.city = Some("Berlin".into());
+        geo.latitude = Some(52.52);
+        geo.longitude = Some(13.405);
+        f.src_geo = Some(std::sync::Arc::new(geo));
+        let target = ProductTarget::from_product_arn(
+            "arn:aws:securityhub:eu-west-1:999988887777:product/999988887777/default",
+        )
+        .expect("a default product");
+        let notice = Notice {
+            finding: &f,
+            rule: &rule.meta,
+            policy: &NotifyPolicy::default(),
+        };
+        let json = asff_finding(&notice, &target, f.last_seen);
+        let sdk = to_sdk(&json).expect("read whole");
+        let remote = sdk
+            .action()
+            .and_then(|a| a.aws_api_call_action())
+            .and_then(|c| c.remote_ip_details())
+            .expect("the remote address");
+        let rendered = &json["Action"]["AwsApiCallAction"]["RemoteIpDetails"];
+        assert_eq!(remote.ip_address_v4(), rendered["IpAddressV4"].as_str());
+        let org = remote.organization().expect("its network");
+        assert_eq!(org.asn(), Some(60729));
+        assert_eq!(org.asn_org(), rendered["Organization"]["AsnOrg"].as_str());
+        assert_eq!(remote.country().and_then(|c| c.country_code()), Some("DE"));
+        assert_eq!(remote.city().and_then(|c| c.city_name()), Some("Berlin"));
+        assert_eq!(remote.geo_location().and_then(|g| g.lat()), Some(52.52));
+        assert_eq!(
+            sdk.network().and_then(|n| n.source_ipv4()),
+            Some("185.220.101.33")
+        );
+        assert_eq!(
+            sdk.remediation()
+                .and_then(|r| r.recommendation())
+                .and_then(|r| r.text()),
+            json["Remediation"]["Recommendation"]["Text"].as_str()
+        );
+        assert_eq!(
+            sdk.product_fields().map(|m| m.len()),
+            json["ProductFields"].as_object().map(|m| m.len())
+        );
+        assert_eq!(
+            sdk.types().len(),
+            json["Types"].as_array().map_or(0, |t| t.len())
         );
     }
 

@@ -11,7 +11,7 @@ use super::config::LambdaConfig;
 use super::handler::Handler;
 use crate::adapters::dynamodb_store::DynamoStore;
 use crate::adapters::event_bus::EventBusPublisher;
-use crate::adapters::routes::Routes;
+use crate::adapters::routes::{Both, Routes};
 use crate::adapters::s3::S3Objects;
 use crate::adapters::security_hub::SecurityHubImporter;
 use crate::adapters::sns::SnsPublisher;
@@ -45,10 +45,10 @@ pub async fn sdk_config(config: &LambdaConfig) -> SdkConfig {
         .await
 }
 
-/// Where the function's notifications go: the topic, then the findings bus
-/// and Security Hub when the deployment switches them on.
+/// Where the function's notifications go: the findings bus and Security
+/// Hub when the deployment switches them on, then the topic.
 pub type FunctionRoutes =
-    Routes<SnsPublisher, Routes<Option<EventBusPublisher>, Option<SecurityHubImporter>>>;
+    Routes<SnsPublisher, Both<Option<EventBusPublisher>, Option<SecurityHubImporter>>>;
 
 /// The function's handler on DynamoDB, SNS and S3, as `config` says: the
 /// function and `signin-watch redrive` build the same one.
@@ -64,7 +64,7 @@ pub fn handler(
     let publisher = Routes::new(
         SnsPublisher::new(aws_sdk_sns::Client::new(sdk), &config.topic_arn)
             .with_machine_body(config.machine_body),
-        Routes::new(
+        Both::new(
             config
                 .event_bus
                 .as_ref()

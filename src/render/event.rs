@@ -120,7 +120,7 @@ fn chat(c: &Chat<'_>) -> Value {
         .investigation_steps
         .iter()
         .take(MAX_CHAT_STEPS)
-        .map(|s| chat_text(&clean_line(s, MAX_CHAT_LINE)))
+        .map(|s| chat_line(s, MAX_CHAT_LINE))
         .collect();
     let thread = format!("signin-watch/{}", sha256_hex([c.group.as_bytes()], 16));
     json!({
@@ -129,17 +129,17 @@ fn chat(c: &Chat<'_>) -> Value {
         "id": c.id,
         "content": {
             "textType": "client-markdown",
-            "title": chat_text(&clean_line(
+            "title": chat_line(
                 &format!("[{}] {}", c.severity.as_str().to_uppercase(), c.title),
                 MAX_CHAT_LINE,
-            )),
-            "description": chat_text(&clean_line(c.description, MAX_SUMMARY)),
+            ),
+            "description": chat_line(c.description, MAX_SUMMARY),
             "nextSteps": steps,
             "keywords": [c.severity.as_str(), c.rule.name, c.kind],
         },
         "metadata": {
             "threadId": thread,
-            "summary": chat_text(&clean_line(c.title, MAX_CHAT_LINE)),
+            "summary": chat_line(c.title, MAX_CHAT_LINE),
             "eventType": "signin-watch",
             "additionalContext": {
                 "rule": c.rule.name,
@@ -164,7 +164,10 @@ fn page(
 ) -> Value {
     let summary = clean_line(summary, MAX_SUMMARY);
     json!({
-        "text": chat_text(&format!("[{}] {summary}", severity.as_str().to_uppercase())),
+        "text": chat_line(
+            &format!("[{}] {summary}", severity.as_str().to_uppercase()),
+            MAX_SUMMARY,
+        ),
         "summary": summary,
         "severity": pager_severity(severity),
         "dedup_key": format!("signin-watch/{}", sha256_hex([group.as_bytes()], 16)),
@@ -175,13 +178,34 @@ fn page(
     })
 }
 
-/// A line for Slack's or Teams' markdown: `&`, `<` and `>` escaped as
-/// Slack documents, so that no name pings a channel (`<!channel>`) or
-/// makes a link.
-fn chat_text(line: &str) -> String {
-    line.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// One line for Slack's or Teams' markdown, of at most `max` characters
+/// once escaped: hidden characters removed, `&`, `<` and `>` escaped as
+/// Slack documents, so that no name pings a channel (`<!channel>`) or makes
+/// a link; a cut never splits an escape.
+fn chat_line(text: &str, max: usize) -> String {
+    let clean = clean_line(text, usize::MAX);
+    let mut out = String::new();
+    let mut len = 0;
+    for c in clean.chars() {
+        let piece = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            _ => "",
+        };
+        let width = if piece.is_empty() { 1 } else { piece.len() };
+        if len + width > max.saturating_sub(1) {
+            out.push('…');
+            return out;
+        }
+        if piece.is_empty() {
+            out.push(c);
+        } else {
+            out.push_str(piece);
+        }
+        len += width;
+    }
+    out
 }
 
 fn pager_severity(s: Severity) -> &'static str {
@@ -199,6 +223,16 @@ mod tests {
     use crate::domain::counter::NotifyPolicy;
     use crate::domain::rules::pack;
     use crate::render::tests::sample_finding;
+
+    #[test]
+    fn a_chat_line_is_bounded_once_escaped_and_never_splits_an_escape() {
+        let line = chat_line(&"&".repeat(300), 250);
+        assert!(line.chars().count() <= 250, "{}", line.chars().count());
+        assert!(line.ends_with('…'));
+        let body = line.trim_end_matches('…');
+        assert_eq!(body.replace("&amp;", ""), "", "only whole escapes: {body}");
+        assert_eq!(chat_line("a <b> & c", 250), "a &lt;b&gt; &amp; c");
+    }
 
     #[test]
     fn the_page_is_bounded_and_keyed_by_the_group() {
@@ -228,6 +262,11 @@ mod tests {
         assert_eq!(chat["content"]["textType"], "client-markdown");
         let title = chat["content"]["title"].as_str().expect("a title");
         assert!(!title.contains('\n') && !title.contains('<'), "{title}");
+        assert!(title.chars().count() <= MAX_CHAT_LINE, "{title}");
+        assert!(
+            summary.chars().count() <= MAX_SUMMARY,
+            "bounded after escaping"
+        );
         assert!(
             !chat["content"]["nextSteps"]
                 .as_array()

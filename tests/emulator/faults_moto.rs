@@ -220,18 +220,18 @@ async fn a_request_dynamodb_refuses_as_invalid_is_permanent_and_named() {
     assert!(metrics.failed_detections >= 1, "{metrics:?}");
 }
 
-/// The findings bus fails after the topic took the message: a throttled
-/// entry is transient (the event is retried and the bus then takes it; the
-/// topic takes it again, at least once as always), and an entry the bus
-/// refuses for good is named and not retried endlessly.
+/// The findings bus goes before the topic: a throttled entry fails the
+/// notification before anyone is paged (the retry puts it on the bus and
+/// pages once), and an entry the bus refuses for good is set aside while
+/// the topic pages, once.
 #[tokio::test]
-async fn a_bus_that_throttles_is_retried_and_one_that_refuses_is_named() {
+async fn a_bus_that_throttles_holds_the_page_and_one_that_refuses_does_not() {
     use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
     use aws_sdk_eventbridge::types::PutEventsResultEntry;
     use signin_watch::adapters::event_bus::EventBusPublisher;
     use signin_watch::adapters::routes::Routes;
 
-    if moto::unavailable("a_bus_that_throttles_is_retried_and_one_that_refuses_is_named") {
+    if moto::unavailable("a_bus_that_throttles_holds_the_page_and_one_that_refuses_does_not") {
         return;
     }
     let env = Env::new(false).await;
@@ -265,6 +265,10 @@ async fn a_bus_that_throttles_is_retried_and_one_that_refuses_is_named() {
         .await;
     let e = first.map(|_| ()).unwrap_err();
     assert_eq!(e.error_type(), "SigninWatch.TransientPublishError", "{e}");
+    assert!(
+        moto::drain(&env.sdk, &topic_inbox).await.is_empty(),
+        "nobody paged yet"
+    );
 
     // The retry, with a bus that takes it.
     let events = aws_sdk_eventbridge::Client::new(&env.sdk);
@@ -278,17 +282,27 @@ async fn a_bus_that_throttles_is_retried_and_one_that_refuses_is_named() {
     assert_eq!(retried.published, 1, "sent on the retry");
     assert_eq!(
         moto::drain(&env.sdk, &topic_inbox).await.len(),
-        2,
-        "the topic took it on both attempts: at least once"
+        1,
+        "paged once"
     );
 
+    // A bus that refuses the entry for good: set aside, the page goes out
+    // once, and the record is done (a retry would find it sent).
     let refused = failed_entry("MalformedDetail");
     let other = serde_json::to_vec(&sample("rule1-failed-mfa-root.json")).unwrap();
-    let (r, _) = env
-        .handler_with(routes(mock_client!(aws_sdk_eventbridge, [&refused])))
-        .handle(&other)
-        .await;
-    let e = r.map(|_| ()).unwrap_err();
-    assert_eq!(e.error_type(), "SigninWatch.PublishRefused", "{e}");
-    assert!(e.to_string().contains("MalformedDetail"), "{e}");
+    let handler = env.handler_with(routes(mock_client!(aws_sdk_eventbridge, [&refused])));
+    let summary = ok(&handler, &other).await;
+    assert_eq!(summary.published, 1);
+    assert_eq!(refused.num_calls(), 1);
+    let again = ok(&handler, &other).await;
+    assert_eq!(
+        (again.published, again.duplicates),
+        (0, 1),
+        "not sent again"
+    );
+    assert_eq!(
+        moto::drain(&env.sdk, &topic_inbox).await.len(),
+        1,
+        "paged once"
+    );
 }

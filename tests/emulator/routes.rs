@@ -61,11 +61,16 @@ fn at<'a>(event: &'a Value, path: &str) -> &'a Value {
     found
 }
 
-/// An input transformer applied as EventBridge documents it: a placeholder
-/// outside quotes becomes the value as JSON (a string quoted and escaped).
-/// The routes place none inside quotes, where EventBridge would write a
-/// string raw: the test refuses one.
-fn transform(transformer: &Value, event: &Value) -> Value {
+/// A target's input as EventBridge documents it: `InputPath` selects part
+/// of the event, unchanged; an input transformer's placeholder outside
+/// quotes becomes the value as JSON (a string quoted and escaped). The
+/// routes place none inside quotes, where EventBridge would write a string
+/// raw: the test refuses one.
+fn transform(target: &Value, event: &Value) -> Value {
+    if let Some(path) = target["InputPath"].as_str() {
+        return at(event, path).clone();
+    }
+    let transformer = &target["InputTransformer"];
     let paths = transformer["InputPathsMap"]
         .as_object()
         .expect("InputPathsMap");
@@ -166,7 +171,11 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
             .send()
             .await
             .expect("put targets");
-        let transformer = resolve(&props["Targets"][0]["InputTransformer"], &params);
+        let target = &props["Targets"][0];
+        let transformer = serde_json::json!({
+            "InputPath": target["InputPath"],
+            "InputTransformer": resolve(&target["InputTransformer"], &params),
+        });
         queues.insert(name, (url, transformer));
     }
     let topic_inbox = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;

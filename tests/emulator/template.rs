@@ -110,6 +110,24 @@ fn the_forwarder_filters_exactly_as_the_detector() {
     );
 }
 
+/// A forged finding on the findings bus would page people: its policy
+/// denies every principal but the function's role.
+#[test]
+fn only_the_function_puts_on_the_findings_bus() {
+    if moto::unavailable("only_the_function_puts_on_the_findings_bus") {
+        return;
+    }
+    let t = template("template.yaml");
+    let st = &resource(&t, "FindingsEventBusOnlyTheFunction")["Properties"]["Statement"];
+    assert_eq!(st["Effect"], "Deny");
+    assert_eq!(st["Principal"], "*");
+    assert_eq!(st["Action"], "events:PutEvents");
+    assert_eq!(
+        st["Condition"]["ArnNotEquals"]["aws:PrincipalArn"],
+        serde_json::json!({"Fn::GetAtt": ["SigninWatchFunctionRole", "Arn"]})
+    );
+}
+
 #[test]
 fn the_bus_admits_only_the_organization_and_the_listed_accounts() {
     if moto::unavailable("the_bus_admits_only_the_organization_and_the_listed_accounts") {
@@ -120,7 +138,10 @@ fn the_bus_admits_only_the_organization_and_the_listed_accounts() {
         .as_object()
         .unwrap()
         .values()
-        .filter(|r| r["Type"] == "AWS::Events::EventBusPolicy")
+        .filter(|r| {
+            r["Type"] == "AWS::Events::EventBusPolicy"
+                && r["Properties"]["EventBusName"] == serde_json::json!({"Ref": "SigninEventBus"})
+        })
         .collect();
     assert_eq!(policies.len(), 2);
     for p in &policies {

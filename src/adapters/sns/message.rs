@@ -75,7 +75,7 @@ pub fn build(notice: &Notice<'_>, fifo: bool) -> SnsMessage {
 /// [`build`], the machines' body as `body` says.
 pub fn build_as(notice: &Notice<'_>, fifo: bool, body: MachineBody) -> SnsMessage {
     let mut msg = assemble(notice, fifo, body);
-    for max in [4096, 1024, 256, 64] {
+    for max in CUTS {
         if msg.size() <= BUDGET_BYTES {
             break;
         }
@@ -225,7 +225,11 @@ fn cut(s: &mut String, max: usize) {
     }
 }
 
-fn shortened(finding: &Finding, max: usize) -> Finding {
+/// A copy of `finding` whose strings chosen by whoever signed in are cut
+/// to `max` characters; the cuts a message tries, longest first.
+pub const CUTS: [usize; 4] = [4096, 1024, 256, 64];
+
+pub fn shortened(finding: &Finding, max: usize) -> Finding {
     let mut f = finding.clone();
     for s in [
         &mut f.title,
