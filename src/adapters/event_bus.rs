@@ -6,6 +6,7 @@ use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::SdkError;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
+use super::notify_errors::{Failure, notify_error};
 use super::sns::message::{CUTS, shortened};
 use crate::domain::budget::MAX_DIGEST_LISTED;
 use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
@@ -55,28 +56,26 @@ impl EventBusPublisher {
             .await
             .map_err(|e| {
                 use aws_sdk_eventbridge::error::ProvideErrorMetadata;
-                let constructed = matches!(e, SdkError::ConstructionFailure(_));
                 // A bus that is not there, or one the function may not put
-                // on: the deployment's to mend; the page still goes out.
-                let misconfigured = matches!(
-                    &e,
+                // on, is the deployment's to mend: refused, and the page
+                // still goes out. Throttling and outages are retried.
+                let failure = match &e {
+                    SdkError::ConstructionFailure(_) => Failure::Unbuildable,
                     SdkError::ServiceError(s)
-                        if matches!(s.err().code(), Some("AccessDeniedException" | "ResourceNotFoundException"))
-                );
-                let source = Box::new(std::io::Error::other(format!(
-                    "{}",
-                    aws_sdk_eventbridge::error::DisplayErrorContext(e)
-                )));
-                let finding_id = id.to_owned();
-                if constructed {
-                    NotifyError::InvalidRequest { finding_id, source }
-                } else if misconfigured {
-                    NotifyError::Refused { finding_id, source }
-                } else {
-                    // Throttling, outages, a missing bus or permission an
-                    // operator may mend: worth a retry.
-                    NotifyError::Unavailable { finding_id, source }
-                }
+                        if matches!(
+                            s.err().code(),
+                            Some("AccessDeniedException" | "ResourceNotFoundException")
+                        ) =>
+                    {
+                        Failure::Refused
+                    }
+                    _ => Failure::Retry,
+                };
+                notify_error(
+                    id,
+                    failure,
+                    aws_sdk_eventbridge::error::DisplayErrorContext(e),
+                )
             })?;
         if out.failed_entry_count() == 0 {
             return Ok(());

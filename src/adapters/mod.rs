@@ -8,6 +8,8 @@ pub mod dynamodb_store;
 pub mod event_bus;
 pub mod geo;
 pub mod memory_store;
+#[cfg(feature = "lambda")]
+mod notify_errors;
 pub mod routes;
 #[cfg(feature = "s3")]
 pub mod s3;

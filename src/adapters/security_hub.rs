@@ -19,6 +19,7 @@ use aws_sdk_securityhub::types::{
 };
 use serde_json::{Map, Value};
 
+use super::notify_errors::{Failure, notify_error};
 use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
 use crate::domain::time::Timestamp;
 use crate::render::{ProductTarget, asff_finding};
@@ -360,25 +361,23 @@ impl Notifier for SecurityHubImporter {
             finding_id: id.clone(),
             source: Box::new(e),
         })?;
-        // On the heap: a finding and the SDK's request future are large,
-        // and the handler's future holds every route's.
-        let out = Box::pin(self.client.batch_import_findings().findings(finding).send())
+        let out = self
+            .client
+            .batch_import_findings()
+            .findings(finding)
+            .send()
             .await
             .map_err(|e| {
-                let refused = matches!(&e, SdkError::ServiceError(s) if refused_for_good(s.err()));
-                let constructed = matches!(e, SdkError::ConstructionFailure(_));
-                let source = Box::new(std::io::Error::other(format!(
-                    "{}",
-                    aws_sdk_securityhub::error::DisplayErrorContext(e)
-                )));
-                let finding_id = id.clone();
-                if constructed {
-                    NotifyError::InvalidRequest { finding_id, source }
-                } else if refused {
-                    NotifyError::Refused { finding_id, source }
-                } else {
-                    NotifyError::Unavailable { finding_id, source }
-                }
+                let failure = match &e {
+                    SdkError::ConstructionFailure(_) => Failure::Unbuildable,
+                    SdkError::ServiceError(s) if refused_for_good(s.err()) => Failure::Refused,
+                    _ => Failure::Retry,
+                };
+                notify_error(
+                    id,
+                    failure,
+                    aws_sdk_securityhub::error::DisplayErrorContext(e),
+                )
             })?;
         if out.failed_count().unwrap_or(0) > 0 {
             let why = out

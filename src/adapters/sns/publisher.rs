@@ -6,6 +6,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use super::message::{
     MachineBody, MessageAttribute, SnsMessage, build_as, build_digest, is_fifo_topic,
 };
+use crate::adapters::notify_errors::{Failure, notify_error};
 use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
 
 #[derive(Clone)]
@@ -82,21 +83,12 @@ impl SnsPublisher {
             req = req.message_attributes(*name, value);
         }
         let out = req.send().await.map_err(|e| {
-            let refused = matches!(&e, SdkError::ServiceError(s) if refused_for_good(s.err()));
-            let constructed = matches!(e, SdkError::ConstructionFailure(_));
-            // The code and message, not only "service error".
-            let source = Box::new(std::io::Error::other(format!(
-                "{}",
-                aws_sdk_sns::error::DisplayErrorContext(e)
-            )));
-            let finding_id = id.to_owned();
-            if constructed {
-                NotifyError::InvalidRequest { finding_id, source }
-            } else if refused {
-                NotifyError::Refused { finding_id, source }
-            } else {
-                NotifyError::Unavailable { finding_id, source }
-            }
+            let failure = match &e {
+                SdkError::ConstructionFailure(_) => Failure::Unbuildable,
+                SdkError::ServiceError(s) if refused_for_good(s.err()) => Failure::Refused,
+                _ => Failure::Retry,
+            };
+            notify_error(id, failure, aws_sdk_sns::error::DisplayErrorContext(e))
         })?;
         Ok(out.message_id().unwrap_or("").to_owned())
     }
