@@ -18,6 +18,9 @@ use crate::common::checker::check;
 use crate::common::{self, moto};
 use crate::template::{resource, template};
 
+/// The sweep's scheduled event: it sends the digests owed.
+const SWEEP: &str = r#"{"version":"0","id":"sweep-routes","detail-type":"Scheduled Event","source":"aws.events","account":"123456789012","time":"2026-12-01T00:15:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/signin-watch-sweep"],"detail":{}}"#;
+
 /// The account moto gives every caller: events carry it as `account`.
 const ACCOUNT: &str = "123456789012";
 const ROUTING_KEY: &str = "R0ut1ngKeyR0ut1ngKeyR0ut1ngKey12";
@@ -179,10 +182,18 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
         queues.insert(name, (url, transformer));
     }
     let topic_inbox = moto::subscribe_queue(&env.sdk, &env.topic, true, None).await;
-    let handler = env.handler_with(Routes::new(
-        SnsPublisher::new(aws_sdk_sns::Client::new(&env.sdk), &env.topic.arn),
-        Some(EventBusPublisher::new(events.clone(), &bus)),
-    ));
+    // A budget of one message per rule, account and hour, so that the
+    // samples fold some into digests, which the sweep then sends.
+    let config = signin_watch::config::DetectorConfig::default();
+    let mut policy = config.policy.clone();
+    policy.budget_per_rule_hour = 1;
+    let handler = signin_watch::lambda::handler::Handler::new(
+        signin_watch::app::detector::Detector::new(config.rules, policy, env.store()),
+        Routes::new(
+            SnsPublisher::new(aws_sdk_sns::Client::new(&env.sdk), &env.topic.arn),
+            Some(EventBusPublisher::new(events.clone(), &bus)),
+        ),
+    );
     // The samples, and a sign-in whose user name would ping a channel.
     let mut inputs: Vec<Vec<u8>> = common::event_files()
         .iter()
@@ -190,11 +201,21 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
         .collect();
     let mut hostile = common::sample_json("rule1-failed-mfa-iam-user.json");
     hostile["detail"]["eventID"] = "hostile-name".into();
+    // An hour of its own, so that the budget does not fold it.
+    hostile["detail"]["eventTime"] = "2026-11-25T12:00:00Z".into();
     hostile["detail"]["userIdentity"]["userName"] = "<!channel> & <https://evil.example|ok>".into();
     inputs.push(hostile.to_string().into_bytes());
+    // Another user's failed MFA in the sample's hour: past the budget of
+    // one, it folds into that hour's digest.
+    let mut folded = common::sample_json("rule1-failed-mfa-iam-user.json");
+    folded["detail"]["eventID"] = "folded-one".into();
+    folded["detail"]["userIdentity"]["userName"] = "bob".into();
+    inputs.push(folded.to_string().into_bytes());
     for input in &inputs {
         moto::ok(&handler, input).await;
     }
+    let swept = moto::ok(&handler, SWEEP.as_bytes()).await;
+    assert!(swept.digests_sent > 0, "the budget folded some: {swept:?}");
 
     let notified = moto::drain(&env.sdk, &topic_inbox).await.len();
     let (slack_url, slack) = &queues["SlackRule"];
@@ -207,14 +228,26 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
     );
     for e in &on_bus {
         assert_eq!(e["source"], "signin-watch");
-        assert_eq!(e["detail-type"], "signin-watch finding");
         // moto's delivery to a queue leaves `account` out; the rules'
         // patterns matched it on the event itself.
-        assert!(
-            e["detail"]["finding_id"].is_string(),
-            "the finding itself: {e}"
-        );
+        match e["detail-type"].as_str() {
+            Some("signin-watch finding") => {
+                assert!(e["detail"]["finding_id"].is_string(), "the finding: {e}")
+            }
+            Some("signin-watch digest") => {
+                assert!(e["detail"]["digest_id"].is_string(), "the digest: {e}")
+            }
+            other => panic!("detail-type {other:?}"),
+        }
     }
+    assert_eq!(
+        on_bus
+            .iter()
+            .filter(|e| e["detail-type"] == "signin-watch digest")
+            .count() as u64,
+        swept.digests_sent,
+        "every digest is on the bus, and through every route's check below"
+    );
     let (pd_url, pagerduty) = &queues["PagerDutyRule"];
     let paged = bodies(&env.sdk, pd_url).await;
     let should_page = on_bus
