@@ -20,7 +20,8 @@ pub struct Routes<P, S> {
 }
 
 impl<P, S> Routes<P, S> {
-    /// `primary` (the topic) after `secondary`.
+    /// `primary` (the topic) after `secondary`; secondary routes chain the
+    /// same way (`Routes::new(hub, bus)`: the bus, then Security Hub).
     pub fn new(primary: P, secondary: S) -> Self {
         Routes { primary, secondary }
     }
@@ -52,30 +53,6 @@ impl<P: Notifier + Sync, S: Notifier + Sync> Notifier for Routes<P, S> {
     async fn notify_digest(&self, notice: &DigestNotice<'_>) -> Result<(), NotifyError> {
         set_aside(self.secondary.notify_digest(notice).await, "digest")?;
         self.primary.notify_digest(notice).await
-    }
-}
-
-/// Secondary routes in turn: `first`, then `then`.
-pub struct Both<A, B> {
-    first: A,
-    then: B,
-}
-
-impl<A, B> Both<A, B> {
-    pub fn new(first: A, then: B) -> Self {
-        Both { first, then }
-    }
-}
-
-impl<A: Notifier + Sync, B: Notifier + Sync> Notifier for Both<A, B> {
-    async fn notify(&self, notice: &Notice<'_>) -> Result<(), NotifyError> {
-        set_aside(self.first.notify(notice).await, "finding")?;
-        self.then.notify(notice).await
-    }
-
-    async fn notify_digest(&self, notice: &DigestNotice<'_>) -> Result<(), NotifyError> {
-        set_aside(self.first.notify_digest(notice).await, "digest")?;
-        self.then.notify_digest(notice).await
     }
 }
 

@@ -22,6 +22,11 @@ pub struct Principal {
 /// IAMUser → userName, Root → `root`, FederatedUser → the federated user's
 /// name, AssumedRole → the role session name; otherwise the best name the
 /// record holds, and `unknown` when it holds none.
+/// Whether `s` is an AWS account id: twelve digits.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 pub fn principal(record: &CloudTrailRecord<'_>) -> Principal {
     let ui = record.user_identity.as_ref();
     let kind = ui.and_then(|u| u.kind.as_deref());

@@ -4,6 +4,7 @@
 //! EventBridge's "Object Created" event (`source: aws.s3`). S3's test
 //! message (`"Event": "s3:TestEvent"`) announces nothing.
 
+use crate::domain::identity::is_account_id;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -50,7 +51,7 @@ pub fn key_account(key: &str) -> Option<&str> {
     let parts: Vec<&str> = key.split('/').collect();
     let at = parts.iter().position(|p| *p == "CloudTrail")?;
     let account = *parts.get(at.checked_sub(1)?)?;
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+    is_account_id(account).then_some(account)
 }
 
 #[derive(Deserialize)]

@@ -11,7 +11,7 @@ use super::config::LambdaConfig;
 use super::handler::Handler;
 use crate::adapters::dynamodb_store::DynamoStore;
 use crate::adapters::event_bus::EventBusPublisher;
-use crate::adapters::routes::{Both, Routes};
+use crate::adapters::routes::Routes;
 use crate::adapters::s3::S3Objects;
 use crate::adapters::security_hub::SecurityHubImporter;
 use crate::adapters::sns::SnsPublisher;
@@ -48,7 +48,7 @@ pub async fn sdk_config(config: &LambdaConfig) -> SdkConfig {
 /// Where the function's notifications go: the findings bus and Security
 /// Hub when the deployment switches them on, then the topic.
 pub type FunctionRoutes =
-    Routes<SnsPublisher, Both<Option<EventBusPublisher>, Option<SecurityHubImporter>>>;
+    Routes<SnsPublisher, Routes<Option<SecurityHubImporter>, Option<EventBusPublisher>>>;
 
 /// The function's handler on DynamoDB, SNS and S3, as `config` says: the
 /// function and `signin-watch redrive` build the same one.
@@ -64,14 +64,15 @@ pub fn handler(
     let publisher = Routes::new(
         SnsPublisher::new(aws_sdk_sns::Client::new(sdk), &config.topic_arn)
             .with_machine_body(config.machine_body),
-        Both::new(
+        // The bus, then Security Hub.
+        Routes::new(
+            config.security_hub.as_ref().map(|target| {
+                SecurityHubImporter::new(aws_sdk_securityhub::Client::new(sdk), target.clone())
+            }),
             config
                 .event_bus
                 .as_ref()
                 .map(|bus| EventBusPublisher::new(aws_sdk_eventbridge::Client::new(sdk), bus)),
-            config.security_hub.as_ref().map(|target| {
-                SecurityHubImporter::new(aws_sdk_securityhub::Client::new(sdk), target.clone())
-            }),
         ),
     );
     let objects = S3Objects::new(crate::adapters::s3::client(sdk));

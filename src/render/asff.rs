@@ -16,9 +16,10 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value, json};
 
-use super::sanitize::{clean_line, is_account_id, known};
+use super::sanitize::{clean_line, known};
 use crate::domain::finding::Finding;
 use crate::domain::hash::sha256_hex;
+use crate::domain::identity::is_account_id;
 use crate::domain::notify::Notice;
 use crate::domain::rules::{RuleMeta, Severity};
 use crate::domain::time::Timestamp;

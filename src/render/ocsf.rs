@@ -9,9 +9,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::sanitize::{clean_line, escape_hidden_in_json, is_account_id, known};
+use super::sanitize::{clean_line, escape_hidden_in_json, known};
 use crate::domain::finding::Finding;
 use crate::domain::geo::SrcGeo;
+use crate::domain::identity::is_account_id;
 use crate::domain::notify::{DigestNotice, Notice};
 use crate::domain::rules::{RuleMeta, Severity, Technique};
 

@@ -99,11 +99,6 @@ pub fn escape_hidden_in_json(json: String) -> String {
     out
 }
 
-/// Whether `s` is an AWS account id: twelve digits.
-pub(super) fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// A value the record gave: not empty, not the `unknown` a finding holds
 /// for what the record did not say.
 pub(super) fn known(s: &str) -> Option<&str> {

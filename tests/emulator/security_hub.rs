@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use signin_watch::adapters::event_bus::EventBusPublisher;
-use signin_watch::adapters::routes::{Both, Routes};
+use signin_watch::adapters::routes::Routes;
 use signin_watch::adapters::security_hub::SecurityHubImporter;
 use signin_watch::adapters::sns::SnsPublisher;
 use signin_watch::render::ProductTarget;
@@ -73,9 +73,9 @@ async fn imported_and_updated() {
     let target = ProductTarget::from_product_arn(PRODUCT).expect("a default product");
     let handler = env.handler_with(Routes::new(
         SnsPublisher::new(aws_sdk_sns::Client::new(&env.sdk), &env.topic.arn),
-        Both::new(
-            None::<EventBusPublisher>,
+        Routes::new(
             Some(SecurityHubImporter::new(hub.clone(), target)),
+            None::<EventBusPublisher>,
         ),
     ));
     let mut published = 0;
