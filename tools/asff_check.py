@@ -29,6 +29,7 @@ from datetime import datetime
 
 import botocore.session
 from botocore.validate import ParamValidator
+from jsonlines import documents, finish
 
 MAX_PER_CALL = 100
 MAX_FINDING_BYTES = 240 * 1024
@@ -145,16 +146,8 @@ def main():
     model = botocore.session.get_session().get_service_model("securityhub")
     operation = model.operation_model("BatchImportFindings")
     shape = operation.input_shape
-    findings, problems = [], []
-    streams = [(f, open(f, encoding="utf-8")) for f in sys.argv[1:]] or [("<stdin>", sys.stdin)]
-    for name, stream in streams:
-        for number, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
-            try:
-                findings.append((f"{name}:{number}", json.loads(line)))
-            except json.JSONDecodeError as e:
-                problems.append(f"{name}:{number}: not JSON: {e}")
+    problems = []
+    findings = documents(sys.argv[1:], problems)
     validator = ParamValidator()
     stamps = {}
     for start in range(0, len(findings), MAX_PER_CALL):
@@ -167,14 +160,12 @@ def main():
             member = shape.members["Findings"].member
             walk(member, finding, where, problems)
             documented(finding, where, problems, stamps)
-    for p in problems:
-        print(p)
-    print(
+    finish(
         f"asff_check: {len(findings)} findings in {-(-len(findings) // MAX_PER_CALL)} calls, "
         f"{len(problems)} problems (botocore {botocore.__version__}, securityhub {model.api_version})",
-        file=sys.stderr,
+        problems,
+        len(findings),
     )
-    sys.exit(1 if problems or not findings else 0)
 
 
 if __name__ == "__main__":

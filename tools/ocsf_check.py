@@ -31,7 +31,8 @@ import copy
 import json
 import os
 import re
-import sys
+
+from jsonlines import documents, finish
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_SCHEMA = os.path.join(HERE, "..", "tests", "ocsf", "schema")
@@ -286,27 +287,13 @@ def main():
     parser.add_argument("files", nargs="*")
     args = parser.parse_args()
     schema = Schema(args.schema)
-    streams = [(f, open(f, encoding="utf-8")) for f in args.files] or [("<stdin>", sys.stdin)]
-    problems, events = [], 0
-    for name, stream in streams:
-        for number, line in enumerate(stream, 1):
-            if not line.strip():
-                continue
-            where = f"{name}:{number}"
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError as e:
-                problems.append(f"{where}: not JSON: {e}")
-                continue
-            checker = Checker(schema, where)
-            checker.check_event(event)
-            problems.extend(checker.problems)
-            events += 1
-    for p in problems:
-        print(p)
-    print(f"ocsf_check: {events} events, {len(problems)} problems (OCSF {schema.version})", file=sys.stderr)
-    sys.exit(1 if problems or events == 0 else 0)
-
+    problems = []
+    events = documents(args.files, problems)
+    for where, event in events:
+        checker = Checker(schema, where)
+        checker.check_event(event)
+        problems.extend(checker.problems)
+    finish(f"ocsf_check: {len(events)} events, {len(problems)} problems (OCSF {schema.version})", problems, len(events))
 
 if __name__ == "__main__":
     main()
