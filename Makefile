@@ -16,17 +16,23 @@ LOCAL ?= $(or $(TMPDIR),/tmp)/signin-watch-local
 MOTO_PORT ?= 5123
 INVOKE_PORT ?= 9000
 EVENT ?= events/rule1-failed-mfa-iam-user.json
+# The backtest report `make demo` writes.
+REPORT ?= target/report/demo.html
+# Debian's Chromium, for the report's browser test.
+CHROMIUM ?= /usr/bin/chromium
 # cargo-lambda finds the venv's zig only when the venv comes first on PATH.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: geo-data scenarios scenarios-check help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check deny fuzz lint bench bench-lambda bench-trail bench-load bench-shared build local invoke local-stop clean
+.PHONY: browser report-screenshot geo-data scenarios scenarios-check help demo replay venv venv-sam validate test-sam-build deploy deploy-cargo-lambda deploy-forwarder logs test test-rust rules-test check deny fuzz lint bench bench-lambda bench-trail bench-load bench-shared build local invoke local-stop clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-demo: ## Replay the samples and scenarios of events/ through the pack with in-memory counters; print the findings
+demo: ## Replay the samples and scenarios of events/ through the pack with in-memory counters; print the findings; write the backtest report
 	$(CARGO) run --release --no-default-features --bin signin-watch -- replay --format text $(EVENTS)
-	$(CARGO) run --release --no-default-features --bin signin-watch -- replay $(EVENTS)
+	mkdir -p $(dir $(REPORT))
+	$(CARGO) run --release --no-default-features --bin signin-watch -- replay --report $(REPORT) $(EVENTS)
+	@echo "The backtest report of the samples and scenarios: $(CURDIR)/$(REPORT)"
 
 replay: ## Replay PATHS="..." (files or directories) and print JSON findings
 	$(CARGO) run --release --no-default-features --bin signin-watch -- replay $(PATHS)
@@ -45,7 +51,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
-test: venv venv-sam lint templates-checked deny sam-build-checked test-rust rules-test scenarios-check ## Install what the tests need and run them all
+test: venv venv-sam browser lint templates-checked deny sam-build-checked test-rust rules-test scenarios-check ## Install what the tests need and run them all
 
 # cargo-deny, pinned, into the project's own tools directory.
 DENY_VERSION := 0.20.2
@@ -89,12 +95,26 @@ deny: $(DENY) ## Licences, bans and sources of every dependency (deny.toml), off
 	$(CARGO) fetch --locked
 	$(DENY) --offline check licenses bans sources
 
-# The emulator tests skip (loudly) without the venv; here they must run.
+# The emulator and browser tests skip (loudly) without the venv or
+# Chromium; here they must run.
 test-rust: export SIGNIN_WATCH_REQUIRE_EMULATOR := 1
+test-rust: export SIGNIN_WATCH_REQUIRE_BROWSER := 1
+test-rust: export CHROMIUM := $(CHROMIUM)
 test-rust: ## Unit, integration (moto), corpus and CLI tests, debug profile
 	$(CARGO) test --all-features --benches    # each benchmark once, small, as a smoke test
 	$(CARGO) test --all-features --lib --bins --tests
 	$(CARGO) test --all-features --doc    # the quick start in src/lib.rs
+
+browser: ## Debian's Chromium (package chromium), installed with apt-get when missing, for the report's browser test
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }
+	@$(CHROMIUM) --version
+
+report-screenshot: browser ## Redraw docs/report.png: the demo's backtest report in Chromium
+	mkdir -p $(dir $(REPORT))
+	$(CARGO) run --release --no-default-features --bin signin-watch -- replay --no-progress --report $(REPORT) $(EVENTS) > /dev/null
+	CHROMIUM=$(CHROMIUM) python3 tools/browser_check.py $(REPORT) --screenshot docs/report.png --height 2000 > /dev/null
 
 rules-test: ## Every inline test of the pack and of the example filters
 	$(CARGO) run --quiet --all-features --bin signin-watch -- rules test

@@ -11,6 +11,8 @@ use crate::render;
 /// A digest as replay prints it: its JSON line and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedDigest {
+    /// The rule's name.
+    pub rule: String,
     pub json: String,
     pub text: String,
     /// The digest as an OCSF Detection Finding.
@@ -67,6 +69,7 @@ impl Notifier for CountingNotifier {
         self.digests.fetch_add(1, Ordering::Relaxed);
         if let Some(kept) = &self.kept {
             let digest = RenderedDigest {
+                rule: notice.rule.name.clone(),
                 json: render::digest_json(notice, usize::MAX).to_string(),
                 text: render::digest_text(notice, usize::MAX),
                 ocsf: render::ocsf_line(&render::ocsf_digest(notice)),

@@ -9,6 +9,7 @@ mod digest;
 mod email;
 mod event;
 mod ocsf;
+pub mod report;
 mod sanitize;
 
 pub use asff::{ProductTarget, asff_finding};

@@ -14,5 +14,6 @@ mod formats;
 mod fuzz_corpora;
 mod memory_store;
 mod replay_evasion;
+mod report;
 mod rules;
 mod scenarios;

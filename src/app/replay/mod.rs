@@ -20,6 +20,7 @@ use std::sync::mpsc;
 use serde::Serialize;
 
 use crate::adapters::counting_notifier::CountingNotifier;
+use crate::app::backtest::{Backtest, Delivery};
 use crate::app::detector::{Detector, Outcome, ProcessError};
 use crate::domain::notify::Notice;
 use crate::domain::store::{BudgetStore, CounterStore};
@@ -228,6 +229,11 @@ impl Replay {
         self.inputs.len()
     }
 
+    /// The inputs' names, in the order read.
+    pub fn input_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.inputs.iter().map(Input::to_string)
+    }
+
     /// The files' size on disk, before decompression.
     pub fn total_bytes(&self) -> u64 {
         self.bytes
@@ -247,6 +253,30 @@ impl Replay {
         options: &ReplayOptions,
         out: &mut dyn Write,
         err: &mut dyn Write,
+    ) -> Result<ReplaySummary, ReplayError> {
+        self.run_into(detector, options, out, err, None)
+    }
+
+    /// As [`Replay::run`], and feeds `backtest` every record's time, every
+    /// detection and every digest, for the report.
+    pub fn run_reporting<S: CounterStore + BudgetStore + Sync>(
+        &self,
+        detector: &Detector<S>,
+        options: &ReplayOptions,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+        backtest: &mut Backtest,
+    ) -> Result<ReplaySummary, ReplayError> {
+        self.run_into(detector, options, out, err, Some(backtest))
+    }
+
+    fn run_into<S: CounterStore + BudgetStore + Sync>(
+        &self,
+        detector: &Detector<S>,
+        options: &ReplayOptions,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+        backtest: Option<&mut Backtest>,
     ) -> Result<ReplaySummary, ReplayError> {
         let files = &self.inputs;
         let open_object = self.open_object.as_deref();
@@ -270,6 +300,7 @@ impl Replay {
             format: options.format,
             product: options.product.clone(),
             asff_stamps: std::collections::HashMap::new(),
+            backtest,
             out,
         };
         let threads = match options.threads {
@@ -331,6 +362,9 @@ impl Replay {
             .runtime
             .block_on(detector.send_digests(&output.notifier, Timestamp::from_millis(i64::MAX)))?;
         for digest in output.notifier.take_digests() {
+            if let Some(b) = output.backtest.as_deref_mut() {
+                b.digest(&digest.rule);
+            }
             match output.format {
                 Format::Json => writeln!(output.out, "{}", digest.json),
                 Format::Text => write!(output.out, "{}\n{}\n", digest.text, "-".repeat(72)),
@@ -367,6 +401,8 @@ struct Output<'a, S> {
     /// `Format::Asff`: each group's last `UpdatedAt`, which the next one
     /// passes (Security Hub ignores an update that does not).
     asff_stamps: std::collections::HashMap<String, Timestamp>,
+    /// `--report`: what the page counts.
+    backtest: Option<&'a mut Backtest>,
     out: &'a mut dyn Write,
 }
 
@@ -423,11 +459,12 @@ impl<S: CounterStore + BudgetStore> Output<'_, S> {
         };
         let mut outcomes = Vec::new();
         let mut waiting = Vec::new();
-        let (runtime, detector, notifier, clock) = (
+        let (runtime, detector, notifier, clock, mut backtest) = (
             &self.runtime,
             self.detector,
             &self.notifier,
             &mut self.clock,
+            self.backtest.as_deref_mut(),
         );
         let mut nth = 0;
         let item_bytes = candidate.bytes.len();
@@ -446,6 +483,9 @@ impl<S: CounterStore + BudgetStore> Output<'_, S> {
             let bytes = if waiting.is_empty() { item_bytes } else { 0 };
             match clock.receipt(&o, delivered, bytes) {
                 Receipt::At(received) => {
+                    if let Some(b) = backtest.as_deref_mut() {
+                        b.saw(o.event_time(received));
+                    }
                     outcomes.push(runtime.block_on(detector.process(notifier, &o, received)))
                 }
                 Receipt::Wait => waiting.push(nth),
@@ -476,8 +516,12 @@ impl<S: CounterStore + BudgetStore> Output<'_, S> {
             let mut outcomes = Vec::new();
             let mut i = 0;
             let (runtime, detector, notifier) = (&self.runtime, self.detector, &self.notifier);
+            let mut backtest = self.backtest.as_deref_mut();
             let _ = decode_item(&w.candidate.bytes, w.candidate.kind, &mut |o| {
                 if w.nths.binary_search(&i).is_ok() {
+                    if let Some(b) = backtest.as_deref_mut() {
+                        b.saw(o.event_time(at));
+                    }
                     outcomes.push(runtime.block_on(detector.process(notifier, &o, at)));
                 }
                 i += 1;
@@ -513,6 +557,18 @@ impl<S: CounterStore + BudgetStore> Output<'_, S> {
                 rule: &d.rule,
                 policy: detector.policy(),
             };
+            if let Some(b) = self.backtest.as_deref_mut() {
+                let delivery = if d.failed {
+                    Delivery::Failed
+                } else if d.folded {
+                    Delivery::Folded
+                } else if d.sent() {
+                    Delivery::Sent
+                } else {
+                    Delivery::Counted
+                };
+                b.detection(&notice, delivery);
+            }
             match self.format {
                 Format::Json => writeln!(self.out, "{}", render::json(&d.finding)),
                 Format::Text => {

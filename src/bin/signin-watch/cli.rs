@@ -115,6 +115,11 @@ pub struct ReplayArgs {
     pub product_arn: Option<ProductTarget>,
     #[command(flatten)]
     pub detector: DetectorArgs,
+    /// Also write the backtest report, one self-contained HTML page: per
+    /// rule, detections and notifications over time, the top groups, tuning
+    /// hints and the first findings.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -215,6 +220,29 @@ impl DetectorArgs {
     /// `--geoip DIR`, else `SIGNIN_WATCH_GEOIP_DIR`, when set.
     pub fn geoip_dir(&self) -> Option<&str> {
         self.geoip_dir.as_deref().filter(|d| !d.trim().is_empty())
+    }
+
+    /// The settings given, by their variables' names, for the report.
+    pub fn given(&self) -> Vec<(&'static str, String)> {
+        [
+            (config::SUPPRESSION_MINUTES, &self.suppression_minutes),
+            (config::QUIET_BEFORE, &self.quiet_before),
+            (config::ESCALATION_TIERS, &self.escalation_tiers),
+            (config::BUDGET_PER_RULE_HOUR, &self.notify_budget),
+            (config::PLACEHOLDERS, &self.placeholders),
+            (config::DISABLED_RULES, &self.disabled_rules),
+            (config::RULE2_ALLOW_ISSUERS, &self.rule2_allow_issuers),
+            (
+                config::RULE2_ALLOW_USER_AGENTS,
+                &self.rule2_allow_user_agents,
+            ),
+            (config::RULE2_ALLOW_CIDRS, &self.rule2_allow_cidrs),
+            (config::RULES_DIR, &self.rules_dir),
+            (config::geo::GEOIP_DIR, &self.geoip_dir),
+        ]
+        .into_iter()
+        .filter_map(|(name, v)| v.as_ref().map(|v| (name, v.clone())))
+        .collect()
     }
 
     /// The detector's settings: each flag, else its environment variable.

@@ -7,6 +7,7 @@ mod cli;
 mod progress;
 #[cfg(feature = "lambda")]
 mod redrive;
+mod report;
 mod rules;
 #[cfg(feature = "s3")]
 mod s3;
@@ -20,6 +21,7 @@ use clap::Parser;
 use cli::{Cli, Command, ReplayArgs, RulesAction};
 use progress::{ProgressLine, peak_rss_note};
 use signin_watch::adapters::memory_store::MemoryStore;
+use signin_watch::app::backtest::Backtest;
 use signin_watch::app::detector::Detector;
 use signin_watch::app::replay::{Replay, ReplayOptions};
 
@@ -103,6 +105,9 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     {
         eprintln!("signin-watch: warning: {warning}");
     }
+    let context = args.report.as_ref().map(|_| {
+        report::ReportContext::new(&args.detector, &config, replay.input_names().collect())
+    });
     let detector = Detector::new(config.rules, config.policy, MemoryStore::new());
     let options = ReplayOptions {
         format: args.format.into(),
@@ -113,10 +118,20 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     let mut err = io::stderr();
     let progress =
         (!args.no_progress).then(|| ProgressLine::start(replay.progress(), replay.total_bytes()));
-    let result = replay.run(&detector, &options, &mut out, &mut err);
+    let mut backtest = Backtest::new();
+    let result = match &context {
+        Some(_) => replay.run_reporting(&detector, &options, &mut out, &mut err, &mut backtest),
+        None => replay.run(&detector, &options, &mut out, &mut err),
+    };
     drop(progress);
     match result {
         Ok(summary) => {
+            if let (Some(context), Some(path)) = (context, &args.report) {
+                if let Err(e) = context.write(path, &summary, backtest) {
+                    return fail(&e);
+                }
+                let _ = writeln!(err, "signin-watch: report written to {}", path.display());
+            }
             let secs = started.elapsed().as_secs_f64().max(1e-9);
             let mb = summary.bytes as f64 / 1e6;
             let _ = writeln!(

@@ -11,9 +11,10 @@ use signin_watch::domain::correlation::simulate;
 use signin_watch::domain::rules::correlation::Slot;
 use std::collections::BTreeSet;
 
+use signin_watch::config::DetectorConfig;
 use signin_watch::domain::rules::event_names::{PATTERN_EVENT_NAMES, Reach};
 use signin_watch::domain::rules::inline;
-use signin_watch::domain::rules::{Origin, Rule};
+use signin_watch::domain::rules::{Filter, Origin, Rule};
 
 use crate::cli::DetectorArgs;
 use crate::fail;
@@ -25,65 +26,7 @@ pub fn list(args: &DetectorArgs) -> ExitCode {
         Err(e) => return fail(&format!("invalid setting {e}")),
     };
     let mut out = io::stdout().lock();
-    let rows: Vec<[String; 6]> = config
-        .catalog
-        .rules
-        .iter()
-        .filter(|r| !config.catalog.has_memory(r))
-        .map(|r| {
-            // A rule with placeholders runs as a copy filled from the settings.
-            let enabled = config.rules.rules().any(|e| e.id == r.id);
-            let inactive = config.inactive.iter().find(|(name, _)| *name == r.name);
-            let state = match (enabled, inactive) {
-                (true, _) => "yes".to_owned(),
-                (false, Some((_, why))) => {
-                    format!("no: inactive, {why} ({})", config::PLACEHOLDERS)
-                }
-                (false, None) => "no".to_owned(),
-            };
-            [
-                r.name.clone(),
-                r.id.clone(),
-                if r.severity_from_list {
-                    "the list's".to_owned()
-                } else {
-                    r.severity.as_str().to_owned()
-                },
-                r.kind.as_str().to_owned(),
-                r.origin.to_string(),
-                state,
-            ]
-        })
-        .chain(config.catalog.correlations.iter().map(|c| {
-            let enabled = if c.building_block {
-                // A chained count is on when a correlation that is on uses it.
-                config.rules.correlations().iter().any(|outer| {
-                    outer.slots.iter().any(
-                        |s| matches!(s, Slot::Count(inner) if std::sync::Arc::ptr_eq(inner, c)),
-                    )
-                })
-            } else {
-                config
-                    .rules
-                    .correlations()
-                    .iter()
-                    .any(|e| std::sync::Arc::ptr_eq(e, c))
-            };
-            let role = if c.building_block {
-                "building-block"
-            } else {
-                "correlation"
-            };
-            [
-                c.name.clone(),
-                c.id.clone(),
-                c.severity.as_str().to_owned(),
-                format!("{role}/{}", c.kind.as_str()),
-                c.origin.to_string(),
-                if enabled { "yes" } else { "no" }.to_owned(),
-            ]
-        }))
-        .collect();
+    let rows = pack_rows(&config);
     let header = ["NAME", "ID", "LEVEL", "KIND", "SOURCE", "ENABLED"].map(String::from);
     let mut widths = header.each_ref().map(|h| h.len());
     for row in &rows {
@@ -101,17 +44,7 @@ pub fn list(args: &DetectorArgs) -> ExitCode {
             writeln!(out, "{}", cells.join("  ").trim_end())?;
         }
         // The filters of the files, and the allowlist variables' when set.
-        let mut filters = config.catalog.filters.clone();
-        for f in config
-            .rules
-            .rules()
-            .flat_map(|r| config.rules.filters_of(r))
-        {
-            if !filters.iter().any(|known| std::sync::Arc::ptr_eq(known, f)) {
-                filters.push(f.clone());
-            }
-        }
-        for filter in &filters {
+        for filter in &loaded_filters(&config) {
             writeln!(
                 out,
                 "filter {} ({}): {}",
@@ -322,4 +255,84 @@ pub fn pattern(args: &DetectorArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&format!("writing the pattern: {e}")),
     }
+}
+
+/// Every rule and correlation of the pack and the rules directory, as
+/// `rules list` and the backtest report show them: name, id, level, kind,
+/// source, enabled.
+pub fn pack_rows(config: &DetectorConfig) -> Vec<[String; 6]> {
+    config
+        .catalog
+        .rules
+        .iter()
+        .filter(|r| !config.catalog.has_memory(r))
+        .map(|r| {
+            // A rule with placeholders runs as a copy filled from the settings.
+            let enabled = config.rules.rules().any(|e| e.id == r.id);
+            let inactive = config.inactive.iter().find(|(name, _)| *name == r.name);
+            let state = match (enabled, inactive) {
+                (true, _) => "yes".to_owned(),
+                (false, Some((_, why))) => {
+                    format!("no: inactive, {why} ({})", config::PLACEHOLDERS)
+                }
+                (false, None) => "no".to_owned(),
+            };
+            [
+                r.name.clone(),
+                r.id.clone(),
+                if r.severity_from_list {
+                    "the list's".to_owned()
+                } else {
+                    r.severity.as_str().to_owned()
+                },
+                r.kind.as_str().to_owned(),
+                r.origin.to_string(),
+                state,
+            ]
+        })
+        .chain(config.catalog.correlations.iter().map(|c| {
+            let enabled = if c.building_block {
+                // A chained count is on when a correlation that is on uses it.
+                config.rules.correlations().iter().any(|outer| {
+                    outer.slots.iter().any(
+                        |s| matches!(s, Slot::Count(inner) if std::sync::Arc::ptr_eq(inner, c)),
+                    )
+                })
+            } else {
+                config
+                    .rules
+                    .correlations()
+                    .iter()
+                    .any(|e| std::sync::Arc::ptr_eq(e, c))
+            };
+            let role = if c.building_block {
+                "building-block"
+            } else {
+                "correlation"
+            };
+            [
+                c.name.clone(),
+                c.id.clone(),
+                c.severity.as_str().to_owned(),
+                format!("{role}/{}", c.kind.as_str()),
+                c.origin.to_string(),
+                if enabled { "yes" } else { "no" }.to_owned(),
+            ]
+        }))
+        .collect()
+}
+
+/// The filters of the files, and the allowlist variables' when set.
+pub fn loaded_filters(config: &DetectorConfig) -> Vec<std::sync::Arc<Filter>> {
+    let mut filters = config.catalog.filters.clone();
+    for f in config
+        .rules
+        .rules()
+        .flat_map(|r| config.rules.filters_of(r))
+    {
+        if !filters.iter().any(|known| std::sync::Arc::ptr_eq(known, f)) {
+            filters.push(f.clone());
+        }
+    }
+    filters
 }

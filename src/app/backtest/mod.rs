@@ -1,0 +1,270 @@
+//! The backtest report's numbers: what a replay detected, per rule, over
+//! time, by group, with the first findings kept whole and tuning hints
+//! computed from the rest ([`hints`]). `replay --report` feeds one
+//! [`Backtest`] with every detection and digest; the page is
+//! [`crate::render::report`]'s.
+//!
+//! Memory stays bounded by what is distinct, not by how much was read:
+//! counts per rule, hour and group, and at most [`LISTED_PER_RULE`]
+//! findings per rule.
+
+mod hints;
+
+use std::collections::{BTreeMap, HashMap};
+
+pub use hints::{MIN_DETECTIONS, hints};
+
+use crate::domain::finding::Finding;
+use crate::domain::notify::Notice;
+use crate::domain::time::Timestamp;
+use crate::render;
+use crate::render::report::{Axis, GroupRow, ListedFinding, Report, RuleSection, Series};
+
+/// Findings kept whole per rule; the rest are counted.
+pub const LISTED_PER_RULE: usize = 20;
+/// Groups shown per rule.
+pub const TOP_GROUPS: usize = 10;
+/// Characters of a finding's indented JSON the page shows.
+const EVIDENCE_CHARS: usize = 16 << 10;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// What happened to a detection's notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Sent as a message of its own.
+    Sent,
+    /// Past the rule's hourly budget: a line of the hour's digest.
+    Folded,
+    /// Counted without a message: suppressed within its group's window,
+    /// or before the quiet time.
+    Counted,
+    /// Its notification failed.
+    Failed,
+}
+
+impl Delivery {
+    fn describe(self) -> &'static str {
+        match self {
+            Delivery::Sent => "sent",
+            Delivery::Folded => "folded into the hour's digest: past the rule's hourly budget",
+            Delivery::Counted => {
+                "counted, no message: its group notified within the suppression window, or it is before the quiet time"
+            }
+            Delivery::Failed => "its notification failed",
+        }
+    }
+}
+
+/// One rule's counts.
+#[derive(Debug, Default)]
+struct RuleTally {
+    /// The order the rule first detected in, which breaks ties.
+    first: usize,
+    id: String,
+    title: String,
+    kind: String,
+    severity: String,
+    detections: u64,
+    notifications: u64,
+    folded: u64,
+    digests: u64,
+    /// Detections and notifications per hour since the epoch.
+    hours: BTreeMap<i64, (u64, u64)>,
+    groups: HashMap<String, GroupRow>,
+    /// Detections per session issuer, source address and account: what
+    /// the hints look at.
+    issuers: HashMap<String, u64>,
+    sources: HashMap<String, u64>,
+    accounts: HashMap<String, u64>,
+    listed: Vec<ListedFinding>,
+}
+
+/// A replay's detections, aggregated for the report.
+#[derive(Debug, Default)]
+pub struct Backtest {
+    rules: HashMap<String, RuleTally>,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+impl Backtest {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A record the rules read, at its event time.
+    pub fn saw(&mut self, at: Timestamp) {
+        self.first = Some(self.first.map_or(at, |f| f.min(at)));
+        self.last = Some(self.last.map_or(at, |l| l.max(at)));
+    }
+
+    /// One detection, and what happened to its notification.
+    pub fn detection(&mut self, notice: &Notice<'_>, delivery: Delivery) {
+        let f = notice.finding;
+        let order = self.rules.len();
+        let t = self
+            .rules
+            .entry(f.rule.clone())
+            .or_insert_with(|| RuleTally {
+                first: order,
+                id: f.rule_id.clone(),
+                title: render::clean_line(&f.rule_name, 256),
+                kind: f.kind.to_owned(),
+                severity: f.severity.as_str().to_owned(),
+                ..RuleTally::default()
+            });
+        let sent = delivery == Delivery::Sent;
+        t.detections += 1;
+        t.notifications += u64::from(sent);
+        t.folded += u64::from(delivery == Delivery::Folded);
+        let hour = t
+            .hours
+            .entry(f.event_time.as_millis().div_euclid(HOUR_MS))
+            .or_default();
+        hour.0 += 1;
+        hour.1 += u64::from(sent);
+        let g = t.groups.entry(f.group.clone()).or_insert_with(|| GroupRow {
+            account: render::clean_line(&f.account, 64),
+            user: render::clean_line(&f.user, 128),
+            src: render::clean_line(&f.src, 128),
+            place: place(f),
+            ..GroupRow::default()
+        });
+        g.detections += 1;
+        g.notifications += u64::from(sent);
+        if let Some(issuer) = &f.session_issuer {
+            *t.issuers.entry(issuer.clone()).or_default() += 1;
+        }
+        *t.sources.entry(f.src.clone()).or_default() += 1;
+        *t.accounts.entry(f.account.clone()).or_default() += 1;
+        if t.listed.len() < LISTED_PER_RULE {
+            t.listed.push(listed(notice, delivery));
+        }
+        self.saw(f.event_time);
+    }
+
+    /// A digest sent for `rule`.
+    pub fn digest(&mut self, rule: &str) {
+        if let Some(t) = self.rules.get_mut(rule) {
+            t.digests += 1;
+        }
+    }
+
+    /// The report's rules, axis and event times, into `report`.
+    pub fn fill(self, report: &mut Report) {
+        let (first, last) = match (self.first, self.last) {
+            (Some(f), Some(l)) => (f, l),
+            _ => (Timestamp::from_millis(0), Timestamp::from_millis(0)),
+        };
+        if self.first.is_some() {
+            report.read.first_event = Some(first.to_string());
+            report.read.last_event = Some(last.to_string());
+        }
+        let axis = Axis::covering(first, last);
+        let mut rules: Vec<(String, RuleTally)> = self.rules.into_iter().collect();
+        rules.sort_by(|a, b| {
+            b.1.detections
+                .cmp(&a.1.detections)
+                .then(a.1.first.cmp(&b.1.first))
+        });
+        report.axis = axis;
+        report.rules = rules
+            .into_iter()
+            .map(|(name, t)| section(&axis, name, t))
+            .collect();
+    }
+}
+
+fn section(axis: &Axis, name: String, t: RuleTally) -> RuleSection {
+    let mut series = Series::default();
+    for (hour, (d, n)) in &t.hours {
+        let bar = axis.bar(Timestamp::from_millis(hour * HOUR_MS));
+        let e = series.bars.entry(bar).or_default();
+        e.0 += d;
+        e.1 += n;
+    }
+    let hints = hints(
+        &name,
+        &t.kind,
+        t.detections,
+        &t.issuers,
+        &t.sources,
+        &t.accounts,
+    );
+    let groups = t.groups.len() as u64;
+    let mut top: Vec<GroupRow> = t.groups.into_values().collect();
+    top.sort_by(|a, b| {
+        b.detections
+            .cmp(&a.detections)
+            .then_with(|| (&a.account, &a.user, &a.src).cmp(&(&b.account, &b.user, &b.src)))
+    });
+    top.truncate(TOP_GROUPS);
+    RuleSection {
+        unlisted: t.detections - t.listed.len() as u64,
+        name,
+        id: t.id,
+        title: t.title,
+        kind: t.kind,
+        severity: t.severity,
+        detections: t.detections,
+        notifications: t.notifications,
+        folded: t.folded,
+        digests: t.digests,
+        series,
+        top_groups: top,
+        groups,
+        hints,
+        listed: t.listed,
+    }
+}
+
+/// Country, network owner and class: `DE, Hetzner Online GmbH (AS24940), hosting`.
+fn place(f: &Finding) -> String {
+    let Some(g) = &f.src_geo else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    if let Some(c) = &g.country {
+        parts.push(c.clone());
+    }
+    match (&g.as_org, g.asn) {
+        (Some(org), Some(asn)) => parts.push(format!("{org} (AS{asn})")),
+        (Some(org), None) => parts.push(org.clone()),
+        (None, Some(asn)) => parts.push(format!("AS{asn}")),
+        (None, None) => {}
+    }
+    parts.push(g.network.clone());
+    render::clean_line(&parts.join(", "), 256)
+}
+
+fn listed(notice: &Notice<'_>, delivery: Delivery) -> ListedFinding {
+    let f = notice.finding;
+    let story = match &f.correlation {
+        Some(c) => c.story.clone(),
+        None => format!("{} {}", f.title, notice.rule.description.trim()),
+    };
+    let mut evidence = render::escape_hidden_in_json(
+        serde_json::to_string_pretty(f).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")),
+    );
+    if evidence.len() > EVIDENCE_CHARS {
+        let mut cut = EVIDENCE_CHARS;
+        while !evidence.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        evidence.truncate(cut);
+        evidence.push_str("\n… (cut: the JSON finding has it whole)");
+    }
+    ListedFinding {
+        time: f.event_time.to_string(),
+        title: render::clean_line(&f.title, 512),
+        severity: f.severity.as_str().to_owned(),
+        status: delivery.describe().to_owned(),
+        story: render::clean_line(&story, 2048),
+        evidence,
+        email: render::email(notice),
+    }
+}
+
+#[cfg(test)]
+mod tests;

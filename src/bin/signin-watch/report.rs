@@ -1,0 +1,142 @@
+//! `replay --report FILE.html`: the backtest page. What the replay counted
+//! ([`Backtest`]) goes in with what was read, the settings and the rule
+//! pack, so that the page says what it is a backtest of.
+
+use std::path::Path;
+
+use signin_watch::app::backtest::Backtest;
+use signin_watch::app::replay::ReplaySummary;
+use signin_watch::config::{self, DetectorConfig};
+use signin_watch::domain::rules::FilterTargets;
+use signin_watch::render::report::{PackRow, ReadFacts, Report, report_html};
+
+use crate::cli::DetectorArgs;
+use crate::rules::{loaded_filters, pack_rows};
+
+/// Inputs listed by name; the rest are counted.
+const LISTED_INPUTS: usize = 200;
+
+/// The page's context, taken before the detector takes the settings.
+pub struct ReportContext {
+    report: Report,
+}
+
+impl ReportContext {
+    pub fn new(args: &DetectorArgs, config: &DetectorConfig, inputs: Vec<String>) -> Self {
+        let given = args.given();
+        let is_given = |name: &str| given.iter().any(|(n, _)| *n == name);
+        let mark = |name: &str, value: String| {
+            if is_given(name) {
+                value
+            } else {
+                format!("{value} (default)")
+            }
+        };
+        let p = &config.policy;
+        let mut settings = vec![
+            (
+                config::SUPPRESSION_MINUTES.to_owned(),
+                mark(
+                    config::SUPPRESSION_MINUTES,
+                    format!("{} minutes", p.suppression_window_minutes),
+                ),
+            ),
+            (
+                config::ESCALATION_TIERS.to_owned(),
+                mark(
+                    config::ESCALATION_TIERS,
+                    p.escalation_tiers
+                        .iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+            ),
+            (
+                config::BUDGET_PER_RULE_HOUR.to_owned(),
+                mark(
+                    config::BUDGET_PER_RULE_HOUR,
+                    format!(
+                        "{} messages per rule, account and hour",
+                        p.budget_per_rule_hour
+                    ),
+                ),
+            ),
+            (
+                config::QUIET_BEFORE.to_owned(),
+                p.quiet_before
+                    .map_or_else(|| "none".to_owned(), |t| t.to_string()),
+            ),
+        ];
+        for (name, value) in given {
+            if !settings.iter().any(|(n, _)| n == name) {
+                settings.push((name.to_owned(), value));
+            }
+        }
+        let pack = pack_rows(config)
+            .into_iter()
+            .map(|[name, id, level, kind, source, enabled]| PackRow {
+                name,
+                id,
+                level,
+                kind,
+                source,
+                enabled,
+            })
+            .collect();
+        let filters = loaded_filters(config)
+            .iter()
+            .map(|f| {
+                let targets = match &f.targets {
+                    FilterTargets::All => "every rule".to_owned(),
+                    FilterTargets::Rules(names) => names.join(", "),
+                };
+                (
+                    format!("{} ({})", f.name, f.origin),
+                    format!("{}: {targets}", f.title),
+                )
+            })
+            .collect();
+        let more_inputs = inputs.len().saturating_sub(LISTED_INPUTS);
+        ReportContext {
+            report: Report {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                inputs: inputs.into_iter().take(LISTED_INPUTS).collect(),
+                more_inputs,
+                settings,
+                pack,
+                filters,
+                ..Report::default()
+            },
+        }
+    }
+
+    /// Writes the page to `path`.
+    pub fn write(
+        self,
+        path: &Path,
+        summary: &ReplaySummary,
+        backtest: Backtest,
+    ) -> Result<(), String> {
+        let mut report = self.report;
+        report.read = ReadFacts {
+            files: summary.files,
+            bytes: summary.bytes,
+            records: summary.records,
+            signin_records: summary.signin_records,
+            bad_records: summary.bad_records,
+            duplicates: summary.duplicates,
+            allowlisted: summary.allowlisted,
+            too_late: summary.too_late,
+            detections: summary.detections,
+            notifications: summary.notifications,
+            folded: summary.folded,
+            digests: summary.digests,
+            first_event: None,
+            last_event: None,
+        };
+        backtest.fill(&mut report);
+        std::fs::write(path, report_html(&report))
+            .map_err(|e| format!("writing the report {}: {e}", path.display()))
+    }
+}
