@@ -3,8 +3,9 @@
 //! topic; each route's rule, as the stack writes it, matches them on moto;
 //! and each route's input transformer, applied to the events that arrived
 //! as EventBridge documents its semantics, gives a payload that satisfies
-//! the target's documented format (PagerDuty's Events API v2, Slack's
-//! incoming webhooks: JSON Schemas in tests/routes/).
+//! the target's documented format (PagerDuty's Events API v2, incident.io's
+//! HTTP alert sources, Splunk On-Call's REST endpoint, Slack's incoming
+//! webhooks, Amazon Q's custom notifications: JSON Schemas in tests/routes/).
 
 use std::collections::BTreeMap;
 
@@ -141,12 +142,23 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
             "PagerDutySeverities",
             serde_json::json!(["critical", "error"]),
         ),
+        (
+            "IncidentIoSeverities",
+            serde_json::json!(["critical", "error", "warning"]),
+        ),
     ]
     .into();
     // Each route's rule, its pattern as the stack writes it, with a queue
     // for its target: what arrives is the event the destination would get.
     let mut queues = BTreeMap::new();
-    for name in ["PagerDutyRule", "SlackRule", "ChatRule"] {
+    for name in [
+        "PagerDutyRule",
+        "SlackRule",
+        "ChatRule",
+        "IncidentIoRule",
+        "SplunkOnCallCriticalRule",
+        "SplunkOnCallWarningRule",
+    ] {
         let props = &resource(&routes, name)["Properties"];
         let pattern = resolve(&props["EventPattern"], &params);
         let rule = moto::unique(name);
@@ -301,10 +313,74 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
         hostile_text.contains("&lt;!channel&gt; &amp; &lt;https://evil.example|ok&gt;"),
         "{hostile_text}"
     );
+    // incident.io: the severities it lists, one alert per group.
+    let (io_url, incident_io) = &queues["IncidentIoRule"];
+    let alerted = bodies(&env.sdk, io_url).await;
+    let pager = |e: &Value, levels: &[&str]| {
+        levels.contains(&e["detail"]["page"]["severity"].as_str().unwrap_or(""))
+    };
+    assert_eq!(
+        alerted.len(),
+        on_bus
+            .iter()
+            .filter(|e| pager(e, &["critical", "error", "warning"]))
+            .count()
+    );
+    let io_payloads: Vec<Value> = alerted.iter().map(|e| transform(incident_io, e)).collect();
+    for (p, e) in io_payloads.iter().zip(&alerted) {
+        assert_eq!(p["deduplication_key"], e["detail"]["page"]["dedup_key"]);
+        assert_eq!(p["title"], e["detail"]["page"]["summary"]);
+        assert_eq!(p["metadata"], e["detail"], "the finding, exact");
+    }
+    // Splunk On-Call: CRITICAL for critical and high, WARNING for medium;
+    // a group's repeats roll up into one incident (entity_id).
+    let mut on_call_payloads = Vec::new();
+    for (rule, levels, word) in [
+        (
+            "SplunkOnCallCriticalRule",
+            &["critical", "error"][..],
+            "CRITICAL",
+        ),
+        ("SplunkOnCallWarningRule", &["warning"][..], "WARNING"),
+    ] {
+        let (url, transformer) = &queues[rule];
+        let got = bodies(&env.sdk, url).await;
+        assert_eq!(
+            got.len(),
+            on_bus.iter().filter(|e| pager(e, levels)).count(),
+            "{rule}"
+        );
+        assert!(!got.is_empty(), "{rule} takes some of the samples");
+        for e in &got {
+            let p = transform(transformer, e);
+            assert_eq!(p["message_type"], word);
+            assert_eq!(p["entity_id"], e["detail"]["page"]["dedup_key"]);
+            on_call_payloads.push(p);
+        }
+    }
+    // What the docs quote (docs/pagers/): the first of each route's.
+    let quoted = common::repo_path("target/routes");
+    std::fs::create_dir_all(&quoted).expect("target/routes");
+    for (name, payloads) in [
+        ("pagerduty", &pd_payloads),
+        ("slack", &slack_payloads),
+        ("amazon-q", &chat_payloads),
+        ("incident-io", &io_payloads),
+        ("splunk-on-call", &on_call_payloads),
+    ] {
+        let first = payloads.first().expect("a payload");
+        std::fs::write(
+            quoted.join(format!("{name}.json")),
+            serde_json::to_string_pretty(first).expect("JSON"),
+        )
+        .expect("write");
+    }
     for (schema, payloads) in [
         ("pagerduty-events-v2.schema.json", &pd_payloads),
         ("slack-incoming-webhook.schema.json", &slack_payloads),
         ("amazon-q-custom-notification.schema.json", &chat_payloads),
+        ("incident-io-http-alert.schema.json", &io_payloads),
+        ("splunk-on-call-rest.schema.json", &on_call_payloads),
     ] {
         let lines: Vec<String> = payloads.iter().map(Value::to_string).collect();
         let schema = common::repo_path(&format!("tests/routes/{schema}"));
@@ -344,4 +420,76 @@ async fn the_topic_can_carry_ocsf_detection_findings() {
     let python = std::path::PathBuf::from("python3");
     let checked = check(&python, "ocsf_check.py", &[], &lines);
     assert!(checked.accepted, "{}", checked.said);
+}
+
+/// The pagers that subscribe to the topic itself (Grafana IRM, Better
+/// Stack, xMatters; docs/pagers/): each receives SNS's signed HTTPS
+/// notification, which a queue subscribed without raw delivery receives
+/// too, and reads its `Subject` or the JSON of its `Message`. Both satisfy
+/// what those services document, and a group's repeats keep one key.
+#[tokio::test]
+async fn pagers_on_the_topic_get_a_signed_notification_whose_message_they_can_map() {
+    if moto::unavailable("pagers_on_the_topic_get_a_signed_notification_whose_message_they_can_map")
+    {
+        return;
+    }
+    let env = moto::Env::new(false).await;
+    let inbox = moto::subscribe_queue(&env.sdk, &env.topic, false, None).await;
+    let config = signin_watch::config::DetectorConfig::default();
+    let mut policy = config.policy.clone();
+    policy.budget_per_rule_hour = 1;
+    let handler = signin_watch::lambda::handler::Handler::new(
+        signin_watch::app::detector::Detector::new(config.rules, policy, env.store()),
+        SnsPublisher::new(aws_sdk_sns::Client::new(&env.sdk), &env.topic.arn),
+    );
+    for f in common::event_files() {
+        moto::ok(&handler, &std::fs::read(f).expect("a sample")).await;
+    }
+    let swept = moto::ok(&handler, SWEEP.as_bytes()).await;
+    let envelopes = bodies(&env.sdk, &inbox.url).await;
+    assert!(envelopes.len() > 3, "the samples notify");
+    let messages: Vec<Value> = envelopes
+        .iter()
+        .map(|e| {
+            serde_json::from_str(e["Message"].as_str().expect("a Message"))
+                .unwrap_or_else(|err| panic!("Message is JSON, as Grafana parses it: {err}: {e}"))
+        })
+        .collect();
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| m["digest_id"].is_string())
+            .count() as u64,
+        swept.digests_sent,
+        "the digests too"
+    );
+    // One key per group: the group's repeats share it, two groups do not.
+    let mut keys: BTreeMap<String, String> = BTreeMap::new();
+    for m in messages.iter().filter(|m| m["finding_id"].is_string()) {
+        let group = m["group"].as_str().expect("a group").to_owned();
+        let who = format!("{}|{}|{}|{}", m["rule"], m["account"], m["user"], m["src"]);
+        let seen = keys.entry(group).or_insert_with(|| who.clone());
+        assert_eq!(*seen, who, "a group is one rule, account, user and source");
+    }
+    for (schema, payloads) in [
+        ("sns-https-notification.schema.json", &envelopes),
+        ("topic-message-for-pagers.schema.json", &messages),
+    ] {
+        let lines: Vec<String> = payloads.iter().map(Value::to_string).collect();
+        let schema = common::repo_path(&format!("tests/routes/{schema}"));
+        let checked = check(
+            &moto::python(),
+            "schema_check.py",
+            &[schema.to_str().expect("UTF-8")],
+            &lines,
+        );
+        assert!(checked.accepted, "{}", checked.said);
+    }
+    let quoted = common::repo_path("target/routes");
+    std::fs::create_dir_all(&quoted).expect("target/routes");
+    std::fs::write(
+        quoted.join("sns-notification.json"),
+        serde_json::to_string_pretty(&envelopes[0]).expect("JSON"),
+    )
+    .expect("write");
 }
