@@ -8,7 +8,8 @@ whether it prints. Takes a screenshot.
 
 Prints one JSON object on stdout:
     {"console": [...], "errors": [...], "requests": [...], "rows": [[...], ...],
-     "sections": [...], "narrow_overflow": 0, "pdf_bytes": 12345}
+     "sections": [...], "missing_text": [...], "wide_overflow": 0,
+     "narrow_overflow": 0, "pdf_bytes": 12345}
 
 Chromium is driven through the DevTools protocol over a pipe
 (--remote-debugging-pipe: file descriptors 3 and 4, messages ending in NUL),
@@ -120,6 +121,8 @@ def main():
     ap.add_argument("--screenshot", required=True)
     ap.add_argument("--narrow-screenshot")
     ap.add_argument("--height", type=int, default=900, help="the wide window's height")
+    ap.add_argument("--expect-text", action="append", default=[],
+                    help="text the page must show as text (repeatable); missing ones are listed")
     args = ap.parse_args()
     binary = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     if not os.access(binary, os.X_OK):
@@ -137,6 +140,8 @@ def main():
         b.call("Page.navigate", {"url": url}, session)
         b.wait_for("Page.loadEventFired")
         wide = json.loads(evaluate(b, session, EVAL_ROWS))
+        missing = [t for t in args.expect_text
+                   if not evaluate(b, session, f"document.body.textContent.includes({json.dumps(t)})")]
         shot = b.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False}, session)
         with open(args.screenshot, "wb") as f:
             f.write(base64.b64decode(shot["data"]))
@@ -167,12 +172,16 @@ def main():
             if entry.get("level") in ("error", "warning"):
                 errors.append(f"{entry.get('source')}: {entry.get('text')}")
         elif m == "Network.requestWillBeSent":
+            # The page itself is the one document loaded from a file.
             u = p.get("request", {}).get("url", "")
-            if u != url:
+            if not (p.get("type") == "Document" and u.startswith("file://")):
                 requests.append(u)
+        elif m == "Network.loadingFailed" and p.get("blockedReason"):
+            # A request the page's policy or the browser blocked: it was tried.
+            requests.append(f"blocked ({p['blockedReason']}): {p.get('requestId')}")
     print(json.dumps({
         "console": console, "errors": errors, "requests": requests,
-        "rows": wide["rows"], "sections": wide["sections"],
+        "rows": wide["rows"], "sections": wide["sections"], "missing_text": missing,
         "wide_overflow": wide["overflow"], "narrow_overflow": narrow["overflow"],
         "pdf_bytes": len(base64.b64decode(pdf["data"])),
     }))

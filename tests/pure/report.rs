@@ -129,6 +129,9 @@ fn federated_archive(dir: &Path, issuers: &[(&str, usize)]) -> PathBuf {
         for _ in 0..*n {
             let mut r = base.clone();
             r["eventID"] = format!("hint-{k}").into();
+            // Seven hours apart: the issuers' sign-ins span days.
+            r["eventTime"] =
+                format!("2026-11-{:02}T{:02}:00:00Z", 1 + 7 * k / 24, 7 * k % 24).into();
             r["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = (*issuer).into();
             r["sourceIPAddress"] = format!("198.51.100.{k}").into();
             r["userIdentity"]["principalId"] = format!("p{k}").into();
@@ -157,7 +160,7 @@ fn a_hints_setting_lets_pass_exactly_what_it_says() {
     assert_eq!(before["federated-single-factor"].0, 20);
     let html = std::fs::read_to_string(&page).expect("the page");
     assert!(
-        html.contains("2 session issuers make 90% of federated-single-factor&#39;s 20 detections (18): allowlist them?"),
+        html.contains("2 session issuers make 90% of federated-single-factor&#39;s 20 detections (18), over 5 days, for 1 users: allowlist them, if they are yours?"),
         "{html}"
     );
     let settings = hint_settings(&html);
@@ -186,6 +189,7 @@ fn a_hints_filter_loads_from_a_rules_directory_and_lets_pass_what_it_says() {
     for k in 0..10 {
         let mut r = common::sample_detail("rule1-failed-mfa-iam-user.json");
         r["eventID"] = format!("mfa-{k}").into();
+        r["eventTime"] = format!("2026-11-{:02}T09:00:00Z", k + 1).into();
         r["userIdentity"]["userName"] = format!("user{k}").into();
         r["sourceIPAddress"] = if k == 0 { "192.0.2.9" } else { "203.0.113.50" }.into();
         lines.push_str(&r.to_string());
@@ -249,7 +253,18 @@ fn chromium_opens_the_demo_report_without_errors_or_requests() {
     let out_dir = common::repo_path("target/report");
     std::fs::create_dir_all(&out_dir).expect("target/report");
     let page = out_dir.join("demo.html");
-    let findings = replay_with_report(&demo_inputs(), &page, &[]);
+    // The demo's inputs and a sign-in whose names are markup.
+    let hostile_name = "<img src=http://192.0.2.1/x.png onerror=alert(1)>";
+    let mut hostile = common::sample_detail("rule1-failed-mfa-iam-user.json");
+    hostile["eventID"] = "hostile-report".into();
+    hostile["userIdentity"]["userName"] = format!("{hostile_name}\u{202e}").into();
+    hostile["userAgent"] = "\"><script>alert(1)</script>".into();
+    let dir = tempfile::tempdir().expect("a directory");
+    let hostile_file = dir.path().join("hostile.json");
+    std::fs::write(&hostile_file, hostile.to_string()).expect("write");
+    let mut inputs = demo_inputs();
+    inputs.push(hostile_file.to_str().expect("UTF-8").to_owned());
+    let findings = replay_with_report(&inputs, &page, &[]);
     let shot = out_dir.join("demo.png");
     let narrow = out_dir.join("demo-narrow.png");
     let out = Command::new("python3")
@@ -259,6 +274,8 @@ fn chromium_opens_the_demo_report_without_errors_or_requests() {
         .arg(&shot)
         .arg("--narrow-screenshot")
         .arg(&narrow)
+        .arg("--expect-text")
+        .arg(hostile_name)
         .env("CHROMIUM", &browser)
         .output()
         .expect("python3 runs");
@@ -273,7 +290,7 @@ fn chromium_opens_the_demo_report_without_errors_or_requests() {
     );
     assert!(seen["pdf_bytes"].as_u64() > Some(10_000), "it prints");
     // Each rule's name and counts, as the page shows them.
-    let shown: BTreeMap<String, (u64, u64)> = seen["rows"]
+    let rows: Vec<(String, (u64, u64))> = seen["rows"]
         .as_array()
         .expect("rows")
         .iter()
@@ -283,7 +300,11 @@ fn chromium_opens_the_demo_report_without_errors_or_requests() {
             (cell(0).to_owned(), (n(3), n(4)))
         })
         .collect();
+    // Every enabled rule has a row; those that detected nothing show 0.
+    let shown: BTreeMap<String, (u64, u64)> =
+        rows.iter().filter(|(_, c)| c.0 > 0).cloned().collect();
     assert_eq!(shown, counts(&findings));
+    assert!(rows.len() > shown.len(), "quiet rules are listed too");
     assert_eq!(
         seen["sections"].as_array().map(Vec::len),
         Some(shown.len()),

@@ -1,205 +1,308 @@
-//! Tuning hints: when a few session issuers, source addresses or accounts
-//! make most of a rule's detections, say so, with the exact setting or
-//! Sigma filter that would let them pass.
+//! Tuning hints: when a few session issuers or source addresses make most
+//! of a rule's detections, say so, with the exact setting or Sigma filter
+//! that would let them pass.
 //!
-//! Only what whoever signs in cannot choose is offered: the issuer's ARN
-//! (AWS sets it from the keys that minted the session), the source address
-//! and the account. User names, user agents and federated names never
-//! shape a hint: a filter on them alone would let an attacker pass by
-//! naming himself like the noise.
+//! A hint is a question, and it must not be one an attacker can ask. Only
+//! what whoever signs in cannot choose is offered: the issuer's ARN (AWS
+//! sets it from the keys that minted the session) and the source address;
+//! user names, user agents and federated names never shape a hint. The
+//! volume is the attacker's to choose, though: one address making most of
+//! a rule's detections is also what a brute force looks like. So a value
+//! is offered only when it persisted (a day or more between its first and
+//! last detection), an address only from a network people work from (an
+//! ISP's, a private one, or a list of your own that is not watched: never
+//! a hosting provider's, AWS's, an unknown one or a watched list's), and
+//! never for a high or critical rule. The hint says over how many days and
+//! for how many users, and where the address is, for a person to judge.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use crate::config::{RULE2, RULE2_ALLOW_CIDRS, RULE2_ALLOW_ISSUERS};
+use crate::config::{RULE2, RULE2_ALLOW_CIDRS, RULE2_ALLOW_ISSUERS, RULE2_ALLOW_USER_AGENTS};
+use crate::domain::time::Timestamp;
 use crate::render::report::Hint;
 
 /// Rules with fewer detections get no hint: a share of three says little.
 pub const MIN_DETECTIONS: u64 = 5;
-/// The share a few values must make together.
-const SHARE: f64 = 0.8;
 /// At most this many values in one hint.
 const MOST_VALUES: usize = 3;
-/// Accounts are offered only among this many: filtering out the one or
-/// two accounts a rule sees is switching the rule off.
-const MIN_ACCOUNTS: usize = 5;
+/// A value offered must have been detected over at least this long.
+const PERSISTED_MS: i64 = 24 * 3_600_000;
+/// Distinct values counted per rule and dimension; past it the noise is
+/// spread, no hint is offered, and memory stays bounded whatever the
+/// archive holds.
+pub const MAX_VALUES: usize = 10_000;
+/// Users remembered per value, to say how many (past it, "at least").
+const MAX_USERS: usize = 100;
 
-/// What a hint can be about.
-#[derive(Clone, Copy)]
-enum Dimension {
-    Issuer,
-    Source,
-    Account,
+/// The rule-2 allowlist in effect, which a hint adds to.
+#[derive(Debug, Clone, Default)]
+pub struct CurrentAllowlist {
+    pub issuers: Vec<String>,
+    pub cidrs: Vec<String>,
+    /// User agents are set: the allowlist then needs an agent too, so a
+    /// hint offers a filter instead.
+    pub user_agents: bool,
+}
+
+/// What a rule's detections say about one value of a dimension.
+#[derive(Debug, Clone)]
+pub struct ValueTally {
+    pub detections: u64,
+    pub first: Timestamp,
+    pub last: Timestamp,
+    users: HashSet<String>,
+    /// Where an address is (country, owner, class), for the hint's text.
+    pub place: String,
+    /// Whether the address is on a network people work from.
+    pub workplace: bool,
+}
+
+/// A rule's values of one dimension, bounded.
+#[derive(Debug, Clone, Default)]
+pub struct Dimension {
+    values: HashMap<String, ValueTally>,
+    /// More than [`MAX_VALUES`] distinct values were seen.
+    overflowed: bool,
 }
 
 impl Dimension {
-    fn noun(self, n: usize) -> &'static str {
-        match (self, n) {
-            (Dimension::Issuer, 1) => "session issuer",
-            (Dimension::Issuer, _) => "session issuers",
-            (Dimension::Source, 1) => "source address",
-            (Dimension::Source, _) => "source addresses",
-            (Dimension::Account, 1) => "account",
-            (Dimension::Account, _) => "accounts",
-        }
-    }
-
-    /// Whether a value may go into a setting at all.
-    fn usable(self, value: &str) -> bool {
-        match self {
-            Dimension::Issuer => {
-                value.starts_with("arn:")
-                    && value
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || ":/_+=,.@-".contains(c))
+    pub fn add(&mut self, value: &str, at: Timestamp, user: &str, place: &str, workplace: bool) {
+        if let Some(v) = self.values.get_mut(value) {
+            v.detections += 1;
+            v.first = v.first.min(at);
+            v.last = v.last.max(at);
+            if v.users.len() < MAX_USERS {
+                v.users.insert(user.to_owned());
             }
-            Dimension::Source => value.parse::<IpAddr>().is_ok(),
-            Dimension::Account => crate::domain::identity::is_account_id(value),
+            return;
         }
+        if self.values.len() >= MAX_VALUES {
+            self.overflowed = true;
+            return;
+        }
+        self.values.insert(
+            value.to_owned(),
+            ValueTally {
+                detections: 1,
+                first: at,
+                last: at,
+                users: HashSet::from([user.to_owned()]),
+                place: place.to_owned(),
+                workplace,
+            },
+        );
     }
 }
 
+/// What a hint can be about.
+#[derive(Clone, Copy)]
+enum Kind {
+    Issuer,
+    Source,
+}
+
+impl Kind {
+    fn noun(self, n: usize) -> &'static str {
+        match (self, n) {
+            (Kind::Issuer, 1) => "session issuer",
+            (Kind::Issuer, _) => "session issuers",
+            (Kind::Source, 1) => "source address",
+            (Kind::Source, _) => "source addresses",
+        }
+    }
+
+    /// Whether a value may be offered at all.
+    fn offered(self, value: &str, tally: &ValueTally) -> bool {
+        let persisted = tally.last.as_millis() - tally.first.as_millis() >= PERSISTED_MS;
+        persisted
+            && match self {
+                Kind::Issuer => {
+                    value.starts_with("arn:")
+                        && value
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || ":/_+=,.@-".contains(c))
+                }
+                Kind::Source => value.parse::<IpAddr>().is_ok() && tally.workplace,
+            }
+    }
+}
+
+/// One rule's detections, as the hints read them.
+pub struct RuleFacts<'a> {
+    pub rule: &'a str,
+    pub kind: &'a str,
+    pub severity: &'a str,
+    pub detections: u64,
+    pub issuers: &'a Dimension,
+    pub sources: &'a Dimension,
+}
+
 /// The hints for one rule's detections.
-pub fn hints(
-    rule: &str,
-    kind: &str,
-    detections: u64,
-    issuers: &HashMap<String, u64>,
-    sources: &HashMap<String, u64>,
-    accounts: &HashMap<String, u64>,
-) -> Vec<Hint> {
-    // A filter names detection rules; a correlation is tuned through the
-    // rules it counts.
-    if kind != "detection" || detections < MIN_DETECTIONS {
+pub fn hints(facts: &RuleFacts<'_>, current: &CurrentAllowlist) -> Vec<Hint> {
+    // A filter names detection rules (a correlation is tuned through the
+    // rules it counts); a high or critical rule's noise is for a person
+    // to look at, not to allowlist from a count.
+    if facts.kind != "detection"
+        || matches!(facts.severity, "high" | "critical")
+        || facts.detections < MIN_DETECTIONS
+    {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for (dim, counts) in [
-        (Dimension::Issuer, issuers),
-        (Dimension::Source, sources),
-        (Dimension::Account, accounts),
-    ] {
-        if matches!(dim, Dimension::Account) && counts.len() < MIN_ACCOUNTS {
+    for (kind, dim) in [(Kind::Issuer, facts.issuers), (Kind::Source, facts.sources)] {
+        if dim.overflowed {
             continue;
         }
-        if let Some((values, made)) = concentrated(dim, counts, detections) {
-            out.push(hint(rule, dim, &values, made, detections));
+        if let Some(values) = concentrated(kind, dim, facts.detections) {
+            out.push(hint(facts, kind, &values, current));
         }
     }
     out
 }
 
-/// The fewest values (at most [`MOST_VALUES`]) that make at least
-/// [`SHARE`] of `total`, and how many they make; none when no such few
-/// exist or one of them cannot go into a setting.
-fn concentrated(
-    dim: Dimension,
-    counts: &HashMap<String, u64>,
-    total: u64,
-) -> Option<(Vec<String>, u64)> {
-    let mut ranked: Vec<(&String, u64)> = counts.iter().map(|(k, v)| (k, *v)).collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+/// The fewest values (at most [`MOST_VALUES`]) that make at least four
+/// fifths of `total`; none when no such few exist or one of them may not
+/// be offered.
+fn concentrated(kind: Kind, dim: &Dimension, total: u64) -> Option<Vec<(&str, &ValueTally)>> {
+    let mut ranked: Vec<(&str, &ValueTally)> =
+        dim.values.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    ranked.sort_by(|a, b| b.1.detections.cmp(&a.1.detections).then(a.0.cmp(b.0)));
     let mut made = 0;
     let mut values = Vec::new();
-    for (value, n) in ranked.into_iter().take(MOST_VALUES) {
-        if !dim.usable(value) {
+    for (value, tally) in ranked.into_iter().take(MOST_VALUES) {
+        if !kind.offered(value, tally) {
             return None;
         }
-        made += n;
-        values.push(value.clone());
-        if made as f64 >= SHARE * total as f64 {
-            return Some((values, made));
+        made += tally.detections;
+        values.push((value, tally));
+        if 5 * made >= 4 * total {
+            return Some(values);
         }
     }
     None
 }
 
-fn hint(rule: &str, dim: Dimension, values: &[String], made: u64, total: u64) -> Hint {
+fn hint(
+    facts: &RuleFacts<'_>,
+    kind: Kind,
+    values: &[(&str, &ValueTally)],
+    current: &CurrentAllowlist,
+) -> Hint {
+    let (rule, total) = (facts.rule, facts.detections);
     let n = values.len();
-    let pct = (100 * made) / total;
+    let made: u64 = values.iter().map(|(_, t)| t.detections).sum();
+    let first = values
+        .iter()
+        .map(|(_, t)| t.first)
+        .min()
+        .unwrap_or(Timestamp::from_millis(0));
+    let last = values
+        .iter()
+        .map(|(_, t)| t.last)
+        .max()
+        .unwrap_or(Timestamp::from_millis(0));
+    let days = (last.as_millis() - first.as_millis()) / (24 * 3_600_000) + 1;
+    let users: HashSet<&String> = values.iter().flat_map(|(_, t)| &t.users).collect();
+    let users = if users.len() >= MAX_USERS {
+        format!("at least {MAX_USERS}")
+    } else {
+        users.len().to_string()
+    };
     let (them, verb) = if n == 1 {
         ("it", "makes")
     } else {
         ("them", "make")
     };
-    let action = match dim {
-        Dimension::Account => format!(
-            "if {} sandboxes, filter {them} out?",
-            if n == 1 {
-                "it is one of your"
-            } else {
-                "they are your"
-            }
-        ),
-        _ => format!("allowlist {them}?"),
+    let places: Vec<String> = values
+        .iter()
+        .filter(|(_, t)| !t.place.is_empty())
+        .map(|(v, t)| format!("{v}: {}", t.place))
+        .collect();
+    let place = if matches!(kind, Kind::Source) && !places.is_empty() {
+        format!(" ({})", places.join("; "))
+    } else {
+        String::new()
     };
     let text = format!(
-        "{n} {} {verb} {pct}% of {rule}'s {total} detections ({made}): {action}",
-        dim.noun(n)
+        "{n} {}{place} {verb} {}% of {rule}'s {total} detections ({made}), over {days} days, for {users} users: allowlist {them}, if {} yours?",
+        kind.noun(n),
+        100 * made / total,
+        if n == 1 { "it is" } else { "they are" },
     );
-    let quoted: Vec<String> = values.iter().map(|v| quote(v)).collect();
-    match dim {
-        Dimension::Issuer if rule == RULE2 => Hint {
-            text,
-            how: format!(
-                "Set {RULE2_ALLOW_ISSUERS} (the stack's Rule2AllowIssuers parameter), or pass it to replay, to let sign-ins from sessions these issuers minted pass:"
+    let new: Vec<String> = values
+        .iter()
+        .map(|(v, _)| match kind {
+            Kind::Issuer => (*v).to_owned(),
+            Kind::Source => host_cidr(v),
+        })
+        .collect();
+    if rule == RULE2 && !current.user_agents {
+        let (flag, var, param, existing) = match kind {
+            Kind::Issuer => (
+                "--rule2-allow-issuers",
+                RULE2_ALLOW_ISSUERS,
+                "Rule2AllowIssuers",
+                &current.issuers,
             ),
-            setting: format!("--rule2-allow-issuers '[{}]'", quoted.join(",")),
-        },
-        Dimension::Source if rule == RULE2 => Hint {
-            text,
-            how: format!(
-                "Set {RULE2_ALLOW_CIDRS} (the stack's Rule2AllowCidrs parameter), or pass it to replay:"
+            Kind::Source => (
+                "--rule2-allow-cidrs",
+                RULE2_ALLOW_CIDRS,
+                "Rule2AllowCidrs",
+                &current.cidrs,
             ),
-            setting: format!(
-                "--rule2-allow-cidrs '[{}]'",
-                values
-                    .iter()
-                    .map(|v| quote(&host_cidr(v)))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-        },
-        _ => {
-            let (field, listed): (&str, Vec<String>) = match dim {
-                Dimension::Issuer => (
-                    "userIdentity.sessionContext.sessionIssuer.arn|cased",
-                    quoted,
-                ),
-                Dimension::Source => (
-                    "sourceIPAddress|cidr",
-                    values.iter().map(|v| quote(&host_cidr(v))).collect(),
-                ),
-                Dimension::Account => ("recipientAccountId", quoted),
-            };
-            let what = match dim {
-                Dimension::Issuer => "issuers",
-                Dimension::Source => "sources",
-                Dimension::Account => "accounts",
-            };
-            let name = format!("{rule}-allow-{what}");
-            let mut yaml = format!(
-                "title: {}\nname: {}\nlogsource:\n  product: aws\n  service: cloudtrail\nfilter:\n  rules:\n    - {}\n  known:\n    {field}:\n",
-                quote(&format!(
-                    "Let {rule}'s matches from {} {} pass",
-                    if n == 1 { "this" } else { "these" },
-                    dim.noun(n)
-                )),
-                quote(&name),
-                quote(rule)
-            );
-            for v in &listed {
-                yaml.push_str(&format!("      - {v}\n"));
-            }
-            yaml.push_str("  condition: not known\n");
-            Hint {
-                text,
-                how: format!(
-                    "Save as {name}.yml in your rules directory (--rules DIR, SIGNIN_WATCH_RULES_DIR) and check it with `signin-watch rules check`:"
-                ),
-                setting: yaml,
+        };
+        let mut all: Vec<String> = existing.clone();
+        for v in new {
+            if !all.contains(&v) {
+                all.push(v);
             }
         }
+        let listed: Vec<String> = all.iter().map(|v| quote(v)).collect();
+        return Hint {
+            text,
+            how: format!(
+                "Set {var} (the stack's {param} parameter) to the list below, or pass it to replay; it keeps the {} value(s) set now:",
+                existing.len()
+            ),
+            setting: format!("{flag} '[{}]'", listed.join(",")),
+        };
+    }
+    let (field, what) = match kind {
+        Kind::Issuer => (
+            "userIdentity.sessionContext.sessionIssuer.arn|cased",
+            "issuers",
+        ),
+        Kind::Source => ("sourceIPAddress|cidr", "sources"),
+    };
+    let name = format!("{rule}-allow-{what}");
+    let mut yaml = format!(
+        "title: {}\nname: {}\nlogsource:\n  product: aws\n  service: cloudtrail\nfilter:\n  rules:\n    - {}\n  known:\n    {field}:\n",
+        quote(&format!(
+            "Let {rule}'s matches from {} {} pass",
+            if n == 1 { "this" } else { "these" },
+            kind.noun(n)
+        )),
+        quote(&name),
+        quote(rule)
+    );
+    for v in &new {
+        yaml.push_str(&format!("      - {}\n", quote(v)));
+    }
+    yaml.push_str("  condition: not known\n");
+    let agents = if rule == RULE2 && current.user_agents {
+        format!(
+            " ({RULE2_ALLOW_USER_AGENTS} is set, so the allowlist would also need an agent: a filter lets these pass alone)"
+        )
+    } else {
+        String::new()
+    };
+    Hint {
+        text,
+        how: format!(
+            "Save as {name}.yml in your rules directory (--rules DIR, SIGNIN_WATCH_RULES_DIR; add to a file of that name if you have one) and check it with `signin-watch rules check`{agents}:"
+        ),
+        setting: yaml,
     }
 }
 

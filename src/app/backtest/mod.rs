@@ -12,7 +12,9 @@ mod hints;
 
 use std::collections::{BTreeMap, HashMap};
 
-pub use hints::{MIN_DETECTIONS, hints};
+pub use hints::{CurrentAllowlist, MAX_VALUES, MIN_DETECTIONS, hints};
+
+use hints::{Dimension, RuleFacts};
 
 use crate::domain::finding::Finding;
 use crate::domain::notify::Notice;
@@ -24,6 +26,12 @@ use crate::render::report::{Axis, GroupRow, ListedFinding, Report, RuleSection, 
 pub const LISTED_PER_RULE: usize = 20;
 /// Groups shown per rule.
 pub const TOP_GROUPS: usize = 10;
+/// Groups counted per rule; detections of further groups are counted
+/// together, so that memory stays bounded whatever names an archive holds.
+pub const MAX_GROUPS: usize = 100_000;
+/// The chart's axis covers at most this long before the last detection:
+/// a record dated decades off must not squeeze every bar into a pixel.
+const LONGEST_AXIS_MS: i64 = 2 * 366 * 24 * HOUR_MS;
 /// Characters of a finding's indented JSON the page shows.
 const EVIDENCE_CHARS: usize = 16 << 10;
 
@@ -72,11 +80,12 @@ struct RuleTally {
     /// Detections and notifications per hour since the epoch.
     hours: BTreeMap<i64, (u64, u64)>,
     groups: HashMap<String, GroupRow>,
-    /// Detections per session issuer, source address and account: what
-    /// the hints look at.
-    issuers: HashMap<String, u64>,
-    sources: HashMap<String, u64>,
-    accounts: HashMap<String, u64>,
+    /// Detections of groups past [`MAX_GROUPS`].
+    more_groups: u64,
+    /// Detections per session issuer and source address: what the hints
+    /// look at.
+    issuers: Dimension,
+    sources: Dimension,
     listed: Vec<ListedFinding>,
 }
 
@@ -84,8 +93,12 @@ struct RuleTally {
 #[derive(Debug, Default)]
 pub struct Backtest {
     rules: HashMap<String, RuleTally>,
+    /// The event times the rules read.
     first: Option<Timestamp>,
     last: Option<Timestamp>,
+    /// The detections' event times: the chart's axis.
+    first_detection: Option<Timestamp>,
+    last_detection: Option<Timestamp>,
 }
 
 impl Backtest {
@@ -124,24 +137,40 @@ impl Backtest {
             .or_default();
         hour.0 += 1;
         hour.1 += u64::from(sent);
-        let g = t.groups.entry(f.group.clone()).or_insert_with(|| GroupRow {
-            account: render::clean_line(&f.account, 64),
-            user: render::clean_line(&f.user, 128),
-            src: render::clean_line(&f.src, 128),
-            place: place(f),
-            ..GroupRow::default()
-        });
-        g.detections += 1;
-        g.notifications += u64::from(sent);
-        if let Some(issuer) = &f.session_issuer {
-            *t.issuers.entry(issuer.clone()).or_default() += 1;
+        let where_from = place(f);
+        let groups = t.groups.len();
+        match t.groups.get_mut(&f.group) {
+            Some(g) => {
+                g.detections += 1;
+                g.notifications += u64::from(sent);
+            }
+            None if groups >= MAX_GROUPS => t.more_groups += 1,
+            None => {
+                t.groups.insert(
+                    f.group.clone(),
+                    GroupRow {
+                        account: render::clean_line(&f.account, 64),
+                        user: render::clean_line(&f.user, 128),
+                        src: render::clean_line(&f.src, 128),
+                        place: where_from.clone(),
+                        detections: 1,
+                        notifications: u64::from(sent),
+                    },
+                );
+            }
         }
-        *t.sources.entry(f.src.clone()).or_default() += 1;
-        *t.accounts.entry(f.account.clone()).or_default() += 1;
+        if let Some(issuer) = &f.session_issuer {
+            t.issuers.add(issuer, f.event_time, &f.user, "", false);
+        }
+        t.sources
+            .add(&f.src, f.event_time, &f.user, &where_from, workplace(f));
         if t.listed.len() < LISTED_PER_RULE {
             t.listed.push(listed(notice, delivery));
         }
         self.saw(f.event_time);
+        let at = f.event_time;
+        self.first_detection = Some(self.first_detection.map_or(at, |x| x.min(at)));
+        self.last_detection = Some(self.last_detection.map_or(at, |x| x.max(at)));
     }
 
     /// A digest sent for `rule`.
@@ -151,17 +180,22 @@ impl Backtest {
         }
     }
 
-    /// The report's rules, axis and event times, into `report`.
-    pub fn fill(self, report: &mut Report) {
-        let (first, last) = match (self.first, self.last) {
-            (Some(f), Some(l)) => (f, l),
-            _ => (Timestamp::from_millis(0), Timestamp::from_millis(0)),
-        };
-        if self.first.is_some() {
-            report.read.first_event = Some(first.to_string());
-            report.read.last_event = Some(last.to_string());
+    /// The report's rules, axis and event times, into `report`; hints add
+    /// to the allowlist in effect, `current`.
+    pub fn fill(self, report: &mut Report, current: &CurrentAllowlist) {
+        if let (Some(f), Some(l)) = (self.first, self.last) {
+            report.read.first_event = Some(f.to_string());
+            report.read.last_event = Some(l.to_string());
         }
-        let axis = Axis::covering(first, last);
+        let axis = match (self.first_detection, self.last_detection) {
+            (Some(f), Some(l)) => {
+                let from = f.max(Timestamp::from_millis(
+                    l.as_millis().saturating_sub(LONGEST_AXIS_MS),
+                ));
+                Axis::covering(from, l)
+            }
+            _ => Axis::default(),
+        };
         let mut rules: Vec<(String, RuleTally)> = self.rules.into_iter().collect();
         rules.sort_by(|a, b| {
             b.1.detections
@@ -171,12 +205,12 @@ impl Backtest {
         report.axis = axis;
         report.rules = rules
             .into_iter()
-            .map(|(name, t)| section(&axis, name, t))
+            .map(|(name, t)| section(&axis, name, t, current))
             .collect();
     }
 }
 
-fn section(axis: &Axis, name: String, t: RuleTally) -> RuleSection {
+fn section(axis: &Axis, name: String, t: RuleTally, current: &CurrentAllowlist) -> RuleSection {
     let mut series = Series::default();
     for (hour, (d, n)) in &t.hours {
         let bar = axis.bar(Timestamp::from_millis(hour * HOUR_MS));
@@ -185,12 +219,15 @@ fn section(axis: &Axis, name: String, t: RuleTally) -> RuleSection {
         e.1 += n;
     }
     let hints = hints(
-        &name,
-        &t.kind,
-        t.detections,
-        &t.issuers,
-        &t.sources,
-        &t.accounts,
+        &RuleFacts {
+            rule: &name,
+            kind: &t.kind,
+            severity: &t.severity,
+            detections: t.detections,
+            issuers: &t.issuers,
+            sources: &t.sources,
+        },
+        current,
     );
     let groups = t.groups.len() as u64;
     let mut top: Vec<GroupRow> = t.groups.into_values().collect();
@@ -214,6 +251,7 @@ fn section(axis: &Axis, name: String, t: RuleTally) -> RuleSection {
         series,
         top_groups: top,
         groups,
+        more_groups: t.more_groups,
         hints,
         listed: t.listed,
     }
@@ -236,6 +274,14 @@ fn place(f: &Finding) -> String {
     }
     parts.push(g.network.clone());
     render::clean_line(&parts.join(", "), 256)
+}
+
+/// Whether the source is on a network people work from: an ISP's, a
+/// private one, or a list of your own that is not watched.
+fn workplace(f: &Finding) -> bool {
+    f.src_geo.as_ref().is_some_and(|g| {
+        g.watch.is_none() && !matches!(g.network.as_str(), "aws" | "cloud" | "unknown")
+    })
 }
 
 fn listed(notice: &Notice<'_>, delivery: Delivery) -> ListedFinding {

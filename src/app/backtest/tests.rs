@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-
 use super::*;
 use crate::domain::counter::NotifyPolicy;
 use crate::domain::rules::pack;
@@ -13,6 +11,7 @@ fn feed(b: &mut Backtest, rule: &str, f: &Finding, delivery: Delivery) {
     let mut f = f.clone();
     f.rule = meta.name.clone();
     f.rule_id = meta.id.clone();
+    f.severity = meta.severity;
     b.detection(
         &Notice {
             finding: &f,
@@ -30,8 +29,12 @@ fn at_hour(f: &Finding, hour: i64) -> Finding {
 }
 
 fn report(b: Backtest) -> Report {
+    report_with(b, &CurrentAllowlist::default())
+}
+
+fn report_with(b: Backtest, current: &CurrentAllowlist) -> Report {
     let mut r = Report::default();
-    b.fill(&mut r);
+    b.fill(&mut r, current);
     r
 }
 
@@ -102,10 +105,9 @@ fn federated(b: &mut Backtest, issuers: &[(&str, usize)]) {
     let mut k = 0;
     for (issuer, n) in issuers {
         for _ in 0..*n {
-            let mut f = base.clone();
+            let mut f = at_hour(&base, 7 * k as i64);
             f.session_issuer = Some((*issuer).to_owned());
             f.src = format!("198.51.100.{k}");
-            f.account = format!("{:012}", 100_000_000_000u64 + k as u64);
             k += 1;
             feed(b, RULE2, &f, Delivery::Sent);
         }
@@ -125,14 +127,10 @@ fn a_few_issuers_that_make_most_detections_get_the_setting_that_allowlists_them(
     );
     let r = report(b);
     let hints = &r.rules[0].hints;
-    assert_eq!(
-        hints.len(),
-        1,
-        "addresses and accounts are spread: {hints:?}"
-    );
+    assert_eq!(hints.len(), 1, "the addresses are spread: {hints:?}");
     assert_eq!(
         hints[0].text,
-        "3 session issuers make 92% of federated-single-factor's 25 detections (23): allowlist them?"
+        "3 session issuers make 92% of federated-single-factor's 25 detections (23), over 7 days, for 1 users: allowlist them, if they are yours?"
     );
     assert_eq!(
         hints[0].setting,
@@ -142,7 +140,48 @@ fn a_few_issuers_that_make_most_detections_get_the_setting_that_allowlists_them(
 }
 
 #[test]
-fn no_hint_when_the_noise_is_spread_or_small_or_chosen_by_the_signer() {
+fn a_hint_keeps_the_allowlist_in_effect_or_offers_a_filter_beside_user_agents() {
+    let arn = |n: &str| format!("arn:aws:iam::111122223333:role/{n}");
+    let feed_broker = |b: &mut Backtest| federated(b, &[(&arn("broker"), 9), (&arn("x"), 1)]);
+    let current = CurrentAllowlist {
+        issuers: vec![arn("old")],
+        ..CurrentAllowlist::default()
+    };
+    let mut b = Backtest::new();
+    feed_broker(&mut b);
+    let h = &report_with(b, &current).rules[0].hints[0];
+    assert_eq!(
+        h.setting,
+        format!(
+            r#"--rule2-allow-issuers '["{}","{}"]'"#,
+            arn("old"),
+            arn("broker")
+        )
+    );
+    assert!(h.how.contains("keeps the 1 value(s) set now"), "{}", h.how);
+    let agents = CurrentAllowlist {
+        user_agents: true,
+        ..current
+    };
+    let mut b = Backtest::new();
+    feed_broker(&mut b);
+    let h = &report_with(b, &agents).rules[0].hints[0];
+    assert!(
+        h.setting
+            .contains("userIdentity.sessionContext.sessionIssuer.arn|cased"),
+        "{}",
+        h.setting
+    );
+    assert!(
+        h.how
+            .contains("SIGNIN_WATCH_RULE2_ALLOW_USER_AGENTS is set"),
+        "{}",
+        h.how
+    );
+}
+
+#[test]
+fn no_hint_when_the_noise_is_spread_small_brief_or_chosen_by_the_signer() {
     let arn = |n: usize| format!("arn:aws:iam::111122223333:role/r{n}");
     // Four issuers needed for 80%.
     let mut b = Backtest::new();
@@ -163,68 +202,95 @@ fn no_hint_when_the_noise_is_spread_or_small_or_chosen_by_the_signer() {
     let mut b = Backtest::new();
     federated(&mut b, &[("arn:aws:iam::1:role/x'y", 9)]);
     assert!(report(b).rules[0].hints.is_empty());
+    // A burst within a day: what a brute force looks like.
+    let mut b = Backtest::new();
+    let f = sample_finding("alice", "Mozilla/5.0");
+    for i in 0..20 {
+        feed(&mut b, "failed-mfa", &at_hour(&f, i % 20), Delivery::Sent);
+    }
+    assert!(
+        report(b).rules[0].hints.is_empty(),
+        "twenty hours is not a day and more"
+    );
 }
 
 #[test]
-fn other_rules_get_a_sigma_filter_on_what_the_signer_cannot_choose() {
-    let mut b = Backtest::new();
+fn an_address_is_offered_only_from_a_network_people_work_from() {
     let f = sample_finding("alice", "Mozilla/5.0");
-    for _ in 0..17 {
-        feed(&mut b, "failed-mfa", &f, Delivery::Sent);
-    }
-    // Four other accounts: accounts are offered only among five or more.
-    for i in 0..4 {
-        let mut other = f.clone();
-        other.src = "192.0.2.9".into();
-        other.account = format!("44445555666{i}");
-        feed(&mut b, "failed-mfa", &other, Delivery::Sent);
-    }
-    let r = report(b);
-    let texts: Vec<&str> = r.rules[0].hints.iter().map(|h| h.text.as_str()).collect();
+    let run = |network: &str| {
+        let mut b = Backtest::new();
+        let mut f = f.clone();
+        if let Some(g) = &f.src_geo {
+            let mut g = (**g).clone();
+            g.network = network.to_owned();
+            f.src_geo = Some(std::sync::Arc::new(g));
+        }
+        for day in 0..10 {
+            feed(&mut b, "failed-mfa", &at_hour(&f, 24 * day), Delivery::Sent);
+        }
+        report(b).rules[0].hints.clone()
+    };
+    let offered = run("isp");
+    assert_eq!(offered.len(), 1);
     assert_eq!(
-        texts,
-        [
-            "1 source address makes 80% of failed-mfa's 21 detections (17): allowlist it?",
-            "1 account makes 80% of failed-mfa's 21 detections (17): if it is one of your sandboxes, filter it out?"
-        ]
+        offered[0].text,
+        "1 source address (203.0.113.7: isp) makes 100% of failed-mfa's 10 detections (10), over 10 days, for 1 users: allowlist it, if it is yours?"
     );
-    let yaml = &r.rules[0].hints[0].setting;
+    let yaml = &offered[0].setting;
     assert!(
         yaml.contains("sourceIPAddress|cidr:\n      - \"203.0.113.7/32\"\n"),
         "{yaml}"
     );
     assert!(yaml.contains("rules:\n    - \"failed-mfa\"\n"), "{yaml}");
-    assert!(
-        r.rules[0].hints[1]
-            .setting
-            .contains("recipientAccountId:\n      - \"111122223333\"\n")
-    );
-    // With fewer than five accounts, none is offered.
-    let mut b = Backtest::new();
-    for _ in 0..11 {
-        feed(&mut b, "failed-mfa", &f, Delivery::Sent);
+    for hosting in ["cloud", "aws", "unknown"] {
+        assert!(run(hosting).is_empty(), "{hosting}");
     }
-    let mut other = f.clone();
-    other.account = "444455556666".into();
-    feed(&mut b, "failed-mfa", &other, Delivery::Sent);
-    let r = report(b);
-    assert_eq!(
-        r.rules[0].hints.len(),
-        1,
-        "the source only: {:?}",
-        r.rules[0].hints
-    );
 }
 
 #[test]
-fn correlations_get_no_filter_hint() {
-    let hints = hints(
-        "password-spray",
-        "correlation",
-        50,
-        &HashMap::new(),
-        &HashMap::from([("203.0.113.7".to_owned(), 50)]),
-        &HashMap::new(),
+fn high_and_critical_rules_and_correlations_get_no_hint() {
+    let f = sample_finding("alice", "Mozilla/5.0");
+    for (rule, kind) in [
+        ("root-console-login", "detection"),
+        ("failed-mfa", "correlation"),
+    ] {
+        let mut b = Backtest::new();
+        let mut f = f.clone();
+        f.kind = kind;
+        for day in 0..10 {
+            feed(&mut b, rule, &at_hour(&f, 24 * day), Delivery::Sent);
+        }
+        let r = report(b);
+        assert!(
+            r.rules[0].hints.is_empty(),
+            "{rule}: {:?}",
+            r.rules[0].hints
+        );
+    }
+}
+
+#[test]
+fn the_axis_is_the_detections_and_a_date_decades_off_does_not_stretch_it() {
+    let mut b = Backtest::new();
+    b.saw(Timestamp::from_millis(0));
+    let f = sample_finding("alice", "Mozilla/5.0");
+    feed(&mut b, "failed-mfa", &at_hour(&f, 0), Delivery::Sent);
+    feed(&mut b, "failed-mfa", &at_hour(&f, 2), Delivery::Sent);
+    let r = report(b);
+    assert_eq!(
+        r.axis.bars, 3,
+        "hours of the detections, not of every record read"
     );
-    assert!(hints.is_empty());
+    assert_eq!(
+        r.read.first_event.as_deref(),
+        Some("1970-01-01T00:00:00Z"),
+        "what was read, said"
+    );
+    let mut b = Backtest::new();
+    let mut old = at_hour(&f, 0);
+    old.event_time = Timestamp::from_millis(-60_000_000_000_000);
+    feed(&mut b, "failed-mfa", &old, Delivery::Sent);
+    feed(&mut b, "failed-mfa", &at_hour(&f, 0), Delivery::Sent);
+    let r = report(b);
+    assert!(r.axis.bars <= 2 * 366 + 1, "{}", r.axis.bars);
 }

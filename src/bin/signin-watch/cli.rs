@@ -241,7 +241,11 @@ impl DetectorArgs {
             (config::geo::GEOIP_DIR, &self.geoip_dir),
         ]
         .into_iter()
-        .filter_map(|(name, v)| v.as_ref().map(|v| (name, v.clone())))
+        .filter_map(|(name, v)| {
+            v.as_ref()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (name, v.clone()))
+        })
         .collect()
     }
 

@@ -105,9 +105,10 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     {
         eprintln!("signin-watch: warning: {warning}");
     }
-    let context = args.report.as_ref().map(|_| {
-        report::ReportContext::new(&args.detector, &config, replay.input_names().collect())
-    });
+    let context = args
+        .report
+        .as_ref()
+        .map(|_| report::ReportContext::new(&args.detector, &config, replay.input_names()));
     let detector = Detector::new(config.rules, config.policy, MemoryStore::new());
     let options = ReplayOptions {
         format: args.format.into(),

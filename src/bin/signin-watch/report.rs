@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use signin_watch::app::backtest::Backtest;
+use signin_watch::app::backtest::{Backtest, CurrentAllowlist};
 use signin_watch::app::replay::ReplaySummary;
 use signin_watch::config::{self, DetectorConfig};
 use signin_watch::domain::rules::FilterTargets;
-use signin_watch::render::report::{PackRow, ReadFacts, Report, report_html};
+use signin_watch::render::report::{PackRow, ReadFacts, Report, RuleSection, report_html};
 
 use crate::cli::DetectorArgs;
 use crate::rules::{loaded_filters, pack_rows};
@@ -19,10 +19,16 @@ const LISTED_INPUTS: usize = 200;
 /// The page's context, taken before the detector takes the settings.
 pub struct ReportContext {
     report: Report,
+    /// The rule-2 allowlist in effect, which hints add to.
+    current: CurrentAllowlist,
 }
 
 impl ReportContext {
-    pub fn new(args: &DetectorArgs, config: &DetectorConfig, inputs: Vec<String>) -> Self {
+    pub fn new(
+        args: &DetectorArgs,
+        config: &DetectorConfig,
+        inputs: impl Iterator<Item = String>,
+    ) -> Self {
         let given = args.given();
         let is_given = |name: &str| given.iter().any(|(n, _)| *n == name);
         let mark = |name: &str, value: String| {
@@ -68,9 +74,9 @@ impl ReportContext {
                     .map_or_else(|| "none".to_owned(), |t| t.to_string()),
             ),
         ];
-        for (name, value) in given {
+        for (name, value) in &given {
             if !settings.iter().any(|(n, _)| n == name) {
-                settings.push((name.to_owned(), value));
+                settings.push(((*name).to_owned(), value.clone()));
             }
         }
         let pack = pack_rows(config)
@@ -97,11 +103,27 @@ impl ReportContext {
                 )
             })
             .collect();
-        let more_inputs = inputs.len().saturating_sub(LISTED_INPUTS);
+        let mut inputs = inputs;
+        let listed: Vec<String> = inputs.by_ref().take(LISTED_INPUTS).collect();
+        let more_inputs = inputs.count();
+        // The settings loaded, so these parse.
+        let list = |var: &'static str| {
+            given
+                .iter()
+                .find(|(n, _)| *n == var)
+                .and_then(|(_, v)| config::parse_list(var, v).ok())
+                .unwrap_or_default()
+        };
+        let current = CurrentAllowlist {
+            issuers: list(config::RULE2_ALLOW_ISSUERS),
+            cidrs: list(config::RULE2_ALLOW_CIDRS),
+            user_agents: !list(config::RULE2_ALLOW_USER_AGENTS).is_empty(),
+        };
         ReportContext {
+            current,
             report: Report {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
-                inputs: inputs.into_iter().take(LISTED_INPUTS).collect(),
+                inputs: listed,
                 more_inputs,
                 settings,
                 pack,
@@ -132,10 +154,30 @@ impl ReportContext {
             notifications: summary.notifications,
             folded: summary.folded,
             digests: summary.digests,
+            failed_detections: summary.failed_detections,
+            future_dated: summary.future_dated,
             first_event: None,
             last_event: None,
         };
-        backtest.fill(&mut report);
+        backtest.fill(&mut report, &self.current);
+        // Every rule and correlation that is on has a row, those that
+        // detected nothing too.
+        for p in &report.pack {
+            let kind = p.kind.split('/').next().unwrap_or_default();
+            if p.enabled != "yes"
+                || kind == "building-block"
+                || report.rules.iter().any(|r| r.name == p.name)
+            {
+                continue;
+            }
+            report.rules.push(RuleSection {
+                name: p.name.clone(),
+                id: p.id.clone(),
+                kind: kind.to_owned(),
+                severity: p.level.clone(),
+                ..RuleSection::default()
+            });
+        }
         std::fs::write(path, report_html(&report))
             .map_err(|e| format!("writing the report {}: {e}", path.display()))
     }

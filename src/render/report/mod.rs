@@ -30,6 +30,8 @@ pub struct ReadFacts {
     pub notifications: u64,
     pub folded: u64,
     pub digests: u64,
+    pub failed_detections: u64,
+    pub future_dated: u64,
     /// The earliest and latest event times the rules read.
     pub first_event: Option<String>,
     pub last_event: Option<String>,
@@ -83,6 +85,8 @@ pub struct RuleSection {
     /// The groups with most detections, and how many groups there were.
     pub top_groups: Vec<GroupRow>,
     pub groups: u64,
+    /// Detections of groups past the bound on groups counted.
+    pub more_groups: u64,
     pub hints: Vec<Hint>,
     /// The first findings, and how many more were not listed.
     pub listed: Vec<ListedFinding>,

@@ -34,7 +34,7 @@ details { margin: .25rem 0; } summary { cursor: pointer; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; }
 dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
 @media (max-width: 40rem) { body { padding: .5rem; } th, td { padding: .2rem .3rem; } dl.facts { grid-template-columns: 1fr; } }
-@media print { body { max-width: none; } .scroll { overflow: visible; } h2 { break-before: page; } pre { background: none; } }
+@media print { body { max-width: none; } .scroll { overflow: visible; } h2 { break-before: page; } pre { background: none; } details::details-content { content-visibility: visible; display: block; } }
 "#;
 
 /// A fragment id from a rule's name: its letters and digits, with an index
@@ -52,7 +52,9 @@ fn share(part: u64, whole: u64) -> String {
     if whole == 0 {
         return "0%".to_owned();
     }
-    format!("{:.0}%", 100.0 * part as f64 / whole as f64)
+    // Rounded down, as the hints' shares are: the same value never reads
+    // 81% here and 80% there.
+    format!("{}%", 100 * part / whole)
 }
 
 /// The whole page.
@@ -75,11 +77,11 @@ pub fn report_html(r: &Report) -> String {
         esc(&r.version)
     );
     read_section(&mut s, r);
+    settings_section(&mut s, r);
     summary_table(&mut s, r);
-    for (i, rule) in r.rules.iter().enumerate() {
+    for (i, rule) in r.rules.iter().enumerate().filter(|(_, r)| r.detections > 0) {
         rule_section(&mut s, r, i, rule);
     }
-    settings_section(&mut s, r);
     s.push_str("</main></body></html>\n");
     s
 }
@@ -91,7 +93,7 @@ fn read_section(s: &mut String, r: &Report) {
         (Some(a), Some(b)) => format!("{a} to {b} (UTC)"),
         _ => "no record the rules read".to_owned(),
     };
-    let rows: [(&str, String); 9] = [
+    let rows: [(&str, String); 11] = [
         ("Inputs", format!("{} ({} bytes)", f.files, f.bytes)),
         ("Records", f.records.to_string()),
         ("Sign-in records", f.signin_records.to_string()),
@@ -106,6 +108,14 @@ fn read_section(s: &mut String, r: &Report) {
             f.allowlisted.to_string(),
         ),
         ("Too late for a correlation", f.too_late.to_string()),
+        (
+            "Dated in the future (counted at the archive's own time)",
+            f.future_dated.to_string(),
+        ),
+        (
+            "Detections that failed (a rule's error, on stderr)",
+            f.failed_detections.to_string(),
+        ),
         (
             "Detections, notifications",
             format!(
@@ -132,11 +142,19 @@ fn summary_table(s: &mut String, r: &Report) {
         r#"<section id="summary"><h2>Per rule</h2><div class="scroll"><table><thead><tr><th>Rule</th><th>Kind</th><th>Severity</th><th class="n">Detections</th><th class="n">Notifications</th><th class="n">Folded into digests</th><th class="n">Digests</th></tr></thead><tbody>"#,
     );
     for (i, rule) in r.rules.iter().enumerate() {
+        // A rule that detected nothing has a row and no section.
+        let name = if rule.detections > 0 {
+            format!(
+                r##"<a href="#{}">{}</a>"##,
+                anchor(i, &rule.name),
+                esc(&rule.name)
+            )
+        } else {
+            esc(&rule.name)
+        };
         let _ = write!(
             s,
-            r##"<tr data-rule="{}"><td><a href="#{}">{}</a></td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"##,
-            esc(&rule.name),
-            anchor(i, &rule.name),
+            r#"<tr data-rule="{}"><td>{name}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
             esc(&rule.name),
             esc(&rule.kind),
             esc(&rule.severity),
@@ -147,7 +165,7 @@ fn summary_table(s: &mut String, r: &Report) {
         );
     }
     if r.rules.is_empty() {
-        s.push_str(r#"<tr><td colspan="7">No rule detected anything.</td></tr>"#);
+        s.push_str(r#"<tr><td colspan="7">No rule is enabled.</td></tr>"#);
     }
     s.push_str("</tbody></table></div></section>\n");
 }
@@ -209,6 +227,13 @@ fn rule_section(s: &mut String, r: &Report, i: usize, rule: &RuleSection) {
         );
     }
     s.push_str("</tbody></table></div>");
+    if rule.more_groups > 0 {
+        let _ = write!(
+            s,
+            "<p>And {} detections of further groups, counted together past the bound on groups.</p>",
+            rule.more_groups
+        );
+    }
 
     if !rule.hints.is_empty() {
         s.push_str("<h3>Tuning hints</h3>");
