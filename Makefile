@@ -114,7 +114,7 @@ browser: ## Debian's Chromium (package chromium), installed with apt-get when mi
 report-screenshot: browser ## Redraw docs/report.png: the demo's backtest report in Chromium
 	mkdir -p $(dir $(REPORT))
 	$(CARGO) run --release --no-default-features --bin signin-watch -- replay --no-progress --report $(REPORT) $(EVENTS) > /dev/null
-	CHROMIUM=$(CHROMIUM) python3 tools/browser_check.py $(REPORT) --screenshot docs/report.png --height 2000 > /dev/null
+	CHROMIUM=$(CHROMIUM) python3 tools/browser_check.py $(REPORT) --screenshot docs/report.png --height 2700 > /dev/null
 
 rules-test: ## Every inline test of the pack and of the example filters
 	$(CARGO) run --quiet --all-features --bin signin-watch -- rules test

@@ -286,7 +286,24 @@ fn settings_section(s: &mut String, r: &Report) {
     for (k, v) in &r.settings {
         let _ = write!(s, "<dt><code>{}</code></dt><dd>{}</dd>", esc(k), esc(v));
     }
-    s.push_str(r#"</dl><h3>Rules</h3><div class="scroll"><table><thead><tr><th>Name</th><th>Id</th><th>Level</th><th>Kind</th><th>Source</th><th>Enabled</th></tr></thead><tbody>"#);
+    let on = r.pack.iter().filter(|p| p.enabled == "yes").count();
+    let off: Vec<String> = r
+        .pack
+        .iter()
+        .filter(|p| p.enabled != "yes")
+        .map(|p| format!("<code>{}</code>", esc(&p.name)))
+        .collect();
+    let _ = write!(
+        s,
+        "</dl><p>{} rules and correlations, {on} on{}.</p><details><summary>The rule pack</summary>",
+        r.pack.len(),
+        if off.is_empty() {
+            String::new()
+        } else {
+            format!("; off: {}", off.join(", "))
+        }
+    );
+    s.push_str(r#"<div class="scroll"><table><thead><tr><th>Name</th><th>Id</th><th>Level</th><th>Kind</th><th>Source</th><th>Enabled</th></tr></thead><tbody>"#);
     for p in &r.pack {
         let _ = write!(
             s,
@@ -299,7 +316,7 @@ fn settings_section(s: &mut String, r: &Report) {
             esc(&p.enabled)
         );
     }
-    s.push_str("</tbody></table></div><h3>Filters</h3>");
+    s.push_str("</tbody></table></div></details><h3>Filters</h3>");
     if r.filters.is_empty() {
         s.push_str("<p>None.</p>");
     } else {
