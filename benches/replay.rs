@@ -4,7 +4,7 @@
 //!
 //!   cargo bench --bench replay                 # 1 GiB (BENCH_MB=... to change)
 //!
-//! Reports: JSON Lines on one core (GB/s); the structural scan alone on S3
+//! Reports: JSON Lines on one core (GB/s), also with `--report`; the structural scan alone on S3
 //! JSON in memory (ns per byte); gzip decompression alone on both cores with
 //! the same library (MB/s of JSON); the S3 layout replayed on both cores (MB/s
 //! of JSON, and as a share of decompression alone, run in turns with it);
@@ -184,6 +184,27 @@ fn main() {
         jsonl_bytes as f64 / 1e9 / best,
         best,
         summary
+    );
+
+    // The same with the backtest report written beside the findings: what
+    // aggregating every detection costs, and how big the page is.
+    let page = jsonl.with_extension("report.html");
+    let reported = best_of_3(
+        &[
+            "--threads",
+            "1",
+            "--report",
+            page.to_str().expect("utf-8 path"),
+            jsonl.to_str().expect("utf-8 path"),
+        ],
+        exp.rule1 + exp.rule2,
+    );
+    println!(
+        "jsonl_1_core_with_report: {:.2} GB/s (best of 3: {:.3} s), the page {:.2} MB\n  {}",
+        jsonl_bytes as f64 / 1e9 / reported.seconds,
+        reported.seconds,
+        std::fs::metadata(&page).map_or(0.0, |m| m.len() as f64 / 1e6),
+        reported.summary
     );
 
     // The scan alone, on S3 files already in memory (few enough to stay in
