@@ -19,6 +19,11 @@ pub fn digest_json(notice: &DigestNotice<'_>, max_listed: usize) -> Value {
         "schema": DIGEST_SCHEMA,
         "kind": "digest",
         "digest_id": notice.digest_id(),
+        // What a pager titles and groups by, under a finding's names, so
+        // that one template serves both: the subject without its
+        // severity, and the rule, account and hour.
+        "title": digest_title(notice),
+        "group": format!("digest#{}#{}#{}", d.key.rule_id, d.key.account, d.key.hour),
         "rule": notice.rule.name,
         "rule_id": d.key.rule_id,
         "rule_name": notice.rule.title,
@@ -104,15 +109,23 @@ pub fn digest_text(notice: &DigestNotice<'_>, max_listed: usize) -> String {
 /// `[SEVERITY] Digest: N more <rule> notifications, <hour>`: printable
 /// ASCII, fewer than 100 characters.
 pub fn digest_subject(notice: &DigestNotice<'_>) -> String {
+    let raw = format!(
+        "[{}] {}",
+        notice.rule.severity.as_str().to_uppercase(),
+        digest_title(notice)
+    );
+    ascii_subject(&raw, MAX_SUBJECT_CHARS)
+}
+
+/// `Digest: N more <rule> notifications, account A, <hour> UTC`.
+fn digest_title(notice: &DigestNotice<'_>) -> String {
     let d = notice.digest;
     let hour = d.key.hour.to_string();
-    let raw = format!(
-        "[{}] Digest: {} more {} notifications, account {}, {} UTC",
-        notice.rule.severity.as_str().to_uppercase(),
+    format!(
+        "Digest: {} more {} notifications, account {}, {} UTC",
         d.folded_count,
         notice.rule.name,
         d.key.account,
         hour.get(..13).unwrap_or(&hour).replace('T', " ") + ":00",
-    );
-    ascii_subject(&raw, MAX_SUBJECT_CHARS)
+    )
 }

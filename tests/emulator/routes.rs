@@ -359,8 +359,6 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
         }
     }
     // What the docs quote (docs/pagers/): the first of each route's.
-    let quoted = common::repo_path("target/routes");
-    std::fs::create_dir_all(&quoted).expect("target/routes");
     for (name, payloads) in [
         ("pagerduty", &pd_payloads),
         ("slack", &slack_payloads),
@@ -368,20 +366,20 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
         ("incident-io", &io_payloads),
         ("splunk-on-call", &on_call_payloads),
     ] {
-        let first = payloads.first().expect("a payload");
-        std::fs::write(
-            quoted.join(format!("{name}.json")),
-            serde_json::to_string_pretty(first).expect("JSON"),
-        )
-        .expect("write");
+        keep_for_the_docs(name, payloads.first().expect("a payload"));
     }
-    for (schema, payloads) in [
+    satisfy_their_schemas(&[
         ("pagerduty-events-v2.schema.json", &pd_payloads),
         ("slack-incoming-webhook.schema.json", &slack_payloads),
         ("amazon-q-custom-notification.schema.json", &chat_payloads),
         ("incident-io-http-alert.schema.json", &io_payloads),
         ("splunk-on-call-rest.schema.json", &on_call_payloads),
-    ] {
+    ]);
+}
+
+/// Each payload satisfies the JSON Schema of tests/routes/ named beside it.
+fn satisfy_their_schemas(pairs: &[(&str, &Vec<Value>)]) {
+    for (schema, payloads) in pairs {
         let lines: Vec<String> = payloads.iter().map(Value::to_string).collect();
         let schema = common::repo_path(&format!("tests/routes/{schema}"));
         let checked = check(
@@ -390,8 +388,20 @@ async fn notifications_reach_the_bus_and_each_route_gives_its_target_what_it_doc
             &[schema.to_str().expect("UTF-8")],
             &lines,
         );
-        assert!(checked.accepted, "{}", checked.said);
+        assert!(checked.accepted, "{schema:?}: {}", checked.said);
     }
+}
+
+/// Writes `payload` to target/routes/NAME.json, where docs/pagers/ quote
+/// it from.
+fn keep_for_the_docs(name: &str, payload: &Value) {
+    let quoted = common::repo_path("target/routes");
+    std::fs::create_dir_all(&quoted).expect("target/routes");
+    std::fs::write(
+        quoted.join(format!("{name}.json")),
+        serde_json::to_string_pretty(payload).expect("JSON"),
+    )
+    .expect("write");
 }
 
 /// `MessageBody=ocsf`: the topic's machine subscribers receive each
@@ -445,7 +455,21 @@ async fn pagers_on_the_topic_get_a_signed_notification_whose_message_they_can_ma
     for f in common::event_files() {
         moto::ok(&handler, &std::fs::read(f).expect("a sample")).await;
     }
+    // Another user's failed MFA in the sample's hour, folded past the
+    // budget of one into the hour's digest; and a name that would ping a
+    // channel, in an hour of its own.
+    let mut folded = common::sample_json("rule1-failed-mfa-iam-user.json");
+    folded["detail"]["eventID"] = "folded-topic".into();
+    folded["detail"]["userIdentity"]["userName"] = "bob".into();
+    let mut hostile = common::sample_json("rule1-failed-mfa-iam-user.json");
+    hostile["detail"]["eventID"] = "hostile-topic".into();
+    hostile["detail"]["eventTime"] = "2026-11-25T12:00:00Z".into();
+    hostile["detail"]["userIdentity"]["userName"] = "<!channel>".into();
+    for e in [folded, hostile] {
+        moto::ok(&handler, e.to_string().as_bytes()).await;
+    }
     let swept = moto::ok(&handler, SWEEP.as_bytes()).await;
+    assert!(swept.digests_sent > 0, "the budget folded some: {swept:?}");
     let envelopes = bodies(&env.sdk, &inbox.url).await;
     assert!(envelopes.len() > 3, "the samples notify");
     let messages: Vec<Value> = envelopes
@@ -471,25 +495,17 @@ async fn pagers_on_the_topic_get_a_signed_notification_whose_message_they_can_ma
         let seen = keys.entry(group).or_insert_with(|| who.clone());
         assert_eq!(*seen, who, "a group is one rule, account, user and source");
     }
-    for (schema, payloads) in [
+    // The title is the signer's text exact, as the docs warn: a chat
+    // template escapes it (docs/pagers/grafana-irm.md).
+    assert!(
+        messages.iter().any(|m| m["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("<!channel>"))),
+        "the hostile name arrives exact in the title"
+    );
+    satisfy_their_schemas(&[
         ("sns-https-notification.schema.json", &envelopes),
         ("topic-message-for-pagers.schema.json", &messages),
-    ] {
-        let lines: Vec<String> = payloads.iter().map(Value::to_string).collect();
-        let schema = common::repo_path(&format!("tests/routes/{schema}"));
-        let checked = check(
-            &moto::python(),
-            "schema_check.py",
-            &[schema.to_str().expect("UTF-8")],
-            &lines,
-        );
-        assert!(checked.accepted, "{}", checked.said);
-    }
-    let quoted = common::repo_path("target/routes");
-    std::fs::create_dir_all(&quoted).expect("target/routes");
-    std::fs::write(
-        quoted.join("sns-notification.json"),
-        serde_json::to_string_pretty(&envelopes[0]).expect("JSON"),
-    )
-    .expect("write");
+    ]);
+    keep_for_the_docs("sns-notification", &envelopes[0]);
 }
