@@ -146,17 +146,8 @@ impl Backtest {
             }
             None if groups >= MAX_GROUPS => t.more_groups += 1,
             None => {
-                t.groups.insert(
-                    f.group.clone(),
-                    GroupRow {
-                        account: render::clean_line(&f.account, 64),
-                        user: render::clean_line(&f.user, 128),
-                        src: render::clean_line(&f.src, 128),
-                        place: where_from.clone(),
-                        detections: 1,
-                        notifications: u64::from(sent),
-                    },
-                );
+                t.groups
+                    .insert(f.group.clone(), group_row(f, &where_from, sent));
             }
         }
         if let Some(issuer) = &f.session_issuer {
@@ -274,6 +265,38 @@ fn place(f: &Finding) -> String {
     }
     parts.push(g.network.clone());
     render::clean_line(&parts.join(", "), 256)
+}
+
+/// A group's row: a detection's account, user and source; a
+/// correlation's group-by values (its finding's user and source are its
+/// last event's, not the group's), `—` for what it does not group by.
+fn group_row(f: &Finding, place: &str, sent: bool) -> GroupRow {
+    let (account, user, src, place) = match &f.correlation {
+        None => (f.account.as_str(), f.user.as_str(), f.src.as_str(), place),
+        Some(c) => {
+            let by = |names: &[&str]| {
+                names
+                    .iter()
+                    .find_map(|n| c.group_fields.get(*n))
+                    .map_or("—", String::as_str)
+            };
+            let src = by(&["sourceIPAddress", "src"]);
+            (
+                by(&["account", "recipientAccountId"]),
+                by(&["user", "principal", "userIdentity.arn"]),
+                src,
+                if src == "—" { "" } else { place },
+            )
+        }
+    };
+    GroupRow {
+        account: render::clean_line(account, 64),
+        user: render::clean_line(user, 128),
+        src: render::clean_line(src, 128),
+        place: place.to_owned(),
+        detections: 1,
+        notifications: u64::from(sent),
+    }
 }
 
 /// Whether the source is on a network people work from: an ISP's, a

@@ -294,3 +294,32 @@ fn the_axis_is_the_detections_and_a_date_decades_off_does_not_stretch_it() {
     let r = report(b);
     assert!(r.axis.bars <= 2 * 366 + 1, "{}", r.axis.bars);
 }
+
+#[test]
+fn a_correlations_group_is_what_it_groups_by() {
+    let mut f = sample_finding("user4", "Mozilla/5.0");
+    f.kind = "correlation";
+    f.correlation = Some(crate::domain::finding::CorrelationFacts {
+        correlation_type: crate::domain::rules::correlation::CorrelationKind::ValueCount,
+        group_fields: [("sourceIPAddress".to_owned(), "192.0.2.99".to_owned())].into(),
+        window_start: f.event_time,
+        window_end: f.event_time,
+        matched_events: 10,
+        distinct_values: Some(10),
+        evidence: Vec::new(),
+        completing_event: None,
+        detail: None,
+        story: "ten users from one address".to_owned(),
+    });
+    let row = group_row(&f, "private", true);
+    assert_eq!(
+        (
+            row.account.as_str(),
+            row.user.as_str(),
+            row.src.as_str(),
+            row.place.as_str()
+        ),
+        ("—", "—", "192.0.2.99", "private"),
+        "a spray is one address's, whoever its last user was"
+    );
+}
