@@ -312,3 +312,23 @@ fn chromium_opens_the_demo_report_without_errors_or_requests() {
     );
     assert!(std::fs::metadata(&shot).expect("a screenshot").len() > 10_000);
 }
+
+#[test]
+fn a_report_path_that_cannot_be_written_fails_before_the_replay() {
+    let dir = tempfile::tempdir().expect("a directory");
+    let page = dir.path().join("missing").join("report.html");
+    let sample = common::sample_path("rule1-failed-mfa-iam-user.json");
+    let out = cli::replay(&[
+        "--no-progress",
+        "--report",
+        page.to_str().expect("UTF-8"),
+        sample.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", cli::text(&out));
+    assert!(
+        cli::stderr_text(&out).contains(&format!("cannot write the report {}", page.display())),
+        "{}",
+        cli::text(&out)
+    );
+    assert!(out.stdout.is_empty(), "nothing replayed");
+}

@@ -105,10 +105,17 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     {
         eprintln!("signin-watch: warning: {warning}");
     }
-    let context = args
-        .report
-        .as_ref()
-        .map(|_| report::ReportContext::new(&args.detector, &config, replay.input_names()));
+    // The report's file is opened before the replay, which may take hours:
+    // a path that cannot be written fails now.
+    let context = match &args.report {
+        Some(path) => {
+            match report::ReportContext::new(path, &args.detector, &config, replay.input_names()) {
+                Ok(c) => Some(c),
+                Err(e) => return fail(&e),
+            }
+        }
+        None => None,
+    };
     let detector = Detector::new(config.rules, config.policy, MemoryStore::new());
     let options = ReplayOptions {
         format: args.format.into(),
@@ -128,7 +135,7 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     match result {
         Ok(summary) => {
             if let (Some(context), Some(path)) = (context, &args.report) {
-                if let Err(e) = context.write(path, &summary, backtest) {
+                if let Err(e) = context.write(&summary, backtest) {
                     return fail(&e);
                 }
                 let _ = writeln!(err, "signin-watch: report written to {}", path.display());

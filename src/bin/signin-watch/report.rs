@@ -18,17 +18,24 @@ const LISTED_INPUTS: usize = 200;
 
 /// The page's context, taken before the detector takes the settings.
 pub struct ReportContext {
+    /// The page's file, created before the replay starts.
+    file: std::fs::File,
+    path: std::path::PathBuf,
     report: Report,
     /// The rule-2 allowlist in effect, which hints add to.
     current: CurrentAllowlist,
 }
 
 impl ReportContext {
+    /// The context, with the page's file at `path` created.
     pub fn new(
+        path: &Path,
         args: &DetectorArgs,
         config: &DetectorConfig,
         inputs: impl Iterator<Item = String>,
-    ) -> Self {
+    ) -> Result<Self, String> {
+        let file = std::fs::File::create(path)
+            .map_err(|e| format!("cannot write the report {}: {e}", path.display()))?;
         let given = args.given();
         let is_given = |name: &str| given.iter().any(|(n, _)| *n == name);
         let mark = |name: &str, value: String| {
@@ -119,7 +126,9 @@ impl ReportContext {
             cidrs: list(config::RULE2_ALLOW_CIDRS),
             user_agents: !list(config::RULE2_ALLOW_USER_AGENTS).is_empty(),
         };
-        ReportContext {
+        Ok(ReportContext {
+            file,
+            path: path.to_owned(),
             current,
             report: Report {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -130,16 +139,11 @@ impl ReportContext {
                 filters,
                 ..Report::default()
             },
-        }
+        })
     }
 
-    /// Writes the page to `path`.
-    pub fn write(
-        self,
-        path: &Path,
-        summary: &ReplaySummary,
-        backtest: Backtest,
-    ) -> Result<(), String> {
+    /// Writes the page into its file.
+    pub fn write(mut self, summary: &ReplaySummary, backtest: Backtest) -> Result<(), String> {
         let mut report = self.report;
         report.read = ReadFacts {
             files: summary.files,
@@ -178,7 +182,10 @@ impl ReportContext {
                 ..RuleSection::default()
             });
         }
-        std::fs::write(path, report_html(&report))
-            .map_err(|e| format!("writing the report {}: {e}", path.display()))
+        use std::io::Write;
+        self.file
+            .write_all(report_html(&report).as_bytes())
+            .and_then(|()| self.file.flush())
+            .map_err(|e| format!("writing the report {}: {e}", self.path.display()))
     }
 }
