@@ -3,10 +3,9 @@
 //! route to pagers, chat, Step Functions or ticketing (`docs/event-bus.md`).
 
 use aws_sdk_eventbridge::Client;
-use aws_sdk_eventbridge::error::SdkError;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use super::notify_errors::{Failure, notify_error};
+use super::notify_errors::sdk_notify_error;
 use super::sns::message::{CUTS, shortened};
 use crate::domain::budget::MAX_DIGEST_LISTED;
 use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
@@ -59,23 +58,12 @@ impl EventBusPublisher {
                 // A bus that is not there, or one the function may not put
                 // on, is the deployment's to mend: refused, and the page
                 // still goes out. Throttling and outages are retried.
-                let failure = match &e {
-                    SdkError::ConstructionFailure(_) => Failure::Unbuildable,
-                    SdkError::ServiceError(s)
-                        if matches!(
-                            s.err().code(),
-                            Some("AccessDeniedException" | "ResourceNotFoundException")
-                        ) =>
-                    {
-                        Failure::Refused
-                    }
-                    _ => Failure::Retry,
-                };
-                notify_error(
-                    id,
-                    failure,
-                    aws_sdk_eventbridge::error::DisplayErrorContext(e),
-                )
+                sdk_notify_error(id, e, |e| {
+                    matches!(
+                        e.code(),
+                        Some("AccessDeniedException" | "ResourceNotFoundException")
+                    )
+                })
             })?;
         if out.failed_entry_count() == 0 {
             return Ok(());

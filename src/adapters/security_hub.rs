@@ -9,7 +9,6 @@
 //! error, so that the two cannot drift apart silently.
 
 use aws_sdk_securityhub::Client;
-use aws_sdk_securityhub::error::SdkError;
 use aws_sdk_securityhub::operation::batch_import_findings::BatchImportFindingsError;
 use aws_sdk_securityhub::types::{
     Action, ActionRemoteIpDetails, AwsApiCallAction, AwsSecurityFinding, City, Country,
@@ -19,7 +18,7 @@ use aws_sdk_securityhub::types::{
 };
 use serde_json::{Map, Value};
 
-use super::notify_errors::{Failure, notify_error};
+use super::notify_errors::sdk_notify_error;
 use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
 use crate::domain::time::Timestamp;
 use crate::render::{ProductTarget, asff_finding};
@@ -367,18 +366,7 @@ impl Notifier for SecurityHubImporter {
             .findings(finding)
             .send()
             .await
-            .map_err(|e| {
-                let failure = match &e {
-                    SdkError::ConstructionFailure(_) => Failure::Unbuildable,
-                    SdkError::ServiceError(s) if refused_for_good(s.err()) => Failure::Refused,
-                    _ => Failure::Retry,
-                };
-                notify_error(
-                    id,
-                    failure,
-                    aws_sdk_securityhub::error::DisplayErrorContext(e),
-                )
-            })?;
+            .map_err(|e| sdk_notify_error(id, e, refused_for_good))?;
         if out.failed_count().unwrap_or(0) > 0 {
             let why = out
                 .failed_findings()

@@ -1,12 +1,11 @@
 use aws_sdk_sns::Client;
-use aws_sdk_sns::error::SdkError;
 use aws_sdk_sns::operation::publish::PublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use super::message::{
     MachineBody, MessageAttribute, SnsMessage, build_as, build_digest, is_fifo_topic,
 };
-use crate::adapters::notify_errors::{Failure, notify_error};
+use crate::adapters::notify_errors::sdk_notify_error;
 use crate::domain::notify::{DigestNotice, Notice, Notifier, NotifyError};
 
 #[derive(Clone)]
@@ -82,14 +81,10 @@ impl SnsPublisher {
             })?;
             req = req.message_attributes(*name, value);
         }
-        let out = req.send().await.map_err(|e| {
-            let failure = match &e {
-                SdkError::ConstructionFailure(_) => Failure::Unbuildable,
-                SdkError::ServiceError(s) if refused_for_good(s.err()) => Failure::Refused,
-                _ => Failure::Retry,
-            };
-            notify_error(id, failure, aws_sdk_sns::error::DisplayErrorContext(e))
-        })?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| sdk_notify_error(id, e, refused_for_good))?;
         Ok(out.message_id().unwrap_or("").to_owned())
     }
 }
