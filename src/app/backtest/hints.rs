@@ -20,14 +20,14 @@ use std::net::IpAddr;
 
 use crate::config::{RULE2, RULE2_ALLOW_CIDRS, RULE2_ALLOW_ISSUERS, RULE2_ALLOW_USER_AGENTS};
 use crate::domain::time::Timestamp;
-use crate::render::report::Hint;
+use crate::render::report::{DAY_MS, Hint};
 
 /// Rules with fewer detections get no hint: a share of three says little.
 pub const MIN_DETECTIONS: u64 = 5;
 /// At most this many values in one hint.
 const MOST_VALUES: usize = 3;
 /// A value offered must have been detected over at least this long.
-const PERSISTED_MS: i64 = 24 * 3_600_000;
+const PERSISTED_MS: i64 = DAY_MS;
 /// Distinct values counted per rule and dimension; past it the noise is
 /// spread, no hint is offered, and memory stays bounded whatever the
 /// archive holds.
@@ -202,7 +202,7 @@ fn hint(
         .map(|(_, t)| t.last)
         .max()
         .unwrap_or(Timestamp::from_millis(0));
-    let days = (last.as_millis() - first.as_millis()) / (24 * 3_600_000) + 1;
+    let days = (last.as_millis() - first.as_millis()) / DAY_MS + 1;
     let users: HashSet<&String> = values.iter().flat_map(|(_, t)| &t.users).collect();
     let users = if users.len() >= MAX_USERS {
         format!("at least {MAX_USERS}")

@@ -20,7 +20,7 @@ use crate::domain::finding::Finding;
 use crate::domain::notify::Notice;
 use crate::domain::time::Timestamp;
 use crate::render;
-use crate::render::report::{Axis, GroupRow, ListedFinding, Report, RuleSection, Series};
+use crate::render::report::{Axis, GroupRow, HOUR_MS, ListedFinding, Report, RuleSection, Series};
 
 /// Findings kept whole per rule; the rest are counted.
 pub const LISTED_PER_RULE: usize = 20;
@@ -34,8 +34,6 @@ pub const MAX_GROUPS: usize = 100_000;
 const LONGEST_AXIS_MS: i64 = 2 * 366 * 24 * HOUR_MS;
 /// Characters of a finding's indented JSON the page shows.
 const EVIDENCE_CHARS: usize = 16 << 10;
-
-const HOUR_MS: i64 = 3_600_000;
 
 /// What happened to a detection's notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,23 +246,13 @@ fn section(axis: &Axis, name: String, t: RuleTally, current: &CurrentAllowlist) 
     }
 }
 
-/// Country, network owner and class: `DE, Hetzner Online GmbH (AS24940), hosting`.
+/// Where the source is, as the e-mail says it ([`SrcGeo::describe`]).
+///
+/// [`SrcGeo::describe`]: crate::domain::geo::SrcGeo::describe
 fn place(f: &Finding) -> String {
-    let Some(g) = &f.src_geo else {
-        return String::new();
-    };
-    let mut parts = Vec::new();
-    if let Some(c) = &g.country {
-        parts.push(c.clone());
-    }
-    match (&g.as_org, g.asn) {
-        (Some(org), Some(asn)) => parts.push(format!("{org} (AS{asn})")),
-        (Some(org), None) => parts.push(org.clone()),
-        (None, Some(asn)) => parts.push(format!("AS{asn}")),
-        (None, None) => {}
-    }
-    parts.push(g.network.clone());
-    render::clean_line(&parts.join(", "), 256)
+    f.src_geo
+        .as_ref()
+        .map_or_else(String::new, |g| render::clean_line(&g.describe(), 256))
 }
 
 /// A group's row: a detection's account, user and source; a

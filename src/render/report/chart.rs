@@ -9,8 +9,8 @@ use std::fmt::Write;
 use super::esc;
 use crate::domain::time::Timestamp;
 
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
+pub const HOUR_MS: i64 = 3_600_000;
+pub const DAY_MS: i64 = 24 * HOUR_MS;
 /// Spans up to this many hours are drawn per hour, longer ones per day.
 const HOURLY_UP_TO: i64 = 72;
 

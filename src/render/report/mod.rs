@@ -10,7 +10,7 @@
 mod chart;
 mod page;
 
-pub use chart::{Axis, Series, Unit};
+pub use chart::{Axis, DAY_MS, HOUR_MS, Series, Unit};
 pub use page::report_html;
 
 use crate::render::sanitize::is_hidden;
